@@ -1,0 +1,191 @@
+/**
+ * The one error every Docker Engine call can fail with.
+ *
+ * A `DockerError` says what went wrong as a `reason` a caller can branch on, which
+ * `operation` failed, the HTTP status when the engine answered, and the engine's own
+ * message. Status codes and socket errors are mapped to a reason in one place,
+ * {@link fromCause}, never at each call site.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { DockerEngine } from "effect-docker"
+ *
+ * const inspectOrNone = (id: string) =>
+ *   Effect.gen(function*() {
+ *     const engine = yield* DockerEngine.DockerEngine
+ *     return yield* engine.inspectContainer(id)
+ *   }).pipe(
+ *     Effect.catchTag("DockerError", (error) =>
+ *       error.reason === "NotFound" ? Effect.succeed(undefined) : Effect.fail(error))
+ *   )
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { Schema } from "effect"
+
+/**
+ * Why a Docker call failed.
+ *
+ * - `NotFound`: no such container, image or network (404).
+ * - `Conflict`: the name is taken, the container is running, the network is in use (409).
+ * - `Unavailable`: the daemon cannot be reached (no socket, connection refused, reset).
+ * - `BadRequest`: the engine refused the request as invalid (400), or the input was.
+ * - `Unauthorized`: the engine or registry refused the credentials (401, 403, EACCES).
+ * - `ServerError`: the engine failed (500 and other statuses), including errors reported
+ *   inside a 200 stream such as a failed pull.
+ * - `Timeout`: no answer within the configured time.
+ * - `Decode`: the engine answered with something this library could not decode.
+ *
+ * @since 0.1.0
+ */
+export const DockerErrorReason = Schema.Literals([
+  "NotFound",
+  "Conflict",
+  "Unavailable",
+  "BadRequest",
+  "Unauthorized",
+  "ServerError",
+  "Timeout",
+  "Decode"
+])
+
+/** @since 0.1.0 */
+export type DockerErrorReason = typeof DockerErrorReason.Type
+
+/**
+ * A failed Docker Engine call.
+ *
+ * @since 0.1.0
+ */
+export class DockerError extends Schema.TaggedError<DockerError>()("DockerError", {
+  reason: DockerErrorReason,
+  operation: Schema.String,
+  statusCode: Schema.optionalKey(Schema.Number),
+  message: Schema.String
+}) {}
+
+/**
+ * Whether a value is a {@link DockerError}.
+ *
+ * @since 0.1.0
+ */
+export const isDockerError = (u: unknown): u is DockerError =>
+  typeof u === "object" && u !== null && "_tag" in u && u._tag === "DockerError"
+
+/**
+ * The reason for an HTTP status the engine answered with.
+ *
+ * @since 0.1.0
+ */
+export const reasonFromStatus = (statusCode: number): DockerErrorReason => {
+  if (statusCode === 404) return "NotFound"
+  if (statusCode === 409) return "Conflict"
+  if (statusCode === 400 || statusCode === 422) return "BadRequest"
+  if (statusCode === 401 || statusCode === 403) return "Unauthorized"
+  if (statusCode === 408 || statusCode === 504) return "Timeout"
+  if (statusCode === 503) return "Unavailable"
+  return "ServerError"
+}
+
+const socketReasons: Record<string, DockerErrorReason> = {
+  ENOENT: "Unavailable",
+  ECONNREFUSED: "Unavailable",
+  ECONNRESET: "Unavailable",
+  EPIPE: "Unavailable",
+  EHOSTUNREACH: "Unavailable",
+  ENETUNREACH: "Unavailable",
+  ENOTFOUND: "Unavailable",
+  EAI_AGAIN: "Unavailable",
+  ENOTSOCK: "Unavailable",
+  EACCES: "Unauthorized",
+  EPERM: "Unauthorized",
+  ETIMEDOUT: "Timeout",
+  ESOCKETTIMEDOUT: "Timeout",
+  // TLS: a wrong CA, an expired or missing client certificate.
+  DEPTH_ZERO_SELF_SIGNED_CERT: "Unauthorized",
+  SELF_SIGNED_CERT_IN_CHAIN: "Unauthorized",
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: "Unauthorized",
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: "Unauthorized",
+  CERT_HAS_EXPIRED: "Unauthorized",
+  ERR_TLS_CERT_ALTNAME_INVALID: "Unauthorized",
+  ERR_SSL_TLSV1_ALERT_UNKNOWN_CA: "Unauthorized",
+  ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE: "Unauthorized",
+  ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED: "Unauthorized"
+}
+
+const field = (u: unknown, key: string): unknown =>
+  typeof u === "object" && u !== null && key in u ? (u as Record<string, unknown>)[key] : undefined
+
+/** The engine's own message: docker-modem keeps the decoded body in `json`, raw text in `reason`. */
+const engineMessage = (cause: unknown): string | undefined => {
+  const json = field(cause, "json")
+  const fromJson = field(json, "message")
+  if (typeof fromJson === "string" && fromJson.length > 0) return fromJson.trim()
+  if (typeof json === "string" && json.trim().length > 0) return json.trim()
+  if (json instanceof Uint8Array && json.length > 0) {
+    const text = new TextDecoder().decode(json).trim()
+    try {
+      const parsed: unknown = JSON.parse(text)
+      const message = field(parsed, "message")
+      if (typeof message === "string") return message
+    } catch {
+      // not JSON: the text itself is the message
+    }
+    if (text.length > 0) return text
+  }
+  const message = field(cause, "message")
+  if (typeof message === "string" && message.length > 0) return message
+  const reason = field(cause, "reason")
+  if (typeof reason === "string" && reason.length > 0) return reason
+  return undefined
+}
+
+/**
+ * Maps anything a Docker call can throw (an HTTP error from the engine, a socket or TLS
+ * error, an abort) to a {@link DockerError}. This is the one place where statuses and
+ * error codes become reasons.
+ *
+ * @example
+ * ```ts
+ * Effect.tryPromise({
+ *   try: (signal) => docker.ping({ abortSignal: signal }),
+ *   catch: DockerError.fromCause("ping")
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const fromCause =
+  (operation: string) =>
+  (cause: unknown): DockerError => {
+    if (isDockerError(cause)) return cause
+    const statusCode = field(cause, "statusCode")
+    const message = engineMessage(cause) ?? String(cause)
+    if (typeof statusCode === "number" && statusCode >= 300) {
+      return new DockerError({ reason: reasonFromStatus(statusCode), operation, statusCode, message })
+    }
+    const code = field(cause, "code")
+    const reason = typeof code === "string" ? socketReasons[code] : undefined
+    if (reason !== undefined) return new DockerError({ reason, operation, message })
+    if (field(cause, "name") === "AbortError" || field(cause, "name") === "TimeoutError") {
+      return new DockerError({ reason: "Timeout", operation, message })
+    }
+    if (typeof code === "string" && code.startsWith("ERR_TLS")) {
+      return new DockerError({ reason: "Unauthorized", operation, message })
+    }
+    return new DockerError({ reason: "ServerError", operation, message })
+  }
+
+/**
+ * A `Decode` error for an engine answer that does not have the expected shape.
+ *
+ * @since 0.1.0
+ */
+export const decode = (operation: string, cause: unknown): DockerError =>
+  new DockerError({
+    reason: "Decode",
+    operation,
+    message: `could not decode the engine's answer: ${String(cause)}`
+  })

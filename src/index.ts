@@ -1,0 +1,7 @@
+/**
+ * effect-docker: run and supervise Docker containers as Effect resources.
+ *
+ * @since 0.1.0
+ */
+export * as DockerEngine from "./DockerEngine.js"
+export * as DockerError from "./DockerError.js"
