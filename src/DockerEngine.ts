@@ -25,8 +25,29 @@
  *
  * @since 0.1.0
  */
-import { Context, type Effect, type Redacted, Schema, type Stream } from "effect"
-import type { DockerError } from "./DockerError.js"
+import type { Agent } from "node:http"
+import { PassThrough, Readable } from "node:stream"
+import { NodeStream } from "@effect/platform-node"
+import Dockerode from "dockerode"
+import {
+  Config,
+  Context,
+  Duration,
+  Effect,
+  Layer,
+  Option,
+  type Redacted,
+  Schema,
+  type Scope,
+  Stream
+} from "effect"
+import * as TarStream from "tar-stream"
+import { DockerError, decode as decodeError, fromCause } from "./DockerError.js"
+import * as Connection from "./internal/connection.js"
+import * as LogFrames from "./internal/logFrames.js"
+import * as Ndjson from "./internal/ndjson.js"
+import * as Tar from "./internal/tar.js"
+import * as Wire from "./internal/wire.js"
 
 // ---------------------------------------------------------------------------------------------
 // Values the engine returns (decoded from its JSON into these shapes)
@@ -495,3 +516,733 @@ export interface DockerEngineShape {
 export class DockerEngine extends Context.Service<DockerEngine, DockerEngineShape>()(
   "effect-docker/DockerEngine"
 ) {}
+
+// ---------------------------------------------------------------------------------------------
+// The live engine (dockerode's modem underneath)
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Where the engine is and how long to wait for a connection.
+ *
+ * @example
+ * ```ts
+ * import { DockerEngine } from "effect-docker"
+ *
+ * const remote = DockerEngine.layerWith({
+ *   host: "tcp://10.0.0.5:2376",
+ *   tlsVerify: true,
+ *   certPath: "/etc/docker/client",
+ *   connectTimeout: "3 seconds"
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export interface Options {
+  /**
+   * `DOCKER_HOST` syntax: `unix:///var/run/docker.sock`, `tcp://host:2376`, `ssh://user@host`
+   * or a socket path. When absent, the local socket is discovered: `/var/run/docker.sock`,
+   * then `$XDG_RUNTIME_DIR/docker.sock` (rootless), `~/.docker/run/docker.sock` and
+   * `~/.docker/desktop/docker.sock` (Docker Desktop).
+   */
+  readonly host?: string | undefined
+  /** Use TLS and verify the engine's certificate (`DOCKER_TLS_VERIFY`) for a `tcp://` host. */
+  readonly tlsVerify?: boolean | undefined
+  /** Directory of `ca.pem`, `cert.pem`, `key.pem` (`DOCKER_CERT_PATH`, default `~/.docker`). */
+  readonly certPath?: string | undefined
+  /**
+   * How long a connection to the engine may take before the call fails with `Timeout`
+   * (default 5 seconds). Only connecting is bounded: an open stream or a long `wait`
+   * is never cut by it.
+   */
+  readonly connectTimeout?: Duration.Input | undefined
+}
+
+const defaultConnectTimeout = Duration.seconds(5)
+
+type Method = "GET" | "POST" | "PUT" | "DELETE"
+
+interface Request {
+  readonly method: Method
+  /** Without the query; path parameters already encoded. */
+  readonly path: string
+  readonly query?: Readonly<Record<string, string | number | boolean | object | undefined>>
+  readonly body?: unknown
+  /** A request body streamed as `application/x-tar`. */
+  readonly file?: Readable
+  /** Hand back the response as it arrives instead of collecting it. */
+  readonly stream?: boolean
+}
+
+// Anything else is an error docker-modem turns into one with `statusCode` and the body in `json`.
+const success = { 200: true, 201: true, 204: true, 304: true }
+
+const segment = (value: string): string => encodeURIComponent(value)
+// Image references keep their slashes: the engine routes `/images/{name:.*}/json`.
+const imagePath = (reference: string): string => reference.split("/").map(encodeURIComponent).join("/")
+
+const labelFilter = (labels: LabelFilter | undefined): ReadonlyArray<string> | undefined => {
+  if (labels === undefined) return undefined
+  const entries = Object.entries(labels)
+  return entries.length === 0
+    ? undefined
+    : entries.map(([key, value]) => (value === true ? key : `${key}=${value}`))
+}
+
+const filters = (
+  entries: Readonly<Record<string, ReadonlyArray<string> | undefined>>
+): Record<string, ReadonlyArray<string>> | undefined => {
+  const present = Object.entries(entries).filter(
+    (entry): entry is [string, ReadonlyArray<string>] => entry[1] !== undefined && entry[1].length > 0
+  )
+  return present.length === 0 ? undefined : Object.fromEntries(present)
+}
+
+/** `name[:tag]` or `name@digest` → the `fromImage` and `tag` of `POST /images/create`. */
+const splitReference = (reference: string): { readonly fromImage: string; readonly tag: string } => {
+  const at = reference.indexOf("@")
+  if (at !== -1) return { fromImage: reference.slice(0, at), tag: reference.slice(at + 1) }
+  const colon = reference.lastIndexOf(":")
+  if (colon > reference.lastIndexOf("/")) {
+    return { fromImage: reference.slice(0, colon), tag: reference.slice(colon + 1) }
+  }
+  return { fromImage: reference, tag: "latest" }
+}
+
+const unixSeconds = (seconds: number): string => seconds.toFixed(9)
+
+const resolveEndpoint = (options: Options): Effect.Effect<Connection.Endpoint, DockerError> =>
+  Effect.suspend(() => {
+    const host = options.host
+    if (host === undefined || host.trim().length === 0) {
+      return Effect.succeed<Connection.Endpoint>({ _tag: "Unix", socketPath: Connection.discoverSocket() })
+    }
+    const endpoint = Connection.parseHost(host, { tls: options.tlsVerify ?? false })
+    return endpoint === undefined
+      ? Effect.fail(
+          new DockerError({
+            reason: "BadRequest",
+            operation: "connect",
+            message: `DOCKER_HOST ${JSON.stringify(host)} is not unix://<path>, tcp://<host>:<port> or ssh://<user>@<host>`
+          })
+        )
+      : Effect.succeed(endpoint)
+  })
+
+/** dockerode's options plus the agent docker-modem takes (its type omits it). */
+type ModemOptions = Dockerode.DockerOptions & { readonly agent?: Agent }
+
+const makeModemOptions = (
+  endpoint: Connection.Endpoint,
+  options: Options,
+  agent: Agent
+): Effect.Effect<ModemOptions, DockerError> =>
+  Effect.try({
+    try: (): ModemOptions => {
+      // Every key is given, so that docker-modem's own reading of DOCKER_HOST cannot leak in.
+      switch (endpoint._tag) {
+        case "Unix":
+          return {
+            socketPath: endpoint.socketPath,
+            host: undefined,
+            port: undefined,
+            protocol: "http",
+            agent
+          }
+        case "Tcp": {
+          if (!endpoint.tls) {
+            return {
+              socketPath: undefined,
+              host: endpoint.host,
+              port: endpoint.port,
+              protocol: "http",
+              agent
+            }
+          }
+          const tls = Connection.readTlsFiles(options.certPath ?? Connection.defaultCertPath())
+          return {
+            socketPath: undefined,
+            host: endpoint.host,
+            port: endpoint.port,
+            protocol: "https",
+            agent,
+            ...tls
+          }
+        }
+        case "Ssh":
+          return {
+            socketPath: undefined,
+            host: endpoint.host,
+            port: endpoint.port,
+            protocol: "ssh",
+            ...(endpoint.username !== undefined ? { username: endpoint.username } : {})
+          }
+      }
+    },
+    catch: (cause) =>
+      new DockerError({
+        reason: "BadRequest",
+        operation: "connect",
+        message: `could not read the TLS certificates: ${cause instanceof Error ? cause.message : String(cause)}`
+      })
+  })
+
+/**
+ * A live engine for `options`. Nothing is sent until a method is called (use `ping` to
+ * check that the engine answers). The scope owns the connection pool.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { DockerEngine } from "effect-docker"
+ *
+ * const program = Effect.gen(function*() {
+ *   const engine = yield* DockerEngine.make({ host: "unix:///var/run/docker.sock" })
+ *   yield* engine.ping
+ *   return yield* engine.version
+ * }).pipe(Effect.scoped)
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const make = (options: Options = {}): Effect.Effect<DockerEngineShape, DockerError, Scope.Scope> =>
+  Effect.gen(function* () {
+    const endpoint = yield* resolveEndpoint(options)
+    const where = Connection.describe(endpoint)
+    const connectTimeoutMs = Duration.toMillis(options.connectTimeout ?? defaultConnectTimeout)
+    const agent = yield* Effect.acquireRelease(
+      Effect.sync(() =>
+        Connection.makeAgent({ secure: endpoint._tag === "Tcp" && endpoint.tls, connectTimeoutMs })
+      ),
+      (agent) => Effect.sync(() => agent.destroy())
+    )
+    const modemOptions = yield* makeModemOptions(endpoint, options, agent)
+    const modem = yield* Effect.try({
+      try: () => new Dockerode(modemOptions).modem,
+      catch: (cause) =>
+        new DockerError({
+          reason: "BadRequest",
+          operation: "connect",
+          message: `could not set up the connection to ${where}: ${String(cause)}`
+        })
+    })
+
+    const toError = (operation: string) => fromCause(operation, { endpoint: where })
+
+    const send = (request: Request, signal: AbortSignal): Promise<unknown> =>
+      new Promise((resolve, reject) => {
+        const query = Object.fromEntries(
+          Object.entries(request.query ?? {}).filter((entry) => entry[1] !== undefined)
+        )
+        modem.dial(
+          {
+            path: `${request.path}?`,
+            method: request.method,
+            // `_body: {}` sends no body at all (docker-modem drops an empty object).
+            options: { _query: query, _body: request.body ?? {} },
+            ...(request.file !== undefined ? { file: request.file } : {}),
+            isStream: request.stream ?? false,
+            statusCodes: success,
+            abortSignal: signal
+          },
+          (error, result) => (error ? reject(error) : resolve(result))
+        )
+      })
+
+    /** One request; interruption aborts it. */
+    const call = (operation: string, request: Request): Effect.Effect<unknown, DockerError> =>
+      Effect.tryPromise({ try: (signal) => send(request, signal), catch: toError(operation) })
+
+    const decoded = <A, I, B>(
+      operation: string,
+      request: Request,
+      schema: Schema.Codec<A, I, never, never>,
+      map: (a: A) => B
+    ): Effect.Effect<B, DockerError> =>
+      call(operation, request).pipe(
+        Effect.flatMap((body) =>
+          Schema.decodeUnknownEffect(schema)(body).pipe(
+            Effect.mapError((cause) => decodeError(operation, cause))
+          )
+        ),
+        Effect.map(map)
+      )
+
+    /**
+     * A streamed response as bytes. The response is destroyed (its socket closed) when the
+     * stream ends, fails or is interrupted; a response docker-modem collected (a Buffer)
+     * is one chunk.
+     */
+    const bytes = (operation: string, request: Request): Stream.Stream<Uint8Array, DockerError> =>
+      Stream.unwrap(
+        Effect.acquireRelease(
+          Effect.interruptible(call(operation, { ...request, stream: true })),
+          (response) =>
+            Effect.sync(() => {
+              if (response instanceof Readable) response.destroy()
+            })
+        ).pipe(
+          Effect.map((response): Stream.Stream<Uint8Array, DockerError> => {
+            if (response instanceof Readable) {
+              return NodeStream.fromReadable<Uint8Array, DockerError>({
+                evaluate: () => response,
+                onError: toError(operation)
+              })
+            }
+            if (response instanceof Uint8Array)
+              return response.length > 0 ? Stream.succeed(response) : Stream.empty
+            return Stream.empty
+          })
+        )
+      )
+
+    /** Sends `body` as a tar archive to be extracted at `path`, while `feed` writes it. */
+    const upload = <E>(
+      operation: string,
+      id: string,
+      path: string,
+      body: Readable,
+      feed: Effect.Effect<void, E>
+    ): Effect.Effect<void, DockerError | E> =>
+      Effect.all(
+        [
+          feed.pipe(Effect.onError(() => Effect.sync(() => body.destroy()))),
+          call(operation, {
+            method: "PUT",
+            path: `/containers/${segment(id)}/archive`,
+            query: { path },
+            file: body
+          })
+        ],
+        { concurrency: "unbounded", discard: true }
+      ).pipe(Effect.ensuring(Effect.sync(() => body.destroy())))
+
+    const ping = call("ping", { method: "GET", path: "/_ping" }).pipe(
+      Effect.asVoid,
+      Effect.withSpan("DockerEngine.ping")
+    )
+
+    const version = decoded(
+      "version",
+      { method: "GET", path: "/version" },
+      Wire.WireVersion,
+      Wire.toVersion
+    ).pipe(Effect.withSpan("DockerEngine.version"))
+
+    const createContainer = (create: CreateContainerOptions) =>
+      decoded(
+        "createContainer",
+        {
+          method: "POST",
+          path: "/containers/create",
+          query: { name: create.name },
+          body: Wire.toCreateBody(create)
+        },
+        Wire.WireCreated,
+        (created) => ({ id: created.Id, warnings: created.Warnings ?? [] })
+      ).pipe(Effect.withSpan("DockerEngine.createContainer", { attributes: { image: create.image } }))
+
+    const startContainer = (id: string) =>
+      call("startContainer", { method: "POST", path: `/containers/${segment(id)}/start` }).pipe(
+        Effect.asVoid,
+        Effect.withSpan("DockerEngine.startContainer", { attributes: { id } })
+      )
+
+    const stopContainer = (id: string, stop?: { readonly timeout?: number }) =>
+      call("stopContainer", {
+        method: "POST",
+        path: `/containers/${segment(id)}/stop`,
+        query: { t: stop?.timeout }
+      }).pipe(Effect.asVoid, Effect.withSpan("DockerEngine.stopContainer", { attributes: { id } }))
+
+    const killContainer = (id: string, kill?: { readonly signal?: string }) =>
+      call("killContainer", {
+        method: "POST",
+        path: `/containers/${segment(id)}/kill`,
+        query: { signal: kill?.signal }
+      }).pipe(Effect.asVoid, Effect.withSpan("DockerEngine.killContainer", { attributes: { id } }))
+
+    const removeContainer = (id: string, remove?: { readonly force?: boolean; readonly volumes?: boolean }) =>
+      call("removeContainer", {
+        method: "DELETE",
+        path: `/containers/${segment(id)}`,
+        query: { force: remove?.force, v: remove?.volumes }
+      }).pipe(Effect.asVoid, Effect.withSpan("DockerEngine.removeContainer", { attributes: { id } }))
+
+    const inspectContainer = (id: string) =>
+      decoded(
+        "inspectContainer",
+        { method: "GET", path: `/containers/${segment(id)}/json` },
+        Wire.WireContainerInspect,
+        Wire.toContainerInspect
+      ).pipe(Effect.withSpan("DockerEngine.inspectContainer", { attributes: { id } }))
+
+    const listContainers = (list?: { readonly all?: boolean; readonly labels?: LabelFilter }) =>
+      decoded(
+        "listContainers",
+        {
+          method: "GET",
+          path: "/containers/json",
+          query: { all: list?.all, filters: filters({ label: labelFilter(list?.labels) }) }
+        },
+        Wire.WireContainerList,
+        (containers) => containers.map(Wire.toContainerSummary)
+      ).pipe(Effect.withSpan("DockerEngine.listContainers"))
+
+    const waitContainer = (
+      id: string,
+      wait?: { readonly condition?: "next-exit" | "not-running" | "removed" }
+    ) =>
+      decoded(
+        "waitContainer",
+        {
+          method: "POST",
+          path: `/containers/${segment(id)}/wait`,
+          query: { condition: wait?.condition ?? "next-exit" }
+        },
+        Wire.WireWait,
+        Wire.toWaitResult
+      ).pipe(Effect.withSpan("DockerEngine.waitContainer", { attributes: { id } }))
+
+    const stats = (id: string) =>
+      bytes("stats", {
+        method: "GET",
+        path: `/containers/${segment(id)}/stats`,
+        query: { stream: true }
+      }).pipe(
+        Ndjson.decode("stats", Wire.WireStats),
+        Stream.map(Wire.toStatsSample),
+        Stream.withSpan("DockerEngine.stats", { attributes: { id } })
+      )
+
+    const statsOnce = (id: string) =>
+      decoded(
+        "statsOnce",
+        { method: "GET", path: `/containers/${segment(id)}/stats`, query: { stream: false } },
+        Wire.WireStats,
+        Wire.toStatsSample
+      ).pipe(Effect.withSpan("DockerEngine.statsOnce", { attributes: { id } }))
+
+    const toLogLine =
+      (timestamps: boolean) =>
+      (line: LogFrames.RawLine): LogLine => {
+        if (!timestamps) return { stream: line.stream, text: line.text }
+        const space = line.text.indexOf(" ")
+        return space === -1
+          ? { stream: line.stream, text: "", timestamp: line.text }
+          : { stream: line.stream, text: line.text.slice(space + 1), timestamp: line.text.slice(0, space) }
+      }
+
+    const logs = (id: string, options?: LogsOptions) =>
+      Stream.unwrap(
+        inspectContainer(id).pipe(
+          Effect.map(({ tty }) =>
+            bytes("logs", {
+              method: "GET",
+              path: `/containers/${segment(id)}/logs`,
+              query: {
+                follow: options?.follow ?? false,
+                stdout: options?.stdout ?? true,
+                stderr: options?.stderr ?? true,
+                tail: options?.tail,
+                since: options?.since === undefined ? undefined : unixSeconds(options.since),
+                timestamps: options?.timestamps ?? false
+              }
+            }).pipe(
+              Stream.mapAccum(() => LogFrames.initial({ tty }), LogFrames.feed, { onHalt: LogFrames.flush }),
+              Stream.map(toLogLine(options?.timestamps ?? false))
+            )
+          ),
+          Effect.mapError((error) =>
+            error.operation === "inspectContainer" ? { ...error, operation: "logs" } : error
+          ),
+          Effect.mapError((error) => new DockerError(error))
+        )
+      ).pipe(Stream.withSpan("DockerEngine.logs", { attributes: { id } }))
+
+    const putArchive = <E>(id: string, path: string, tar: Stream.Stream<Uint8Array, E>) =>
+      Effect.suspend(() => {
+        if (!path.startsWith("/") || path.includes("\0")) {
+          return Effect.fail(
+            new DockerError({
+              reason: "BadRequest",
+              operation: "putArchive",
+              message: `invalid archive path ${JSON.stringify(path)}: it must be absolute, without NUL`
+            })
+          )
+        }
+        const body = new PassThrough()
+        const feed = tar.pipe(
+          Stream.runForEach((chunk) => Tar.write(body, chunk)),
+          Effect.andThen(Effect.sync(() => body.end()))
+        )
+        return upload("putArchive", id, path, body, feed)
+      }).pipe(Effect.withSpan("DockerEngine.putArchive", { attributes: { id, path } }))
+
+    const copyFiles = (id: string, files: ReadonlyArray<ContainerFile>) =>
+      Tar.validateFiles("copyFiles", files).pipe(
+        Effect.andThen(
+          Effect.suspend(() => {
+            const pack = TarStream.pack()
+            const body = new PassThrough()
+            pack.pipe(body)
+            return upload("copyFiles", id, "/", body, Tar.writeEntries("copyFiles", pack, files)).pipe(
+              Effect.ensuring(Effect.sync(() => pack.destroy()))
+            )
+          })
+        ),
+        Effect.withSpan("DockerEngine.copyFiles", { attributes: { id, files: files.length } })
+      )
+
+    const pullImage = (reference: string) =>
+      bytes("pullImage", { method: "POST", path: "/images/create", query: splitReference(reference) }).pipe(
+        Ndjson.decode("pullImage", Wire.WirePullLine),
+        Stream.mapEffect((line) => {
+          const error = Wire.pullLineError(line)
+          return error === undefined
+            ? Effect.succeed(Wire.toPullProgress(line))
+            : Effect.fail(
+                new DockerError({
+                  reason: "ServerError",
+                  operation: "pullImage",
+                  message: error.includes(reference) ? error : `${reference}: ${error}`
+                })
+              )
+        }),
+        Stream.mapError((error) =>
+          error.message.includes(reference)
+            ? error
+            : new DockerError({ ...error, message: `${reference}: ${error.message}` })
+        ),
+        Stream.withSpan("DockerEngine.pullImage", { attributes: { reference } })
+      )
+
+    const inspectImage = (reference: string) =>
+      decoded(
+        "inspectImage",
+        { method: "GET", path: `/images/${imagePath(reference)}/json` },
+        Wire.WireImageInspect,
+        Wire.toImageInspect
+      ).pipe(Effect.withSpan("DockerEngine.inspectImage", { attributes: { reference } }))
+
+    const removeImage = (reference: string, remove?: { readonly force?: boolean }) =>
+      call("removeImage", {
+        method: "DELETE",
+        path: `/images/${imagePath(reference)}`,
+        query: { force: remove?.force }
+      }).pipe(Effect.asVoid, Effect.withSpan("DockerEngine.removeImage", { attributes: { reference } }))
+
+    const createNetwork = (create: {
+      readonly name: string
+      readonly driver?: string
+      readonly internal?: boolean
+      readonly labels?: Readonly<Record<string, string>>
+    }) =>
+      decoded(
+        "createNetwork",
+        {
+          method: "POST",
+          path: "/networks/create",
+          body: {
+            Name: create.name,
+            Driver: create.driver ?? "bridge",
+            Internal: create.internal ?? false,
+            Labels: create.labels ?? {},
+            CheckDuplicate: true
+          }
+        },
+        Wire.WireNetworkCreated,
+        (created) => ({ id: created.Id })
+      ).pipe(Effect.withSpan("DockerEngine.createNetwork", { attributes: { name: create.name } }))
+
+    const connectNetwork = (
+      network: string,
+      container: string,
+      connect?: { readonly aliases?: ReadonlyArray<string> }
+    ) =>
+      call("connectNetwork", {
+        method: "POST",
+        path: `/networks/${segment(network)}/connect`,
+        body: {
+          Container: container,
+          ...(connect?.aliases !== undefined ? { EndpointConfig: { Aliases: connect.aliases } } : {})
+        }
+      }).pipe(
+        Effect.asVoid,
+        Effect.withSpan("DockerEngine.connectNetwork", { attributes: { network, container } })
+      )
+
+    const disconnectNetwork = (
+      network: string,
+      container: string,
+      disconnect?: { readonly force?: boolean }
+    ) =>
+      call("disconnectNetwork", {
+        method: "POST",
+        path: `/networks/${segment(network)}/disconnect`,
+        body: { Container: container, Force: disconnect?.force ?? false }
+      }).pipe(
+        Effect.asVoid,
+        Effect.withSpan("DockerEngine.disconnectNetwork", { attributes: { network, container } })
+      )
+
+    const listNetworks = (list?: { readonly labels?: LabelFilter; readonly names?: ReadonlyArray<string> }) =>
+      decoded(
+        "listNetworks",
+        {
+          method: "GET",
+          path: "/networks",
+          query: { filters: filters({ label: labelFilter(list?.labels), name: list?.names }) }
+        },
+        Wire.WireNetworkList,
+        (networks) =>
+          networks
+            .map(Wire.toNetworkInspect)
+            // The engine's `name` filter matches substrings; callers mean exact names.
+            .filter((network) => list?.names === undefined || list.names.includes(network.name))
+      ).pipe(Effect.withSpan("DockerEngine.listNetworks"))
+
+    const inspectNetwork = (network: string) =>
+      decoded(
+        "inspectNetwork",
+        { method: "GET", path: `/networks/${segment(network)}` },
+        Wire.WireNetwork,
+        Wire.toNetworkInspect
+      ).pipe(Effect.withSpan("DockerEngine.inspectNetwork", { attributes: { network } }))
+
+    const removeNetwork = (network: string) =>
+      call("removeNetwork", { method: "DELETE", path: `/networks/${segment(network)}` }).pipe(
+        Effect.asVoid,
+        Effect.withSpan("DockerEngine.removeNetwork", { attributes: { network } })
+      )
+
+    const events = (options?: EventsOptions) =>
+      bytes("events", {
+        method: "GET",
+        path: "/events",
+        query: {
+          filters: filters({
+            label: labelFilter(options?.labels),
+            type: options?.types,
+            event: options?.actions,
+            container: options?.containers
+          }),
+          since: options?.since === undefined ? undefined : unixSeconds(options.since),
+          until: options?.until === undefined ? undefined : unixSeconds(options.until)
+        }
+      }).pipe(
+        Ndjson.decode("events", Wire.WireEvent),
+        Stream.map(Wire.toEngineEvent),
+        Stream.withSpan("DockerEngine.events")
+      )
+
+    return DockerEngine.of({
+      ping,
+      version,
+      createContainer,
+      startContainer,
+      stopContainer,
+      killContainer,
+      removeContainer,
+      inspectContainer,
+      listContainers,
+      waitContainer,
+      stats,
+      statsOnce,
+      logs,
+      putArchive,
+      copyFiles,
+      pullImage,
+      inspectImage,
+      removeImage,
+      createNetwork,
+      connectNetwork,
+      disconnectNetwork,
+      listNetworks,
+      inspectNetwork,
+      removeNetwork,
+      events
+    })
+  })
+
+/**
+ * The engine for explicit options.
+ *
+ * @example
+ * ```ts
+ * import { DockerEngine } from "effect-docker"
+ *
+ * const engineLayer = DockerEngine.layerWith({ host: "unix:///run/user/1000/docker.sock" })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const layerWith = (options: Options): Layer.Layer<DockerEngine, DockerError> =>
+  Layer.effect(DockerEngine, make(options))
+
+/**
+ * The engine for options read from a `Config`.
+ *
+ * @example
+ * ```ts
+ * import { Config } from "effect"
+ * import { DockerEngine } from "effect-docker"
+ *
+ * const engineLayer = DockerEngine.layerConfig(
+ *   Config.all({ host: Config.String("MY_APP_DOCKER_HOST"), connectTimeout: Config.Duration("MY_APP_DOCKER_TIMEOUT") })
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const layerConfig = (
+  config: Config.Config<Options>
+): Layer.Layer<DockerEngine, DockerError | Config.ConfigError> =>
+  Layer.effect(
+    DockerEngine,
+    Effect.gen(function* () {
+      const options = yield* config
+      return yield* make(options)
+    })
+  )
+
+const optionalString = (name: string) =>
+  Config.String(name).pipe(
+    Config.option,
+    Config.map(Option.filter((value) => value.trim().length > 0)),
+    Config.map(Option.getOrUndefined)
+  )
+
+/**
+ * The options the Docker CLI reads from the environment: `DOCKER_HOST`,
+ * `DOCKER_TLS_VERIFY` (any non-empty value), `DOCKER_CERT_PATH`.
+ *
+ * @since 0.1.0
+ */
+export const optionsFromEnv: Config.Config<Options> = Config.all({
+  host: optionalString("DOCKER_HOST"),
+  tlsVerify: optionalString("DOCKER_TLS_VERIFY").pipe(
+    Config.map((value) => value !== undefined && value !== "0" && value.toLowerCase() !== "false")
+  ),
+  certPath: optionalString("DOCKER_CERT_PATH")
+})
+
+/**
+ * The engine the environment names, as the Docker CLI finds it: `DOCKER_HOST`,
+ * `DOCKER_TLS_VERIFY`, `DOCKER_CERT_PATH`, else the local socket
+ * (`/var/run/docker.sock`, rootless, Docker Desktop).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { DockerEngine } from "effect-docker"
+ *
+ * const program = Effect.gen(function*() {
+ *   const engine = yield* DockerEngine.DockerEngine
+ *   return yield* engine.version
+ * }).pipe(Effect.provide(DockerEngine.layer))
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const layer: Layer.Layer<DockerEngine, DockerError | Config.ConfigError> = layerConfig(optionsFromEnv)

@@ -142,10 +142,48 @@ const engineMessage = (cause: unknown): string | undefined => {
   return undefined
 }
 
+/** Socket error codes that mean the connection to the engine was never made. */
+const connectCodes = new Set([
+  "ENOENT",
+  "ECONNREFUSED",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "ENOTSOCK",
+  "ETIMEDOUT"
+])
+
+/**
+ * The one message for an engine that cannot be reached, naming where it was looked for.
+ *
+ * @example
+ * ```ts
+ * unreachableMessage("unix:///var/run/docker.sock", "connect ENOENT /var/run/docker.sock")
+ * // "Could not connect to Docker at unix:///var/run/docker.sock: is it running? (connect ENOENT ...)"
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const unreachableMessage = (endpoint: string, detail?: string): string =>
+  `Could not connect to Docker at ${endpoint}: is it running?${detail ? ` (${detail})` : ""}`
+
+/**
+ * Options of {@link fromCause}.
+ *
+ * @since 0.1.0
+ */
+export interface FromCauseOptions {
+  /** Where the engine was looked for (`unix:///var/run/docker.sock`); connect failures name it. */
+  readonly endpoint?: string
+}
+
 /**
  * Maps anything a Docker call can throw (an HTTP error from the engine, a socket or TLS
  * error, an abort) to a {@link DockerError}. This is the one place where statuses and
- * error codes become reasons.
+ * error codes become reasons. Given the `endpoint`, a connection that could not be made
+ * (no socket, refused, unreachable, connect timeout) gets the message
+ * "Could not connect to Docker at <endpoint>: is it running?".
  *
  * @example
  * ```ts
@@ -158,7 +196,7 @@ const engineMessage = (cause: unknown): string | undefined => {
  * @since 0.1.0
  */
 export const fromCause =
-  (operation: string) =>
+  (operation: string, options?: FromCauseOptions) =>
   (cause: unknown): DockerError => {
     if (isDockerError(cause)) return cause
     const statusCode = field(cause, "statusCode")
@@ -168,7 +206,13 @@ export const fromCause =
     }
     const code = field(cause, "code")
     const reason = typeof code === "string" ? socketReasons[code] : undefined
-    if (reason !== undefined) return new DockerError({ reason, operation, message })
+    if (reason !== undefined) {
+      const endpoint = options?.endpoint
+      if (endpoint !== undefined && typeof code === "string" && connectCodes.has(code)) {
+        return new DockerError({ reason, operation, message: unreachableMessage(endpoint, message) })
+      }
+      return new DockerError({ reason, operation, message })
+    }
     if (field(cause, "name") === "AbortError" || field(cause, "name") === "TimeoutError") {
       return new DockerError({ reason: "Timeout", operation, message })
     }
