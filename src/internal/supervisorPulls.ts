@@ -1,0 +1,129 @@
+/**
+ * Single-flight image pulls: concurrent runs of one image share one pull and all see its
+ * progress; the pull is interrupted when the last run waiting for it goes away.
+ *
+ * The seed pulled on every run and went on creating the container when the pull failed;
+ * here the pull policy decides whether to pull and a failed pull fails every waiting run.
+ *
+ * @internal
+ */
+import { Deferred, Effect, Metric, Option, RcMap, type Scope, Stream, SubscriptionRef } from "effect"
+import type { DockerEngineShape, PullProgress } from "../DockerEngine.js"
+import { DockerError } from "../DockerError.js"
+
+/** @internal */
+export type PullPolicy = "always" | "ifMissing" | "never"
+
+/** @internal */
+export interface Progress<A> {
+  readonly initial: A
+  readonly update: (aggregate: A, line: PullProgress) => A
+  readonly bytesDone: (aggregate: A) => number
+}
+
+interface InFlight<A> {
+  /** The aggregate of the running pull; `none` while deciding and when no pull is needed. */
+  readonly progress: SubscriptionRef.SubscriptionRef<Option.Option<A>>
+  readonly done: Deferred.Deferred<void, DockerError>
+}
+
+/** @internal */
+export interface Pulls<A> {
+  /**
+   * Makes the image present as the policy says: emits the aggregated progress while a pull
+   * runs (nothing when the image is already there) and ends when the image is present.
+   */
+  readonly ensure: (image: string, policy: PullPolicy) => Stream.Stream<A, DockerError>
+}
+
+/** Bytes pulled, over every image and run. */
+export const pullBytes = Metric.counter("effect_docker_pull_bytes", {
+  description: "Bytes of image layers downloaded by pulls",
+  incremental: true
+})
+
+/** @internal */
+export const make = <A>(
+  engine: DockerEngineShape,
+  progress: Progress<A>
+): Effect.Effect<Pulls<A>, never, Scope.Scope> =>
+  Effect.gen(function* () {
+    const pullNow = (image: string, state: InFlight<A>) =>
+      engine.pullImage(image).pipe(
+        Stream.runFoldEffect(
+          () => progress.initial,
+          (aggregate, line) => {
+            const next = progress.update(aggregate, line)
+            const downloaded = progress.bytesDone(next) - progress.bytesDone(aggregate)
+            return SubscriptionRef.set(state.progress, Option.some(next)).pipe(
+              Effect.andThen(downloaded > 0 ? Metric.update(pullBytes, downloaded) : Effect.void),
+              Effect.as(next)
+            )
+          }
+        ),
+        Effect.asVoid,
+        Effect.withSpan("Supervisor.pull", { attributes: { image } })
+      )
+
+    const isPresent = (image: string) =>
+      engine.inspectImage(image).pipe(
+        Effect.as(true),
+        Effect.catchTag("DockerError", (error) =>
+          error.reason === "NotFound" ? Effect.succeed(false) : Effect.fail(error)
+        )
+      )
+
+    // Keyed by policy and image: the decision to pull is part of what is shared, so a run
+    // arriving while another run's pull is in flight joins it instead of deciding again.
+    const inFlight = yield* RcMap.make({
+      lookup: (key: string) =>
+        Effect.gen(function* () {
+          const separator = key.indexOf(" ")
+          const policy = key.slice(0, separator) as "always" | "ifMissing"
+          const image = key.slice(separator + 1)
+          const state: InFlight<A> = {
+            progress: yield* SubscriptionRef.make(Option.none<A>()),
+            done: yield* Deferred.make<void, DockerError>()
+          }
+          const work = Effect.gen(function* () {
+            if (policy === "ifMissing" && (yield* isPresent(image))) return
+            yield* SubscriptionRef.set(state.progress, Option.some(progress.initial))
+            yield* pullNow(image, state)
+          })
+          // Runs in the entry's scope: interrupted when no run waits for it any more.
+          yield* work.pipe(Deferred.into(state.done), Effect.forkScoped)
+          return state
+        }),
+      idleTimeToLive: 0
+    })
+
+    const ensure = (image: string, policy: PullPolicy): Stream.Stream<A, DockerError> => {
+      if (policy === "never") {
+        return Stream.fromEffectDrain(
+          engine.inspectImage(image).pipe(
+            Effect.asVoid,
+            Effect.mapError((error) =>
+              error.reason === "NotFound"
+                ? new DockerError({
+                    reason: "NotFound",
+                    operation: error.operation,
+                    message: `image ${image} is not present and the pull policy is "never"`
+                  })
+                : error
+            )
+          )
+        )
+      }
+      return Stream.unwrap(
+        Effect.gen(function* () {
+          const state = yield* RcMap.get(inFlight, `${policy} ${image}`)
+          return SubscriptionRef.changes(state.progress).pipe(
+            Stream.filter(Option.isSome),
+            Stream.map((aggregate) => aggregate.value),
+            Stream.interruptWhen(Deferred.await(state.done))
+          )
+        })
+      )
+    }
+    return { ensure }
+  })
