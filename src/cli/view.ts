@@ -11,7 +11,7 @@
  * import * as View from "./cli/view.js"
  *
  * const lines = View.table(
- *   { title: "demo", simulated: false, phase: "running", rows: [{ service: "web", state: undefined, note: "waiting" }], messages: [] },
+ *   { title: "demo", simulated: false, phase: "running", rows: [{ service: "job", state: undefined, note: View.waiting("for web (healthy)") }], messages: [] },
  *   { width: 80, color: false, now: new Date() }
  * )
  * process.stdout.write(View.redraw(0, lines))
@@ -57,15 +57,30 @@ export interface ViewState {
 }
 
 /**
- * One service's row: its latest state (none before the first) and what the CLI adds to it
- * (`waiting for web (healthy)`, `stopping`, `removed`, `failed for good`).
+ * What the CLI knows of a service beyond its container's state: it waits for a dependency,
+ * it is being stopped, it was removed, it failed for good. `status` replaces the status column
+ * (the container's own status when absent) and `text` fills the rest of the row.
+ *
+ * @since 0.1.0
+ */
+export interface Note {
+  readonly status: string | undefined
+  readonly text: string
+  readonly tone: "info" | "warn" | "bad"
+}
+
+/** @since 0.1.0 */
+export const waiting = (text: string): Note => ({ status: "waiting", text, tone: "info" })
+
+/**
+ * One service's row: its latest state (none before the first) and the CLI's note, if any.
  *
  * @since 0.1.0
  */
 export interface Row {
   readonly service: string
   readonly state: ViewState | undefined
-  readonly note: string | undefined
+  readonly note: Note | undefined
 }
 
 /**
@@ -311,11 +326,16 @@ type Layout =
 
 const layoutOf = (row: Row, now: Date): Layout => {
   const state = row.state
-  if (row.note !== undefined && (state === undefined || state.status !== "running")) {
-    const tone: Tone = /fail|gave up|error/i.test(row.note) ? "bad" : "dim"
-    const status = state === undefined ? cell("waiting", "dim") : cell(state.status, statusTone(state))
-    const extra = state?.exitCode !== undefined ? ` (exit ${state.exitCode})` : ""
-    return { _tag: "wide", status, wide: (width) => cell(truncate(row.note + extra, width), tone) }
+  const note = row.note
+  if (note !== undefined) {
+    const tone: Tone = note.tone === "bad" ? "bad" : note.tone === "warn" ? "warn" : "dim"
+    const status =
+      note.status !== undefined
+        ? cell(note.status, tone)
+        : state === undefined
+          ? cell("waiting", "dim")
+          : cell(state.status, statusTone(state))
+    return { _tag: "wide", status, wide: (width) => cell(truncate(note.text, width), tone) }
   }
   if (state === undefined) return { _tag: "wide", status: cell("waiting", "dim"), wide: () => cell("") }
   if (state.status === "pulling") {
@@ -334,12 +354,7 @@ const layoutOf = (row: Row, now: Date): Layout => {
       }
     }
   }
-  const cells = metricCells(state, now)
-  if (row.note !== undefined) {
-    // A running container being stopped: the note replaces its status, the metrics stay.
-    return { _tag: "cells", cells: { ...cells, status: cell(row.note, "warn") } }
-  }
-  return { _tag: "cells", cells }
+  return { _tag: "cells", cells: metricCells(state, now) }
 }
 
 const titleLine = (screen: Screen, options: RenderOptions): string => {

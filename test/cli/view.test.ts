@@ -88,7 +88,7 @@ describe("view: the table", () => {
           state: state({ status: "restarting", health: "none", restartCount: 3, exitCode: 3 }),
           note: undefined
         },
-        { service: "job", state: undefined, note: "waiting for web (healthy)" },
+        { service: "job", state: undefined, note: View.waiting("for web (healthy)") },
         {
           service: "cache",
           state: state({
@@ -107,14 +107,18 @@ describe("view: the table", () => {
       plain
     )
     assert.match(lines[2]!, /^worker\s+restarting\s+-\s+-\s+-\s+-\s+-\s+3\s+exit 3$/)
-    assert.match(lines[3]!, /^job\s+waiting\s+waiting for web \(healthy\)$/)
+    assert.match(lines[3]!, /^job\s+waiting\s+for web \(healthy\)$/)
     assert.match(lines[4]!, /^cache\s+pulling\s+\[#+\.+\]\s+50% 2\.0MiB\/4\.0MiB layers 1\/2$/)
   })
 
   it("fits the terminal width, dropping the least useful columns first", () => {
     const rows: ReadonlyArray<View.Row> = [
       { service: "a-service-with-a-very-long-name", state: state(), note: undefined },
-      { service: "job", state: undefined, note: "waiting for a-service-with-a-very-long-name (healthy)" }
+      {
+        service: "job",
+        state: undefined,
+        note: View.waiting("for a-service-with-a-very-long-name (healthy)")
+      }
     ]
     for (const width of [120, 80, 60, 40, 24]) {
       const lines = View.table(screen(rows, { simulated: true, phase: "stopping" }), { ...plain, width })
@@ -133,7 +137,7 @@ describe("view: the table", () => {
           {
             service: "worker",
             state: state({ status: "exited", exitCode: 1, health: "none" }),
-            note: "failed for good"
+            note: { status: undefined, text: "failed for good: exit 1", tone: "bad" }
           }
         ],
         { simulated: true, phase: "stopping" }
@@ -144,7 +148,7 @@ describe("view: the table", () => {
     assert.include(lines[0]!, "stopping")
     assert.include(lines[2]!, "\x1b[31munhealthy")
     assert.include(lines[3]!, "\x1b[31mexited")
-    assert.include(lines[3]!, "\x1b[31mfailed for good (exit 1)")
+    assert.include(lines[3]!, "\x1b[31mfailed for good: exit 1")
     const noColor = View.table(
       screen([{ service: "web", state: state({ health: "unhealthy" }), note: undefined }]),
       plain
