@@ -29,7 +29,8 @@ import { Schema } from "effect"
  * Why a Docker call failed.
  *
  * - `NotFound`: no such container, image or network (404).
- * - `Conflict`: the name is taken, the container is running, the network is in use (409).
+ * - `Conflict`: the name is taken, the container is running, the network is in use (409, and
+ *   the 403 the engine answers for a network with active endpoints).
  * - `Unavailable`: the daemon cannot be reached (no socket, connection refused, reset).
  * - `BadRequest`: the engine refused the request as invalid (400), or the input was.
  * - `Unauthorized`: the engine or registry refused the credentials (401, 403, EACCES).
@@ -202,7 +203,12 @@ export const fromCause =
     const statusCode = field(cause, "statusCode")
     const message = engineMessage(cause) ?? String(cause)
     if (typeof statusCode === "number" && statusCode >= 300) {
-      return new DockerError({ reason: reasonFromStatus(statusCode), operation, statusCode, message })
+      // The engine answers 403 Forbidden for a network that still has containers: that is "in use".
+      const reason =
+        statusCode === 403 && /active endpoints|in use/i.test(message)
+          ? "Conflict"
+          : reasonFromStatus(statusCode)
+      return new DockerError({ reason, operation, statusCode, message })
     }
     const code = field(cause, "code")
     const reason = typeof code === "string" ? socketReasons[code] : undefined

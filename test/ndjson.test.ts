@@ -1,0 +1,100 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Schema, Stream } from "effect"
+import * as Ndjson from "../src/internal/ndjson.js"
+import * as Wire from "../src/internal/wire.js"
+
+const Sample = Schema.Struct({ id: Schema.Number, text: Schema.String })
+
+const objects = [
+  { id: 1, text: "first" },
+  { id: 2, text: "zweite — ünïcödé ✓" },
+  { id: 3, text: "" }
+]
+const bytes = new TextEncoder().encode(`${objects.map((o) => JSON.stringify(o)).join("\n")}\n`)
+
+const decodeChunks = (chunks: ReadonlyArray<Uint8Array>) =>
+  Stream.fromIterable(chunks).pipe(Ndjson.decode("test", Sample), Stream.runCollect)
+
+describe("NDJSON framing", () => {
+  it.effect("decodes the same objects whatever byte offset the stream is split at", () =>
+    Effect.gen(function* () {
+      for (let offset = 0; offset <= bytes.length; offset++) {
+        const decoded = yield* decodeChunks([bytes.subarray(0, offset), bytes.subarray(offset)])
+        assert.deepStrictEqual(decoded, objects, `split at byte ${offset}`)
+      }
+    })
+  )
+
+  it.effect("decodes one byte at a time, and several objects in one chunk", () =>
+    Effect.gen(function* () {
+      const oneByteChunks = Array.from(bytes, (byte) => Uint8Array.of(byte))
+      assert.deepStrictEqual(yield* decodeChunks(oneByteChunks), objects)
+      assert.deepStrictEqual(yield* decodeChunks([bytes]), objects)
+    })
+  )
+
+  it.effect("decodes a last line without a newline and skips blank lines", () =>
+    Effect.gen(function* () {
+      const text = new TextEncoder().encode('\n{"id":1,"text":"a"}\r\n\n{"id":2,"text":"b"}')
+      assert.deepStrictEqual(yield* decodeChunks([text]), [
+        { id: 1, text: "a" },
+        { id: 2, text: "b" }
+      ])
+    })
+  )
+
+  it.effect("fails with a Decode DockerError on a line that is not the expected JSON", () =>
+    Effect.gen(function* () {
+      const error = yield* decodeChunks([new TextEncoder().encode('{"id":1,"text":"a"}\n{"id":"x"}\n')]).pipe(
+        Effect.flip
+      )
+      assert.strictEqual(error._tag, "DockerError")
+      assert.strictEqual(error.reason, "Decode")
+      assert.strictEqual(error.operation, "test")
+    })
+  )
+
+  it.effect("decodes Docker's stats lines, cgroup v1 and an empty first precpu", () =>
+    Effect.gen(function* () {
+      const line = JSON.stringify({
+        read: "2026-01-01T00:00:01Z",
+        pids_stats: { current: 3 },
+        networks: { eth0: { rx_bytes: 100, tx_bytes: 50 } },
+        memory_stats: { usage: 1000, limit: 4000, stats: { total_inactive_file: 200 } },
+        cpu_stats: {
+          cpu_usage: { total_usage: 5000, percpu_usage: [2500, 2500] },
+          system_cpu_usage: 90000,
+          online_cpus: 2
+        },
+        precpu_stats: { cpu_usage: { total_usage: 0 }, throttling_data: {} }
+      })
+      const samples = yield* Stream.make(new TextEncoder().encode(`${line}\n`)).pipe(
+        Ndjson.decode("stats", Wire.WireStats),
+        Stream.map(Wire.toStatsSample),
+        Stream.runCollect
+      )
+      assert.deepStrictEqual(samples, [
+        {
+          read: "2026-01-01T00:00:01Z",
+          cpu: { totalUsage: 5000, percpuUsage: [2500, 2500], systemUsage: 90000, onlineCpus: 2 },
+          precpu: { totalUsage: 0 },
+          memory: { usage: 1000, limit: 4000, totalInactiveFile: 200 },
+          networks: { eth0: { rxBytes: 100, txBytes: 50 } },
+          pids: 3
+        }
+      ])
+    })
+  )
+
+  it("tells pull error lines from progress lines", () => {
+    assert.strictEqual(
+      Wire.pullLineError({ errorDetail: { message: "manifest unknown" }, error: "manifest unknown" }),
+      "manifest unknown"
+    )
+    assert.strictEqual(Wire.pullLineError({ status: "Downloading", id: "abc" }), undefined)
+    assert.deepStrictEqual(
+      Wire.toPullProgress({ status: "Downloading", id: "abc", progressDetail: { current: 10, total: 20 } }),
+      { status: "Downloading", id: "abc", current: 10, total: 20 }
+    )
+  })
+})
