@@ -5,3 +5,4 @@
  */
 export * as DockerEngine from "./DockerEngine.js"
 export * as DockerError from "./DockerError.js"
+export * as MemoryEngine from "./MemoryEngine.js"

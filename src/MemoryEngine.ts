@@ -1,0 +1,351 @@
+/**
+ * An in-memory Docker engine: the whole {@link DockerEngine.DockerEngine} service with real
+ * container lifecycles and real errors, scripted behaviour, fault injection and an inspection
+ * API, deterministic under `TestClock`.
+ *
+ * Use it to test your own container logic in milliseconds, without a daemon. The same
+ * contract suite (test/contract/) runs against it and against a real engine, so what passes
+ * here behaves the same on Docker.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Fiber } from "effect"
+ * import { TestClock } from "effect/testing"
+ * import { DockerEngine, MemoryEngine } from "effect-docker"
+ *
+ * const test = Effect.gen(function*() {
+ *   const memory = yield* MemoryEngine.MemoryEngine
+ *   yield* memory.script({ container: "worker" }, { exit: { after: "30 seconds", code: 3 } })
+ *   const engine = yield* DockerEngine.DockerEngine
+ *   const { id } = yield* engine.createContainer({ image: "busybox:latest", name: "worker" })
+ *   yield* engine.startContainer(id)
+ *   const exit = yield* Effect.forkChild(engine.waitContainer(id))
+ *   yield* TestClock.adjust("30 seconds")
+ *   const { exitCode } = yield* Fiber.join(exit) // 3
+ * }).pipe(Effect.provide(MemoryEngine.layer({ images: ["busybox:latest"] })))
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { Context, type Duration, Effect, Layer, type Scope } from "effect"
+import {
+  type ContainerInspect,
+  DockerEngine,
+  type DockerEngineShape,
+  type EngineEvent,
+  type ImageInspect,
+  type LogLine,
+  type NetworkInspect
+} from "./DockerEngine.js"
+import type { DockerError, DockerErrorReason } from "./DockerError.js"
+import * as internal from "./internal/memoryEngine.js"
+
+// ---------------------------------------------------------------------------------------------
+// Scripts
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Resource use at one moment, as `docker stats` would show it. The engine turns these into
+ * the cumulative counters Docker streams, so CPU % computed the CLI's way gives `cpuPercent` back.
+ *
+ * @since 0.1.0
+ */
+export interface StatsValues {
+  /** As `docker stats` shows it (100 = one full CPU). Default 1. */
+  readonly cpuPercent?: number
+  /** Bytes, including the page cache. Default 8 MiB. */
+  readonly memoryUsage?: number
+  /** Bytes; default the container's `memory` option or the engine's `memoryTotal`. */
+  readonly memoryLimit?: number
+  /** The cache the CLI subtracts (`total_inactive_file` on cgroup v1). Default 0. */
+  readonly inactiveFile?: number
+  /** Total bytes received so far on `eth0`. Default 0. */
+  readonly rxBytes?: number
+  /** Total bytes sent so far on `eth0`. Default 0. */
+  readonly txBytes?: number
+  /** Default 1. */
+  readonly pids?: number
+}
+
+/**
+ * A line a scripted container writes, `at` a time after its start (default at start).
+ *
+ * @since 0.1.0
+ */
+export interface ScriptedLog {
+  readonly text: string
+  readonly stream?: "stdout" | "stderr"
+  readonly at?: Duration.Input
+}
+
+/**
+ * What a scripted container does while it runs. Every time is measured from its start.
+ *
+ * - no `exit`: it runs until stopped, killed or removed;
+ * - `onStopSignal`: `"exit"` (default) exits at once with 128 + the signal (143 for SIGTERM),
+ *   `"ignore"` makes `stop` wait for its timeout and then kill (exit 137), `{ after, exitCode }`
+ *   shuts down gracefully after a while;
+ * - `health`: the health status at given times (without it, a container created with a
+ *   healthcheck turns `healthy` after its first interval);
+ * - `stats`: one `StatsValues` per second since the start (the last one repeats), or a function
+ *   of the second.
+ *
+ * @example
+ * ```ts
+ * const flaky: MemoryEngine.Script = {
+ *   logs: [{ text: "listening on :8080" }, { text: "out of memory", stream: "stderr", at: "9 seconds" }],
+ *   health: [{ at: "2 seconds", status: "healthy" }, { at: "8 seconds", status: "unhealthy" }],
+ *   exit: { after: "10 seconds", code: 137 },
+ *   onStopSignal: "ignore"
+ * }
+ * ```
+ *
+ * @since 0.1.0
+ */
+export interface Script {
+  readonly exit?: { readonly after: Duration.Input; readonly code: number; readonly oomKilled?: boolean }
+  readonly logs?: ReadonlyArray<ScriptedLog>
+  readonly health?: ReadonlyArray<{
+    readonly at: Duration.Input
+    readonly status: "starting" | "healthy" | "unhealthy"
+  }>
+  readonly stats?: ReadonlyArray<StatsValues> | ((second: number) => StatsValues)
+  readonly onStopSignal?: "exit" | "ignore" | { readonly after: Duration.Input; readonly exitCode?: number }
+}
+
+/**
+ * A script, or one script per start: the n-th start of a container with that name (or of
+ * that image) runs the n-th script, and the last one repeats. Counting survives removing and
+ * re-creating a container with the same name, so restarts can be scripted:
+ * `[{ exit: { after: "1 second", code: 1 } }, {}]` fails once, then runs.
+ *
+ * @since 0.1.0
+ */
+export type ScriptInput = Script | ReadonlyArray<Script>
+
+/**
+ * Which containers a script applies to: by container name (wins) or by image reference.
+ *
+ * @since 0.1.0
+ */
+export type ScriptTarget = { readonly container: string } | { readonly image: string }
+
+/**
+ * How pulling an image from the registry behaves.
+ *
+ * @since 0.1.0
+ */
+export interface PullScript {
+  /** Fail the pull: with an error line after `afterLayers` layers were downloaded (default 0). */
+  readonly fail?: {
+    readonly message: string
+    readonly afterLayers?: number
+  }
+  /** The time each progress step takes (default 0). `"500 millis"` makes a slow pull. */
+  readonly stepDelay?: Duration.Input
+  /** Progress lines per layer for `Downloading` and for `Extracting` (default 3). */
+  readonly steps?: number
+}
+
+/**
+ * An image: its reference and what `inspect` shows; `layers` are layer sizes in bytes (the
+ * pull reports progress against them).
+ *
+ * @since 0.1.0
+ */
+export interface ImageDefinition {
+  readonly reference: string
+  readonly layers?: ReadonlyArray<number>
+  readonly cmd?: ReadonlyArray<string>
+  readonly entrypoint?: ReadonlyArray<string>
+  /** The image's own healthcheck test; containers get health unless they set `["NONE"]`. */
+  readonly healthcheck?: ReadonlyArray<string>
+  readonly labels?: Readonly<Record<string, string>>
+  /** How containers of this image behave (a container-name script wins). */
+  readonly script?: ScriptInput
+  /** How pulling it behaves (registry images only). */
+  readonly pull?: PullScript
+}
+
+/**
+ * Options of {@link layer}.
+ *
+ * @since 0.1.0
+ */
+export interface Options {
+  /** Images present locally from the start. */
+  readonly images?: ReadonlyArray<string | ImageDefinition>
+  /** Images the (simulated) registry serves: `pullImage` downloads them with progress. */
+  readonly registry?: ReadonlyArray<string | ImageDefinition>
+  /** Scripts by container name. */
+  readonly containers?: Readonly<Record<string, ScriptInput>>
+  /** `v1` (default, like this project's CI engine) or `v2`: which cache field stats carry. */
+  readonly cgroup?: "v1" | "v2"
+  /** CPUs the engine reports (`online_cpus`). Default 2. */
+  readonly cpus?: number
+  /** Host memory in bytes, the limit of containers without one. Default 8 GiB. */
+  readonly memoryTotal?: number
+  /** How many past events a `since` resubscription can replay. Default 256, as Docker keeps. */
+  readonly eventsBuffer?: number
+}
+
+// ---------------------------------------------------------------------------------------------
+// The control service
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * A `DockerEngine` operation by name: `"createContainer"`, `"events"`, ...
+ *
+ * @since 0.1.0
+ */
+export type Operation = keyof DockerEngineShape
+
+/**
+ * One call made to the engine, with its arguments as given.
+ *
+ * @since 0.1.0
+ */
+export interface Call {
+  readonly operation: Operation
+  readonly args: ReadonlyArray<unknown>
+}
+
+/**
+ * A file in a container, as copied in.
+ *
+ * @since 0.1.0
+ */
+export interface ContainerFileEntry {
+  readonly path: string
+  readonly type: "file" | "directory" | "symlink"
+  readonly mode: number
+  readonly content: Uint8Array
+}
+
+/**
+ * Streams currently held open by consumers.
+ *
+ * @since 0.1.0
+ */
+export interface OpenStreams {
+  readonly events: number
+  readonly stats: number
+  readonly logs: number
+  readonly pulls: number
+}
+
+/**
+ * The control side of a memory engine: scripts, fault injection, time-independent pokes at
+ * containers, and inspection for assertions.
+ *
+ * @since 0.1.0
+ */
+export interface MemoryEngineShape {
+  /** Makes an image present locally (as if pulled or built). */
+  readonly addImage: (image: string | ImageDefinition) => Effect.Effect<void>
+  /** Makes an image available in the registry, so `pullImage` downloads it. */
+  readonly addRegistryImage: (image: string | ImageDefinition) => Effect.Effect<void>
+  /** Scripts the containers of a name or an image (applies from their next start). */
+  readonly script: (target: ScriptTarget, script: ScriptInput) => Effect.Effect<void>
+
+  /** Fails the next `times` (default 1) calls of `operation` with this reason. */
+  readonly failNext: (
+    operation: Operation,
+    reason: DockerErrorReason,
+    options?: { readonly times?: number; readonly message?: string }
+  ) => Effect.Effect<void>
+  /** Delays every call of `operation` by `duration` (clock time); `undefined` removes the delay. */
+  readonly delay: (operation: Operation, duration: Duration.Input | undefined) => Effect.Effect<void>
+  /**
+   * Drops every open events stream, as a lost connection does: they fail with an `Unavailable`
+   * error (or end, with `{ end: true }`). Events keep being recorded, so a resubscription with
+   * `since` gets those emitted meanwhile.
+   */
+  readonly dropEvents: (options?: { readonly end?: boolean }) => Effect.Effect<void>
+
+  /** Makes a running container exit now with `code`, as if its process ended. */
+  readonly exit: (container: string, code: number) => Effect.Effect<void, DockerError>
+  /** Sets a running container's health now (emits `health_status` on a change). */
+  readonly setHealth: (
+    container: string,
+    status: "starting" | "healthy" | "unhealthy"
+  ) => Effect.Effect<void, DockerError>
+  /** Writes a line to a container's output now. */
+  readonly writeLog: (
+    container: string,
+    text: string,
+    stream?: "stdout" | "stderr"
+  ) => Effect.Effect<void, DockerError>
+
+  /** Every container, as `inspect` shows it, oldest first. */
+  readonly containers: Effect.Effect<ReadonlyArray<ContainerInspect>>
+  /** Every network (the predefined `bridge`, `host`, `none` included) with its running containers. */
+  readonly networks: Effect.Effect<ReadonlyArray<NetworkInspect>>
+  /** The images present locally. */
+  readonly images: Effect.Effect<ReadonlyArray<ImageInspect>>
+  /** The files copied into a container. */
+  readonly files: (container: string) => Effect.Effect<ReadonlyArray<ContainerFileEntry>, DockerError>
+  /** One file's content as text, or undefined when absent. */
+  readonly readFile: (container: string, path: string) => Effect.Effect<string | undefined, DockerError>
+  /** A container's output so far. */
+  readonly output: (container: string) => Effect.Effect<ReadonlyArray<LogLine>, DockerError>
+  /** Every event emitted so far (beyond the replay buffer too), oldest first. */
+  readonly emittedEvents: Effect.Effect<ReadonlyArray<EngineEvent>>
+  /** Every call made so far, oldest first. */
+  readonly calls: Effect.Effect<ReadonlyArray<Call>>
+  /** Forgets the calls recorded so far. */
+  readonly clearCalls: Effect.Effect<void>
+  /** How many events, stats, logs and pull streams are open now. */
+  readonly openStreams: Effect.Effect<OpenStreams>
+}
+
+/**
+ * The control service of a memory engine, provided by {@link layer} beside `DockerEngine`.
+ *
+ * @since 0.1.0
+ */
+export class MemoryEngine extends Context.Service<MemoryEngine, MemoryEngineShape>()(
+  "effect-docker/MemoryEngine"
+) {}
+
+/**
+ * Builds a memory engine in the current scope: the engine and its control side. Processes of
+ * running containers are fibers of that scope; closing it stops them.
+ *
+ * @example
+ * ```ts
+ * const { engine, control } = yield* MemoryEngine.make({ images: ["busybox:latest"] })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const make: (
+  options?: Options
+) => Effect.Effect<
+  { readonly engine: DockerEngineShape; readonly control: MemoryEngineShape },
+  never,
+  Scope.Scope
+> = internal.make
+
+/**
+ * A layer providing both `DockerEngine` (in memory) and its {@link MemoryEngine} control side.
+ * All timing goes through Effect's `Clock`, so it is deterministic under `TestClock` and runs
+ * in real time elsewhere (the CLI's simulated demo).
+ *
+ * @example
+ * ```ts
+ * const testLayer = MemoryEngine.layer({
+ *   images: ["busybox:latest"],
+ *   registry: [{ reference: "example.com/app:1", layers: [5_000_000], pull: { stepDelay: "100 millis" } }],
+ *   containers: { "app-worker": { exit: { after: "5 seconds", code: 1 } } }
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const layer = (options?: Options): Layer.Layer<DockerEngine | MemoryEngine> =>
+  Layer.effectContext(
+    Effect.map(internal.make(options), ({ control, engine }) =>
+      Context.make(DockerEngine, engine).pipe(Context.add(MemoryEngine, control))
+    )
+  )
