@@ -953,10 +953,16 @@ export const make = (options: Options = {}): Effect.Effect<DockerEngineShape, Do
               Stream.map(toLogLine(options?.timestamps ?? false))
             )
           ),
-          Effect.mapError((error) =>
-            error.operation === "inspectContainer" ? { ...error, operation: "logs" } : error
-          ),
-          Effect.mapError((error) => new DockerError(error))
+          // The caller asked for logs: a missing container is a failed `logs`, not a failed inspect.
+          Effect.mapError(
+            (error) =>
+              new DockerError({
+                reason: error.reason,
+                operation: "logs",
+                message: error.message,
+                ...(error.statusCode !== undefined ? { statusCode: error.statusCode } : {})
+              })
+          )
         )
       ).pipe(Stream.withSpan("DockerEngine.logs", { attributes: { id } }))
 

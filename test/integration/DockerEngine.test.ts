@@ -1,3 +1,7 @@
+import * as Fs from "node:fs"
+import * as Net from "node:net"
+import * as Os from "node:os"
+import * as Path from "node:path"
 import { assert, layer } from "@effect/vitest"
 import { ConfigProvider, Deferred, Effect, Exit, Fiber, Layer, Schedule, Stream } from "effect"
 import * as DockerEngine from "../../src/DockerEngine.js"
@@ -357,6 +361,65 @@ layer(liveLayer, { excludeTestServices: true, concurrent: true })("DockerEngine 
       }).pipe(Effect.scoped, Effect.flip)
       assert.strictEqual(refused.reason, "Unavailable")
       assert.include(refused.message, "Could not connect to Docker at tcp://127.0.0.1:1")
+    })
+  )
+})
+
+/** A local server of this test's own, closed with the scope; its port. */
+const localServer = (onConnection: (socket: Net.Socket) => void) =>
+  Effect.acquireRelease(
+    Effect.callback<Net.Server>((resume) => {
+      const server = Net.createServer(onConnection)
+      server.listen(0, "127.0.0.1", () => resume(Effect.succeed(server)))
+    }),
+    (server) => Effect.callback<void>((resume) => void server.close(() => resume(Effect.void)))
+  ).pipe(Effect.map((server) => (server.address() as Net.AddressInfo).port))
+
+layer(liveLayer, { excludeTestServices: true, concurrent: true })("DockerEngine connect deadline", (it) => {
+  it.effect("fails with Timeout, naming the address, when a connection is never completed", () =>
+    Effect.gen(function* () {
+      const sockets: Array<Net.Socket> = []
+      // Accepts TCP but never answers the TLS handshake: the connection never completes.
+      const port = yield* localServer((socket) => void sockets.push(socket))
+      yield* Effect.addFinalizer(() => Effect.sync(() => sockets.forEach((socket) => socket.destroy())))
+      const certPath = Fs.mkdtempSync(Path.join(Os.tmpdir(), "effect-docker-certs-"))
+      yield* Effect.addFinalizer(() =>
+        Effect.sync(() => Fs.rmSync(certPath, { recursive: true, force: true }))
+      )
+      const started = Date.now()
+      const error = yield* Effect.gen(function* () {
+        const engine = yield* DockerEngine.make({
+          host: `tcp://127.0.0.1:${port}`,
+          tlsVerify: true,
+          certPath,
+          connectTimeout: "300 millis"
+        })
+        return yield* engine.ping
+      }).pipe(Effect.scoped, Effect.flip)
+      const elapsed = Date.now() - started
+      assert.strictEqual(error.reason, "Timeout")
+      assert.include(error.message, `Could not connect to Docker at tcp://127.0.0.1:${port}: is it running?`)
+      assert.isAtLeast(elapsed, 250)
+      assert.isBelow(elapsed, 2000)
+    })
+  )
+
+  it.effect("does not cut a call that takes longer than the connect timeout once connected", () =>
+    Effect.gen(function* () {
+      // An engine that takes a second to answer its ping.
+      const port = yield* localServer((socket) => {
+        socket.once("data", () =>
+          setTimeout(
+            () => socket.end("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nOK"),
+            1000
+          )
+        )
+      })
+      const engine = yield* DockerEngine.make({
+        host: `tcp://127.0.0.1:${port}`,
+        connectTimeout: "200 millis"
+      })
+      yield* engine.ping
     })
   )
 })
