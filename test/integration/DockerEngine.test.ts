@@ -381,7 +381,11 @@ layer(liveLayer, { excludeTestServices: true, concurrent: true })("DockerEngine 
       const sockets: Array<Net.Socket> = []
       // Accepts TCP but never answers the TLS handshake: the connection never completes.
       const port = yield* localServer((socket) => void sockets.push(socket))
-      yield* Effect.addFinalizer(() => Effect.sync(() => sockets.forEach((socket) => socket.destroy())))
+      yield* Effect.addFinalizer(() =>
+        Effect.sync(() => {
+          for (const socket of sockets) socket.destroy()
+        })
+      )
       const certPath = Fs.mkdtempSync(Path.join(Os.tmpdir(), "effect-docker-certs-"))
       yield* Effect.addFinalizer(() =>
         Effect.sync(() => Fs.rmSync(certPath, { recursive: true, force: true }))
