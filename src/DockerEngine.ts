@@ -1221,7 +1221,7 @@ const optionalString = (name: string) =>
 
 /**
  * The options the Docker CLI reads from the environment: `DOCKER_HOST`,
- * `DOCKER_TLS_VERIFY` (any non-empty value), `DOCKER_CERT_PATH`.
+ * `DOCKER_TLS_VERIFY` (set and not `0` or `false`), `DOCKER_CERT_PATH`.
  *
  * @since 0.1.0
  */
