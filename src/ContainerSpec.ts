@@ -1,0 +1,656 @@
+/**
+ * What to run: a Schema-validated description of one container. Every field is checked
+ * before any Docker call; a bad field is an {@link InvalidSpec} error naming it
+ * (`files[0].path`, `env.TOKEN`, `resources.memoryBytes`). Env values given as `Redacted`
+ * stay redacted: they appear in no error, log line, state, `String()` or JSON.
+ *
+ * @example
+ * ```ts
+ * import { Redacted } from "effect"
+ * import { ContainerSpec, RestartPolicy } from "effect-docker"
+ *
+ * const spec = ContainerSpec.make({
+ *   name: "db",
+ *   image: "postgres:17",
+ *   env: { POSTGRES_PASSWORD: Redacted.make("s3cret") },
+ *   healthcheck: { test: ["CMD", "pg_isready"], interval: "1 second" },
+ *   resources: { memoryBytes: 512 * 1024 * 1024 },
+ *   restartPolicy: RestartPolicy.onFailure({ maxRetries: 3 }),
+ *   stopTimeout: "5 seconds"
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as Path from "node:path"
+import {
+  Duration,
+  Effect,
+  Option,
+  Redacted,
+  Schema,
+  SchemaIssue,
+  SchemaTransformation,
+  type Stream
+} from "effect"
+import type { CreateContainerOptions } from "./DockerEngine.js"
+import type { DockerError } from "./DockerError.js"
+import * as Labels from "./internal/labels.js"
+import * as Sanitize from "./internal/sanitize.js"
+import * as RestartPolicy from "./RestartPolicy.js"
+
+// ---------------------------------------------------------------------------------------------
+// Field rules: each message says what is wrong without repeating a value that could be secret
+// ---------------------------------------------------------------------------------------------
+
+const rule = <T>(message: (value: T) => string | undefined) =>
+  Schema.makeFilter<T>((value) => message(value) ?? true)
+
+const componentName = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/
+
+/** Docker's reference grammar (distribution/reference): `[domain[:port]/]path[:tag][@digest]`. */
+const imageReference = (() => {
+  const alphanumeric = "[a-z0-9]+"
+  const separator = "(?:[._]|__|[-]+)"
+  const pathComponent = `${alphanumeric}(?:${separator}${alphanumeric})*`
+  const domainComponent = "(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+  const host = `(?:${domainComponent}(?:\\.${domainComponent})*|\\[[a-fA-F0-9:]+\\])`
+  const domain = `${host}(?::[0-9]+)?`
+  const name = `(?:${domain}/)?${pathComponent}(?:/${pathComponent})*`
+  const tag = "[\\w][\\w.-]{0,127}"
+  const digest = "[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
+  return new RegExp(`^(${name})(?::${tag})?(?:@${digest})?$`)
+})()
+
+/**
+ * Why `reference` is not an image reference, or `undefined` when it is one.
+ *
+ * @example
+ * ```ts
+ * import { ContainerSpec } from "effect-docker"
+ *
+ * ContainerSpec.imageReferenceProblem("127.0.0.1:5000/team/app:1.2") // undefined
+ * ContainerSpec.imageReferenceProblem("Busybox") // "the repository name must be lowercase"
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const imageReferenceProblem = (reference: string): string | undefined => {
+  if (reference.length === 0) return "the image reference is empty"
+  if (/\s/.test(reference)) return "the image reference contains whitespace"
+  const match = imageReference.exec(reference)
+  if (match === null) {
+    const repository = (reference.split("@")[0] ?? "").replace(/:[\w][\w.-]*$/, "")
+    const path = repository.includes("/") ? repository.slice(repository.indexOf("/") + 1) : repository
+    return /[A-Z]/.test(path)
+      ? "the repository name must be lowercase"
+      : `${JSON.stringify(reference)} is not a valid image reference (name[:tag][@digest])`
+  }
+  if ((match[1] ?? "").length > 255) return "the repository name is longer than 255 characters"
+  return undefined
+}
+
+/**
+ * Why `path` cannot be a file path in the container, or `undefined` when it can: it must be
+ * absolute, normalised, without `..` and without NUL.
+ *
+ * @example
+ * ```ts
+ * import { ContainerSpec } from "effect-docker"
+ *
+ * ContainerSpec.filePathProblem("/etc/app/config.json") // undefined
+ * ContainerSpec.filePathProblem("/etc/../root/.ssh/keys") // "the path must not contain '..'"
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const filePathProblem = (path: string): string | undefined => {
+  if (path.includes("\0")) return "the path must not contain NUL"
+  if (!path.startsWith("/")) return "the path must be absolute"
+  if (path.split("/").includes("..")) return "the path must not contain '..'"
+  if (path === "/" || path.endsWith("/")) return "the path must name a file, not a directory"
+  if (Path.posix.normalize(path) !== path) return "the path must be normalised (no '//' or '.')"
+  return undefined
+}
+
+const lineBreakOrNul = /[\0\r\n]/
+
+const envProblems = (
+  env: Readonly<Record<string, string | Redacted.Redacted<string>>>
+): ReadonlyArray<Schema.FilterIssue> =>
+  Object.entries(env).flatMap(([key, value]): ReadonlyArray<Schema.FilterIssue> => {
+    const keyProblem =
+      key.length === 0
+        ? "the variable name is empty"
+        : key.includes("=")
+          ? "the variable name must not contain '='"
+          : lineBreakOrNul.test(key)
+            ? "the variable name must not contain NUL or a line break"
+            : undefined
+    if (keyProblem !== undefined) return [{ path: [key], issue: keyProblem }]
+    const text = Redacted.isRedacted(value) ? Redacted.value(value) : value
+    return lineBreakOrNul.test(text)
+      ? [{ path: [key], issue: "the value must not contain NUL or a line break" }]
+      : []
+  })
+
+/** The smallest memory limit the engine accepts (6 MiB). @since 0.1.0 */
+export const minMemoryBytes = 6 * 1024 * 1024
+/** The largest memory limit taken as meant (16 TiB); more is a typo. @since 0.1.0 */
+export const maxMemoryBytes = 16 * 1024 ** 4
+const maxCpus = 1024
+
+// ---------------------------------------------------------------------------------------------
+// The Schema
+// ---------------------------------------------------------------------------------------------
+
+const Int = Schema.Number.check(
+  rule((n: number) => (Number.isSafeInteger(n) ? undefined : "must be a whole number"))
+)
+const NonNegativeInt = Int.check(rule((n: number) => (n >= 0 ? undefined : "must not be negative")))
+
+const isDurationInput = (u: unknown): u is Duration.Input => {
+  if (Duration.isDuration(u)) return true
+  if (typeof u !== "number" && typeof u !== "string" && typeof u !== "bigint" && !Array.isArray(u))
+    return false
+  try {
+    return Option.isSome(Duration.fromInput(u as Duration.Input))
+  } catch {
+    return false
+  }
+}
+
+/**
+ * A duration as users write it (`"5 seconds"`, `Duration.seconds(5)`, milliseconds as a
+ * number), decoded to a `Duration`; negative durations are refused.
+ *
+ * @since 0.1.0
+ */
+export const DurationInput = Schema.declare(isDurationInput, {
+  expected: 'a duration such as "5 seconds" or Duration.seconds(5)'
+}).pipe(
+  Schema.decodeTo(
+    Schema.Duration.check(
+      rule((d: Duration.Duration) =>
+        Duration.isNegative(d) ? "must not be negative" : Duration.isFinite(d) ? undefined : "must be finite"
+      )
+    ),
+    SchemaTransformation.transform({
+      decode: (input: Duration.Input) => Duration.fromInputUnsafe(input),
+      encode: (duration: Duration.Duration): Duration.Input => duration
+    })
+  )
+)
+
+const Env = Schema.Record(Schema.String, Schema.Union([Schema.String, Schema.Redacted(Schema.String)])).check(
+  Schema.makeFilter(envProblems)
+)
+
+const UserLabels = Schema.Record(Schema.String, Schema.String).check(
+  Schema.makeFilter((labels: Readonly<Record<string, string>>) =>
+    Object.entries(labels).flatMap(([key, value]): ReadonlyArray<Schema.FilterIssue> => {
+      if (key.length === 0) return [{ path: [key], issue: "the label key is empty" }]
+      if (Labels.isReserved(Labels.keys(), key)) {
+        return [{ path: [key], issue: `the label prefix ${Labels.defaultPrefix} belongs to effect-docker` }]
+      }
+      return key.includes("\0") || value.includes("\0")
+        ? [{ path: [key], issue: "the label must not contain NUL" }]
+        : []
+    })
+  )
+)
+
+/**
+ * A container healthcheck. `test` is Docker's: `["CMD", ...]`, `["CMD-SHELL", "..."]` or
+ * `["NONE"]` (disables the image's healthcheck).
+ *
+ * @since 0.1.0
+ */
+export const Healthcheck = Schema.Struct({
+  test: Schema.Array(Schema.String).check(
+    rule((test: ReadonlyArray<string>) => {
+      const [kind, ...rest] = test
+      if (kind === undefined) return "the healthcheck test is empty"
+      if (kind === "NONE") return undefined
+      if (kind !== "CMD" && kind !== "CMD-SHELL")
+        return "the healthcheck test must start with CMD, CMD-SHELL or NONE"
+      return rest.length === 0 ? `the healthcheck test has no command after ${kind}` : undefined
+    })
+  ),
+  interval: Schema.optionalKey(DurationInput),
+  timeout: Schema.optionalKey(DurationInput),
+  retries: Schema.optionalKey(NonNegativeInt),
+  startPeriod: Schema.optionalKey(DurationInput)
+})
+/** @since 0.1.0 */
+export type Healthcheck = typeof Healthcheck.Type
+
+/**
+ * Resource limits.
+ *
+ * @since 0.1.0
+ */
+export const Resources = Schema.Struct({
+  /** Bytes, at least 6 MiB (the engine's minimum). */
+  memoryBytes: Schema.optionalKey(
+    Int.check(
+      rule((bytes: number) =>
+        bytes < minMemoryBytes
+          ? `the memory limit must be at least ${minMemoryBytes} bytes (6 MiB)`
+          : bytes > maxMemoryBytes
+            ? `the memory limit must be at most ${maxMemoryBytes} bytes (16 TiB)`
+            : undefined
+      )
+    )
+  ),
+  /** CPUs, fractions allowed (`0.5`). */
+  cpus: Schema.optionalKey(
+    Schema.Number.check(
+      rule((cpus: number) =>
+        Number.isFinite(cpus) && cpus > 0 && cpus <= maxCpus
+          ? undefined
+          : `must be more than 0 and at most ${maxCpus}`
+      )
+    )
+  )
+})
+/** @since 0.1.0 */
+export type Resources = typeof Resources.Type
+
+/**
+ * Options on the instance network.
+ *
+ * @since 0.1.0
+ */
+export const NetworkOptions = Schema.Struct({
+  /** More names the container answers to on the instance network (its component name always is one). */
+  aliases: Schema.optionalKey(
+    Schema.Array(
+      Schema.String.check(
+        rule((alias: string) =>
+          /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(alias) ? undefined : "not a valid network alias"
+        )
+      )
+    )
+  )
+})
+/** @since 0.1.0 */
+export type NetworkOptions = typeof NetworkOptions.Type
+
+const FilePath = Schema.String.check(rule(filePathProblem))
+const FileMode = Schema.optionalKey(
+  Int.check(
+    rule((mode: number) =>
+      mode >= 0 && mode <= 0o7777 ? undefined : "the mode must be between 0 and 0o7777"
+    )
+  )
+)
+
+const isByteStream = (u: unknown): u is Stream.Stream<Uint8Array, DockerError> =>
+  typeof u === "object" && u !== null && "pipe" in u && typeof u.pipe === "function" && Symbol.iterator in u
+
+/**
+ * A file copied into the container before it starts: inline `content`, or a `stream` of
+ * bytes with its `size` for large payloads (streamed, never buffered).
+ *
+ * @since 0.1.0
+ */
+export const File = Schema.Union([
+  Schema.Struct({
+    path: FilePath,
+    content: Schema.Union([Schema.String, Schema.Uint8Array]),
+    /** Permission bits, 0o644 by default. */
+    mode: FileMode
+  }),
+  Schema.Struct({
+    path: FilePath,
+    stream: Schema.declare(isByteStream, { expected: "a Stream of bytes" }),
+    size: NonNegativeInt,
+    mode: FileMode
+  })
+])
+/** @since 0.1.0 */
+export type File = typeof File.Type
+
+/**
+ * Docker's own restart policy (applied by the engine, invisible to the supervisor). Only
+ * `"no"` goes together with a supervisor `restartPolicy` other than `never`.
+ *
+ * @since 0.1.0
+ */
+export const EngineRestartPolicy = Schema.Literals(["no", "always", "on-failure", "unless-stopped"])
+/** @since 0.1.0 */
+export type EngineRestartPolicy = typeof EngineRestartPolicy.Type
+
+/**
+ * When to pull the image: `always`, `ifMissing` (default), `never` (a missing image is an
+ * error).
+ *
+ * @since 0.1.0
+ */
+export const PullPolicy = Schema.Literals(["always", "ifMissing", "never"])
+/** @since 0.1.0 */
+export type PullPolicy = typeof PullPolicy.Type
+
+/**
+ * What `start` waits for: the container `started`, `healthy`, a log line (a substring or a
+ * RegExp) printed since the last start, or `exited`.
+ *
+ * @since 0.1.0
+ */
+export const Readiness = Schema.Union([
+  Schema.Literals(["started", "healthy", "exited"]),
+  Schema.Struct({
+    logLine: Schema.Union([
+      Schema.String.check(rule((line: string) => (line.length > 0 ? undefined : "the log line is empty"))),
+      Schema.RegExp
+    ])
+  })
+])
+/** @since 0.1.0 */
+export type Readiness = typeof Readiness.Type
+
+const RestartPolicySchema = Schema.declare(RestartPolicy.isRestartPolicy, {
+  expected: "a RestartPolicy (RestartPolicy.never, always(), onFailure({ maxRetries }), when(predicate))"
+}).check(
+  Schema.makeFilter((policy: RestartPolicy.RestartPolicy) =>
+    policy._tag === "OnFailure" && !(Number.isSafeInteger(policy.maxRetries) && policy.maxRetries >= 0)
+      ? { path: ["maxRetries"], issue: "must be a whole number, 0 or more" }
+      : policy._tag !== "Never" && !Duration.isFinite(policy.stableAfter)
+        ? { path: ["stableAfter"], issue: "must be finite" }
+        : true
+  )
+)
+
+const Sanitizer = Schema.declare((u: unknown): u is (line: string) => string => typeof u === "function", {
+  expected: "a function from a log line to a log line"
+})
+
+const Fields = Schema.Struct({
+  /** The component name; the container is named `<app>-<instance>-<name>`. */
+  name: Schema.String.check(
+    rule((name: string) =>
+      name.length > 128
+        ? "the name is longer than 128 characters"
+        : componentName.test(name)
+          ? undefined
+          : "the name must start with a letter or digit and hold only letters, digits, '_', '.' and '-'"
+    )
+  ),
+  /** `name[:tag][@digest]`, e.g. `postgres:17`, `127.0.0.1:5000/team/app@sha256:...`. */
+  image: Schema.String.check(rule(imageReferenceProblem)),
+  command: Schema.optionalKey(Schema.Array(Schema.String)),
+  entrypoint: Schema.optionalKey(Schema.Array(Schema.String)),
+  /** Values given as `Redacted` are revealed only into the engine's request. */
+  env: Schema.optionalKey(Env),
+  /** Your labels; the library's prefix (`dev.effect-docker.`) is reserved. */
+  labels: Schema.optionalKey(UserLabels),
+  healthcheck: Schema.optionalKey(Healthcheck),
+  resources: Schema.optionalKey(Resources),
+  network: Schema.optionalKey(NetworkOptions),
+  files: Schema.optionalKey(Schema.Array(File)),
+  /** The supervisor's restart policy (default {@link RestartPolicy.never}). */
+  restartPolicy: RestartPolicySchema.pipe(Schema.withDecodingDefaultKey(Effect.succeed(RestartPolicy.never))),
+  engineRestartPolicy: Schema.optionalKey(EngineRestartPolicy),
+  pullPolicy: PullPolicy.pipe(Schema.withDecodingDefaultKey(Effect.succeed("ifMissing" as const))),
+  /** How long a stop waits after the stop signal before it kills (default 10 seconds). */
+  stopTimeout: DurationInput.pipe(
+    Schema.withDecodingDefaultKey(Effect.succeed<Duration.Input>("10 seconds"))
+  ),
+  stopSignal: Schema.optionalKey(
+    Schema.String.check(
+      rule((signal: string) =>
+        /^(?:SIG)?[A-Z][A-Z0-9]*(?:[+-][0-9]+)?$|^[0-9]+$/.test(signal)
+          ? undefined
+          : "not a signal name or number (e.g. SIGTERM, SIGINT, 15)"
+      )
+    )
+  ),
+  /** What `start` waits for (default: `healthy` with a healthcheck in the spec or image, else `started`). */
+  readiness: Schema.optionalKey(Readiness),
+  /** Count rx/tx over this interface only (default: all). */
+  statsInterface: Schema.optionalKey(
+    Schema.String.check(rule((name: string) => (name.length > 0 ? undefined : "the interface name is empty")))
+  ),
+  /** How many last log lines are kept for the exit error and the restart decision (default 20). */
+  logTail: NonNegativeInt.check(
+    rule((lines: number) => (lines <= 10_000 ? undefined : "must be at most 10000"))
+  ).pipe(Schema.withDecodingDefaultKey(Effect.succeed(20))),
+  /** Applied to kept log lines (default: URL credentials and token-like values redacted). */
+  logSanitizer: Schema.optionalKey(Sanitizer)
+})
+
+/**
+ * The spec Schema. Decoding validates every field and fills the defaults
+ * (`restartPolicy`, `pullPolicy`, `stopTimeout`, `logTail`).
+ *
+ * @since 0.1.0
+ */
+export const ContainerSpec = Fields.check(
+  Schema.makeFilter((spec: typeof Fields.Type) =>
+    spec.engineRestartPolicy !== undefined &&
+    spec.engineRestartPolicy !== "no" &&
+    spec.restartPolicy._tag !== "Never"
+      ? {
+          path: ["engineRestartPolicy"],
+          issue: `an engine restart policy (${spec.engineRestartPolicy}) conflicts with the supervisor's restart policy (${spec.restartPolicy._tag}): choose one`
+        }
+      : true
+  )
+)
+
+/**
+ * A validated spec, defaults filled.
+ *
+ * @since 0.1.0
+ */
+export type ContainerSpec = typeof ContainerSpec.Type
+
+/**
+ * A spec as users write it (durations as `"5 seconds"`, defaults optional).
+ *
+ * @since 0.1.0
+ */
+export type Input = typeof ContainerSpec.Encoded
+
+/**
+ * A spec field is invalid. `field` is its path (`files[0].path`, `env.TOKEN`,
+ * `resources.memoryBytes`); `message` says what is wrong and never holds an env value.
+ *
+ * @since 0.1.0
+ */
+export class InvalidSpec extends Schema.TaggedError<InvalidSpec>()("InvalidSpec", {
+  field: Schema.String,
+  message: Schema.String
+}) {}
+
+const formatPath = (path: ReadonlyArray<PropertyKey>): string =>
+  path.reduce<string>((out, segment) => {
+    if (typeof segment === "number") return `${out}[${segment}]`
+    const key = String(segment)
+    return out.length === 0 ? key : `${out}.${key}`
+  }, "")
+
+const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
+
+const toInvalidSpec = (error: Schema.SchemaError): InvalidSpec => {
+  const first = formatter(error.issue).issues[0]
+  const path = (first?.path ?? []).map((segment) =>
+    typeof segment === "object" && segment !== null && "key" in segment ? segment.key : segment
+  )
+  return new InvalidSpec({
+    field: path.length === 0 ? "spec" : formatPath(path),
+    message: first?.message ?? "invalid spec"
+  })
+}
+
+/**
+ * Options of {@link validate}.
+ *
+ * @since 0.1.0
+ */
+export interface ValidateOptions {
+  /** The supervisor's label prefix, reserved in user labels (default `dev.effect-docker.`). */
+  readonly labelPrefix?: string | undefined
+}
+
+/**
+ * Validates a spec and fills its defaults; the first invalid field is an
+ * {@link InvalidSpec} naming it.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { ContainerSpec } from "effect-docker"
+ *
+ * const program = ContainerSpec.validate({ name: "web", image: "nginx", files: [{ path: "../etc", content: "" }] }).pipe(
+ *   Effect.catchTag("InvalidSpec", (error) => Effect.succeed(error.field)) // "files[0].path"
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const validate = (
+  input: Input,
+  options?: ValidateOptions
+): Effect.Effect<ContainerSpec, InvalidSpec> =>
+  Schema.decodeUnknownEffect(ContainerSpec)(input, { errors: "first" }).pipe(
+    Effect.mapError(toInvalidSpec),
+    Effect.flatMap((spec) => {
+      const keys = Labels.keys(options?.labelPrefix)
+      const reserved = Object.keys(spec.labels ?? {}).find((key) => Labels.isReserved(keys, key))
+      return reserved === undefined
+        ? Effect.succeed(spec)
+        : Effect.fail(
+            new InvalidSpec({
+              field: `labels.${reserved}`,
+              message: `the label prefix ${keys.prefix} belongs to effect-docker`
+            })
+          )
+    })
+  )
+
+/**
+ * Types a spec literal (no validation: `validate`, or the Supervisor, does that).
+ *
+ * @example
+ * ```ts
+ * import { ContainerSpec } from "effect-docker"
+ *
+ * const web = ContainerSpec.make({ name: "web", image: "nginx:1.27", readiness: { logLine: "ready" } })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const make = (input: Input): Input => input
+
+/**
+ * The readiness `start` waits for: the spec's, else `healthy` when the spec or the image
+ * has a healthcheck (and it is not `NONE`), else `started`.
+ *
+ * @since 0.1.0
+ */
+export const readinessOf = (spec: ContainerSpec, imageHasHealthcheck: boolean): Readiness => {
+  if (spec.readiness !== undefined) return spec.readiness
+  const own = spec.healthcheck?.test[0]
+  if (own === "NONE") return "started"
+  return own !== undefined || imageHasHealthcheck ? "healthy" : "started"
+}
+
+/**
+ * The values of the spec's `Redacted` env variables (to mask them in log lines).
+ *
+ * @since 0.1.0
+ */
+export const secrets = (spec: Pick<ContainerSpec, "env">): ReadonlyArray<string> =>
+  Object.values(spec.env ?? {}).flatMap((value) =>
+    Redacted.isRedacted(value) ? [Redacted.value(value)] : []
+  )
+
+/**
+ * The log line sanitizer of a spec: its `logSanitizer` (or the default, which redacts URL
+ * credentials and token-like values), then its `Redacted` env values masked in any case.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Redacted } from "effect"
+ * import { ContainerSpec } from "effect-docker"
+ *
+ * const program = Effect.gen(function*() {
+ *   const spec = yield* ContainerSpec.validate({ name: "db", image: "postgres", env: { PW: Redacted.make("hunter2") } })
+ *   return ContainerSpec.sanitizer(spec)("password is hunter2") // "password is <redacted>"
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const sanitizer = (spec: Pick<ContainerSpec, "env" | "logSanitizer">): ((line: string) => string) =>
+  Sanitize.make({ sanitizer: spec.logSanitizer, secrets: secrets(spec) })
+
+const millis = (duration: Duration.Duration | undefined): number | undefined =>
+  duration === undefined ? undefined : Math.round(Duration.toMillis(duration))
+
+const defined = <K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } =>
+  (value === undefined ? {} : { [key]: value }) as { [P in K]?: V }
+
+/**
+ * The engine's create options for a validated spec: the container `name`, its `labels`
+ * (the instance's, merged over the spec's) and the instance `network` it is attached to
+ * (only that one, with the component name as an alias).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { ContainerSpec } from "effect-docker"
+ *
+ * const program = ContainerSpec.validate({ name: "web", image: "nginx" }).pipe(
+ *   Effect.map((spec) => ContainerSpec.toCreateOptions(spec, { name: "demo-1a2b-web", labels: {}, network: "demo-1a2b" }))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const toCreateOptions = (
+  spec: ContainerSpec,
+  options: {
+    readonly name: string
+    readonly labels: Readonly<Record<string, string>>
+    readonly network: string
+  }
+): CreateContainerOptions => {
+  const healthcheck = spec.healthcheck
+  const aliases = [...new Set([spec.name, ...(spec.network?.aliases ?? [])])]
+  return {
+    image: spec.image,
+    name: options.name,
+    labels: { ...spec.labels, ...options.labels },
+    networkMode: options.network,
+    networkAliases: aliases,
+    stopTimeout: Math.ceil(Duration.toSeconds(spec.stopTimeout)),
+    ...defined("cmd", spec.command),
+    ...defined("entrypoint", spec.entrypoint),
+    ...defined("env", spec.env),
+    ...defined("stopSignal", spec.stopSignal),
+    ...defined("memory", spec.resources?.memoryBytes),
+    ...defined(
+      "nanoCpus",
+      spec.resources?.cpus === undefined ? undefined : Math.round(spec.resources.cpus * 1e9)
+    ),
+    ...defined(
+      "restartPolicy",
+      spec.engineRestartPolicy === undefined ? undefined : { name: spec.engineRestartPolicy }
+    ),
+    ...defined(
+      "healthcheck",
+      healthcheck === undefined
+        ? undefined
+        : {
+            test: healthcheck.test,
+            ...defined("intervalMs", millis(healthcheck.interval)),
+            ...defined("timeoutMs", millis(healthcheck.timeout)),
+            ...defined("retries", healthcheck.retries),
+            ...defined("startPeriodMs", millis(healthcheck.startPeriod))
+          }
+    )
+  }
+}
