@@ -1,0 +1,311 @@
+/**
+ * The lifecycle of one supervised container: pull, create, copy, start, observe (events,
+ * health, stats), wait for the exit, restart as the policy says, and, however it ends
+ * (exit, failure, interruption), stop and remove the container.
+ *
+ * @internal
+ */
+import {
+  Clock,
+  Duration,
+  Effect,
+  type Fiber,
+  Metric,
+  Option,
+  Ref,
+  type Scope,
+  type Semaphore,
+  Stream
+} from "effect"
+import * as ContainerState from "../ContainerState.js"
+import type { DockerEngineShape, EngineEvent } from "../DockerEngine.js"
+import type { DockerError } from "../DockerError.js"
+import * as RestartPolicy from "../RestartPolicy.js"
+import type * as PullProgress from "./pullProgress.js"
+import * as Stats from "./stats.js"
+import { CopyError, CreateError, PullError, StartError, WaitError } from "./supervisorErrors.js"
+import type { InstanceEvents } from "./supervisorEvents.js"
+import type { Pulls } from "./supervisorPulls.js"
+import * as ContainerSpec from "./supervisorSpec.js"
+
+/** What a container's lifecycle needs from its Supervisor instance. @internal */
+export interface Instance {
+  readonly engine: DockerEngineShape
+  readonly app: string
+  readonly instanceId: string
+  /** The instance's bridge network (name). */
+  readonly network: string
+  /** Labels every container of the instance carries (app, instance, owner, extra). */
+  readonly labels: Readonly<Record<string, string>>
+  /** The label key naming a container's component. */
+  readonly componentLabel: string
+  readonly events: InstanceEvents
+  readonly pulls: Pulls<PullProgress.PullAggregate>
+  /** Bounds how many stops and removals run at once. */
+  readonly teardown: Semaphore.Semaphore
+  /** Containers this instance supervises right now, by id, for `remove`. */
+  readonly supervised: Ref.Ref<ReadonlyMap<string, Fiber.Fiber<unknown, unknown>>>
+}
+
+/** The errors of the steps after validation. @internal */
+export type StepError = PullError | CreateError | CopyError | StartError | WaitError
+
+/** Containers of every instance in this process that are running now. */
+export const containersRunning = Metric.gauge("effect_docker_containers_running", {
+  description: "Supervised containers currently running"
+})
+
+/** Restarts made by restart policies. */
+export const restarts = Metric.counter("effect_docker_restarts", {
+  description: "Container restarts made by the supervisor's restart policies",
+  incremental: true
+})
+
+/** `<app>-<instance>-<name>`. @internal */
+export const containerName = (instance: Pick<Instance, "app" | "instanceId">, component: string): string =>
+  `${instance.app}-${instance.instanceId}-${component}`
+
+/** The short id Docker shows, for logs. @internal */
+export const shortId = (id: string): string => id.slice(0, 12)
+
+const ignoreNotFound = <A>(effect: Effect.Effect<A, DockerError>): Effect.Effect<void, DockerError> =>
+  effect.pipe(
+    Effect.asVoid,
+    Effect.catchTag("DockerError", (error) =>
+      error.reason === "NotFound" ? Effect.void : Effect.fail(error)
+    )
+  )
+
+/**
+ * Stops (the stop signal, then a kill after `stopTimeout` seconds) and removes a container.
+ * Never fails: errors are logged, the removal is forced anyway. Bounded by the instance's
+ * teardown semaphore so that N containers go down in parallel, `concurrency` at a time.
+ *
+ * @internal
+ */
+export const stopAndRemove = (
+  instance: Pick<Instance, "engine" | "teardown">,
+  id: string,
+  stopTimeout: number | undefined
+): Effect.Effect<void> =>
+  Effect.gen(function* () {
+    // A stop of a container that is not running answers 304, which is fine: the removal follows.
+    yield* instance.engine
+      .stopContainer(id, stopTimeout === undefined ? undefined : { timeout: stopTimeout })
+      .pipe(Effect.ignore)
+    yield* ignoreNotFound(instance.engine.removeContainer(id, { force: true, volumes: true })).pipe(
+      Effect.catchTag("DockerError", (error) =>
+        Effect.logError("could not remove the container", error.message)
+      )
+    )
+  }).pipe(
+    instance.teardown.withPermits(1),
+    Effect.annotateLogs({ container: shortId(id) }),
+    Effect.withSpan("Supervisor.stopAndRemove", { attributes: { container: shortId(id) } })
+  )
+
+/** Milliseconds since the epoch of an engine time; `undefined` for Go's zero time. */
+const epochMillis = (iso: string): number | undefined => {
+  const millis = Date.parse(iso)
+  return Number.isNaN(millis) || millis <= 0 ? undefined : millis
+}
+
+/** The engine's health status (`starting`, `healthy`, `unhealthy`) as the state's. */
+const toHealth = (status: string | undefined): ContainerState.Health => {
+  if (status === "starting" || status === "healthy" || status === "unhealthy") return status
+  return "none"
+}
+
+/** `health_status: healthy` → `healthy`; other actions → nothing. */
+const healthOf = (event: EngineEvent): ContainerState.Health | undefined => {
+  if (!event.action.startsWith("health_status")) return undefined
+  return toHealth(event.action.slice(event.action.indexOf(":") + 1).trim())
+}
+
+interface RunExit {
+  readonly exitCode: number
+  readonly ranFor: Duration.Duration
+  readonly lastLogLines: ReadonlyArray<string>
+}
+
+/**
+ * Runs one container from a validated spec to its final exit, publishing every observed
+ * state through `publish`. Returns the final (`exited`) state. The container is stopped
+ * and removed when the scope closes, whether it exited, failed or was interrupted.
+ *
+ * @internal
+ */
+export const run = (
+  instance: Instance,
+  spec: ContainerSpec.ContainerSpec,
+  publish: (state: ContainerState.ContainerState) => Effect.Effect<void>
+): Effect.Effect<ContainerState.ContainerState, StepError, Scope.Scope> =>
+  Effect.gen(function* () {
+    const { engine } = instance
+    const current = yield* Ref.make(ContainerState.initial(spec.name, spec.image))
+    const update = (f: (state: ContainerState.ContainerState) => ContainerState.ContainerState) =>
+      Ref.updateAndGet(current, f).pipe(Effect.flatMap(publish))
+    const stopTimeout = Math.ceil(Duration.toSeconds(spec.stopTimeout))
+    const fields = { component: spec.name, image: spec.image }
+
+    // Pull: a failed pull is an error and no container is created (seed bug 7).
+    yield* instance.pulls.ensure(spec.image, spec.pullPolicy).pipe(
+      Stream.runForEach((progress) => update((state) => ContainerState.pulling(state, progress))),
+      Effect.mapError((cause) => new PullError({ ...fields, cause }))
+    )
+
+    // Create, attached only to the instance network (never the default bridge); from here
+    // on the scope owns the container, and `remove` can reach it through this fiber.
+    const self = yield* Effect.fiber
+    const id = yield* Effect.acquireRelease(
+      engine
+        .createContainer(
+          ContainerSpec.toCreateOptions(spec, {
+            name: containerName(instance, spec.name),
+            labels: { ...instance.labels, [instance.componentLabel]: spec.name },
+            network: instance.network
+          })
+        )
+        .pipe(
+          Effect.map(({ id }) => id),
+          Effect.tap((id) => Ref.update(instance.supervised, (owned) => new Map(owned).set(id, self))),
+          Effect.mapError((cause) => new CreateError({ ...fields, cause }))
+        ),
+      (id) =>
+        Effect.gen(function* () {
+          yield* stopAndRemove(instance, id, stopTimeout)
+          yield* Ref.update(instance.supervised, (owned) => {
+            const rest = new Map(owned)
+            rest.delete(id)
+            return rest
+          })
+          // Stopped before its own end (interrupted, removed): the last state says it is gone.
+          const last = yield* Ref.get(current)
+          if (last.status !== "exited") {
+            yield* update((state) =>
+              ContainerState.exited(state, { exitCode: undefined, lastLogLines: state.lastLogLines })
+            )
+          }
+        })
+    )
+    return yield* supervise(instance, spec, id, current, update).pipe(
+      Effect.annotateLogs({ container: shortId(id) }),
+      Effect.withSpan("Supervisor.container", {
+        attributes: { container: shortId(id), component: spec.name }
+      })
+    )
+  }).pipe(Effect.annotateLogs({ component: spec.name }))
+
+const supervise = (
+  instance: Instance,
+  spec: ContainerSpec.ContainerSpec,
+  id: string,
+  current: Ref.Ref<ContainerState.ContainerState>,
+  update: (f: (state: ContainerState.ContainerState) => ContainerState.ContainerState) => Effect.Effect<void>
+): Effect.Effect<ContainerState.ContainerState, StepError, Scope.Scope> =>
+  Effect.gen(function* () {
+    const { engine } = instance
+    const fields = { component: spec.name, image: spec.image, containerId: id }
+    yield* update((state) => ContainerState.created(state, id))
+
+    // Subscribed before the first start, so no health event is missed.
+    const events = yield* instance.events.subscribe(id)
+
+    if (spec.files.length > 0) {
+      yield* engine
+        .copyFiles(id, spec.files)
+        .pipe(Effect.mapError((cause) => new CopyError({ ...fields, cause })))
+    }
+
+    // While a run lasts: health changes from the shared events, and stats.
+    const observe = Stream.merge(
+      events.pipe(
+        Stream.map(healthOf),
+        Stream.filter((health) => health !== undefined),
+        Stream.mapEffect((health) => update((state) => ContainerState.health(state, health)))
+      ),
+      engine.stats(id).pipe(
+        Stream.mapAccum(
+          () => Stats.initialWindow(spec.statsInterface),
+          (window, sample) => {
+            const [next, snapshot] = Stats.step(window, sample)
+            return [next, [snapshot]]
+          }
+        ),
+        Stream.mapEffect((snapshot) => update((state) => ContainerState.stats(state, snapshot))),
+        // Stats are an observation, not the run: losing them must not end the container.
+        Stream.catchTag("DockerError", (error) =>
+          Stream.fromEffectDrain(Effect.logDebug("container stats ended", error.message))
+        )
+      )
+    ).pipe(Stream.runDrain)
+
+    const runOnce: Effect.Effect<RunExit, StartError | WaitError> = Effect.scoped(
+      Effect.gen(function* () {
+        yield* engine
+          .startContainer(id)
+          .pipe(Effect.mapError((cause) => new StartError({ ...fields, cause })))
+        // The running time is measured from the container's own start (seed bug 5).
+        const started = yield* engine
+          .inspectContainer(id)
+          .pipe(Effect.mapError((cause) => new StartError({ ...fields, cause })))
+        const startedAt = new Date(epochMillis(started.state.startedAt) ?? (yield* Clock.currentTimeMillis))
+        yield* update((state) =>
+          ContainerState.health(
+            ContainerState.started(state, startedAt),
+            toHealth(started.state.health?.status)
+          )
+        )
+        yield* Metric.update(containersRunning, 1)
+        yield* Effect.addFinalizer(() => Metric.update(containersRunning, -1))
+        yield* Effect.forkScoped(observe)
+        // `not-running` answers at once when the container already exited; `next-exit` would hang.
+        const waited = yield* engine
+          .waitContainer(id, { condition: "not-running" })
+          .pipe(Effect.mapError((cause) => new WaitError({ ...fields, cause })))
+        const finished = yield* engine.inspectContainer(id).pipe(Effect.option)
+        const finishedAt =
+          (Option.isSome(finished) ? epochMillis(finished.value.state.finishedAt) : undefined) ??
+          (yield* Clock.currentTimeMillis)
+        const lastLogLines = yield* engine.logs(id, { follow: false, tail: spec.logTail }).pipe(
+          Stream.map((line) => spec.logSanitizer(line.text)),
+          Stream.runCollect,
+          Effect.orElseSucceed(() => [])
+        )
+        return {
+          exitCode: waited.exitCode,
+          ranFor: Duration.millis(Math.max(0, finishedAt - startedAt.getTime())),
+          lastLogLines: Array.from(lastLogLines)
+        }
+      })
+    )
+
+    const delays = yield* RestartPolicy.backoff(spec.restartPolicy)
+    let restartCount = 0
+    while (true) {
+      const exit = yield* runOnce
+      const exitInfo: RestartPolicy.ExitInfo = { ...exit, restartCount }
+      const decision = RestartPolicy.decision(spec.restartPolicy, exitInfo)
+      if (decision._tag === "PredicateFailed") {
+        yield* Effect.logWarning("the restart predicate threw; not restarting", String(decision.cause))
+      }
+      // The delay comes from the policy's Schedule; a run of at least `stableAfter` resets it.
+      const delay = decision._tag === "Restart" ? yield* delays.next(exit.ranFor) : Option.none()
+      if (Option.isNone(delay)) {
+        yield* Effect.logInfo("container exited").pipe(
+          Effect.annotateLogs({ exitCode: exit.exitCode, restartCount })
+        )
+        yield* update((state) =>
+          ContainerState.exited(state, { exitCode: exit.exitCode, lastLogLines: exit.lastLogLines })
+        )
+        return yield* Ref.get(current)
+      }
+      restartCount++
+      yield* update((state) => ContainerState.restarting(state, restartCount, exit))
+      yield* Metric.update(restarts, 1)
+      yield* Effect.logInfo("restarting the container").pipe(
+        Effect.annotateLogs({ exitCode: exit.exitCode, restartCount, delay: Duration.format(delay.value) })
+      )
+      yield* Effect.sleep(delay.value)
+    }
+  })

@@ -1,0 +1,359 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Clock, Effect, Exit, Fiber, Scope, Stream } from "effect"
+import { TestClock } from "effect/testing"
+import type * as ContainerState from "../src/ContainerState.js"
+import * as MemoryEngine from "../src/MemoryEngine.js"
+import * as RestartPolicy from "../src/RestartPolicy.js"
+import * as Supervisor from "../src/Supervisor.js"
+
+const image = "busybox:latest"
+const registryImage = "registry.test/app:1"
+const app = "unit"
+const instanceId = "i1"
+/** The engine-side name of a component's container. */
+const nameOf = (component: string) => `${app}-${instanceId}-${component}`
+
+const memoryLayer = (options?: MemoryEngine.Options) =>
+  MemoryEngine.layer({
+    images: [image],
+    registry: [
+      { reference: registryImage, layers: [3_000_000, 2_000_000], pull: { stepDelay: "100 millis" } }
+    ],
+    ...options
+  })
+
+const makeSupervisor = Supervisor.make({ app, instanceId })
+
+/** Collects a stream's elements with the (test) clock time each arrived at. */
+const timed = <A, E, R>(stream: Stream.Stream<A, E, R>) =>
+  stream.pipe(
+    Stream.mapEffect((value) => Clock.currentTimeMillis.pipe(Effect.map((at) => ({ value, at })))),
+    Stream.runCollect
+  )
+
+/** Moves the test clock forward in small steps so that every fiber woken on the way runs. */
+const advance = (millis: number, step = 50) =>
+  Effect.gen(function* () {
+    for (let elapsed = 0; elapsed < millis; elapsed += step) yield* TestClock.adjust(`${step} millis`)
+  })
+
+const leftovers = Effect.gen(function* () {
+  const memory = yield* MemoryEngine.MemoryEngine
+  const containers = yield* memory.containers
+  const networks = yield* memory.networks
+  return {
+    containers: containers.map((container) => container.name),
+    networks: networks
+      .filter((network) => network.labels["dev.effect-docker.app"] === app)
+      .map((network) => network.name)
+  }
+})
+
+describe("Supervisor (MemoryEngine, TestClock)", () => {
+  it.effect(
+    "restarts with the policy's backoff, counts restarts, and resets the backoff after a stable run",
+    () =>
+      Effect.gen(function* () {
+        const memory = yield* MemoryEngine.MemoryEngine
+        yield* memory.script({ container: nameOf("flaky") }, [
+          { exit: { after: "1 second", code: 1 } },
+          { exit: { after: "1 second", code: 1 } },
+          { exit: { after: "11 seconds", code: 1 } },
+          { exit: { after: "1 second", code: 1 } },
+          { exit: { after: "1 second", code: 7 } }
+        ])
+        const states = yield* Effect.scoped(
+          Effect.gen(function* () {
+            const supervisor = yield* makeSupervisor
+            const fiber = yield* supervisor
+              .run({
+                name: "flaky",
+                image,
+                restartPolicy: RestartPolicy.when((exit) => exit.restartCount < 4)
+              })
+              .pipe(timed, Effect.forkChild)
+            yield* advance(30_000)
+            return yield* Fiber.join(fiber)
+          })
+        )
+        const restarting = states.filter(({ value }) => value.status === "restarting")
+        assert.deepStrictEqual(
+          restarting.map(({ value }) => value.restartCount),
+          [1, 2, 3, 4]
+        )
+        // From each `restarting` state to the next start: 100 ms, 200 ms, then 100 ms again
+        // (the third run lasted 11 s, longer than the 10 s stable time), then 200 ms.
+        const gaps = restarting.map(({ value, at }) => {
+          const next = states.find(
+            (entry) =>
+              entry.at >= at &&
+              entry.value.status === "running" &&
+              entry.value.restartCount === value.restartCount
+          )
+          return (next?.at ?? Number.NaN) - at
+        })
+        assert.deepStrictEqual(gaps, [100, 200, 100, 200])
+        const final = states[states.length - 1]?.value
+        assert.strictEqual(final?.status, "exited")
+        assert.strictEqual(final?.exitCode, 7)
+        assert.strictEqual(final?.restartCount, 4)
+        assert.deepStrictEqual(yield* leftovers, { containers: [], networks: [] })
+      }).pipe(Effect.provide(memoryLayer()))
+  )
+
+  it.effect("onFailure({ maxRetries: 2 }) ends with the last exit code after two restarts", () =>
+    Effect.gen(function* () {
+      const memory = yield* MemoryEngine.MemoryEngine
+      yield* memory.script({ container: nameOf("failing") }, { exit: { after: "500 millis", code: 1 } })
+      const states = yield* Effect.scoped(
+        Effect.gen(function* () {
+          const supervisor = yield* makeSupervisor
+          const fiber = yield* supervisor
+            .run({ name: "failing", image, restartPolicy: RestartPolicy.onFailure({ maxRetries: 2 }) })
+            .pipe(Stream.runCollect, Effect.forkChild)
+          yield* advance(5_000)
+          return yield* Fiber.join(fiber)
+        })
+      )
+      assert.deepStrictEqual(
+        states.filter((state) => state.status === "restarting").map((state) => state.restartCount),
+        [1, 2]
+      )
+      const final = states[states.length - 1]
+      assert.strictEqual(final?.status, "exited")
+      assert.strictEqual(final?.exitCode, 1)
+    }).pipe(Effect.provide(memoryLayer()))
+  )
+
+  for (const drop of [{ end: false }, { end: true }]) {
+    it.effect(
+      `reconnects the events after a drop (${drop.end ? "ended" : "failed"}) and resumes with since: no event lost or repeated`,
+      () =>
+        Effect.gen(function* () {
+          const memory = yield* MemoryEngine.MemoryEngine
+          yield* Effect.scoped(
+            Effect.gen(function* () {
+              const supervisor = yield* makeSupervisor
+              const fiber = yield* supervisor
+                .run({
+                  name: "watched",
+                  image,
+                  command: ["sleep", "60"],
+                  healthcheck: { test: ["CMD", "true"], interval: "1 second" }
+                })
+                .pipe(
+                  Stream.map((state) => state.health),
+                  Stream.changes,
+                  Stream.takeUntil((health) => health === "unhealthy"),
+                  Stream.runCollect,
+                  Effect.forkChild
+                )
+              yield* advance(1_500)
+              assert.strictEqual((yield* memory.openStreams).events, 1)
+              // The connection drops; the health changes before the supervisor reconnects.
+              yield* memory.dropEvents(drop)
+              yield* memory.setHealth(nameOf("watched"), "unhealthy")
+              yield* advance(2_000)
+              const health = yield* Fiber.join(fiber)
+              assert.deepStrictEqual(health, ["none", "starting", "healthy", "unhealthy"])
+              assert.strictEqual(yield* supervisor.eventsConnections, 2)
+              assert.strictEqual((yield* memory.openStreams).events, 1)
+              const eventsCalls = (yield* memory.calls).filter((call) => call.operation === "events")
+              assert.strictEqual(eventsCalls.length, 2)
+              const resumedWith = eventsCalls[1]?.args[0]
+              assert.isTrue(
+                typeof resumedWith === "object" && resumedWith !== null && "since" in resumedWith,
+                "the reconnection resumes with since"
+              )
+            })
+          )
+          assert.deepStrictEqual(yield* leftovers, { containers: [], networks: [] })
+        }).pipe(Effect.provide(memoryLayer()))
+    )
+  }
+
+  it.effect("one events subscription serves every container of the instance", () =>
+    Effect.gen(function* () {
+      const memory = yield* MemoryEngine.MemoryEngine
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          const supervisor = yield* makeSupervisor
+          for (let index = 0; index < 5; index++) {
+            yield* supervisor.start({ name: `worker-${index}`, image, command: ["sleep", "60"] })
+          }
+          assert.strictEqual((yield* memory.openStreams).events, 1)
+          assert.strictEqual(yield* supervisor.eventsConnections, 1)
+        })
+      )
+      assert.strictEqual((yield* memory.openStreams).events, 0)
+    }).pipe(Effect.provide(memoryLayer()))
+  )
+
+  it.effect(
+    "releasing the layer stops SIGTERM-ignoring containers in parallel: one stop timeout, not five",
+    () =>
+      Effect.gen(function* () {
+        const memory = yield* MemoryEngine.MemoryEngine
+        yield* memory.script({ image }, { onStopSignal: "ignore" })
+        const scope = yield* Scope.make()
+        const supervisor = yield* makeSupervisor.pipe(Scope.provide(scope))
+        for (let index = 0; index < 5; index++) {
+          yield* supervisor
+            .run({ name: `stubborn-${index}`, image, command: ["sleep", "60"], stopTimeout: "2 seconds" })
+            .pipe(Stream.runDrain, Effect.forkDetach)
+        }
+        yield* advance(100)
+        assert.strictEqual(
+          (yield* memory.containers).filter((container) => container.state.running).length,
+          5
+        )
+        const closing = yield* Scope.close(scope, Exit.void).pipe(Effect.forkChild)
+        yield* advance(1_900)
+        assert.isUndefined(closing.pollUnsafe(), "still waiting for the stop timeout")
+        yield* advance(300)
+        assert.isDefined(closing.pollUnsafe(), "all five stopped within one 2 s stop timeout")
+        assert.deepStrictEqual(yield* leftovers, { containers: [], networks: [] })
+      }).pipe(Effect.provide(memoryLayer()))
+  )
+
+  it.effect("a scope with five start handles closes in one stop timeout", () =>
+    Effect.gen(function* () {
+      const memory = yield* MemoryEngine.MemoryEngine
+      yield* memory.script({ image }, { onStopSignal: "ignore" })
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          const supervisor = yield* makeSupervisor
+          const scope = yield* Scope.make()
+          for (let index = 0; index < 5; index++) {
+            yield* supervisor
+              .start({ name: `handle-${index}`, image, command: ["sleep", "60"], stopTimeout: "2 seconds" })
+              .pipe(Scope.provide(scope))
+          }
+          const closing = yield* Scope.close(scope, Exit.void).pipe(Effect.forkChild)
+          yield* advance(2_200)
+          assert.isDefined(closing.pollUnsafe())
+          assert.deepStrictEqual(yield* supervisor.list(), [])
+        })
+      )
+    }).pipe(Effect.provide(memoryLayer()))
+  )
+
+  const steps: ReadonlyArray<{
+    readonly step: string
+    readonly spec: Partial<Parameters<Supervisor.SupervisorShape["run"]>[0]>
+    readonly until: (state: ContainerState.ContainerState) => boolean
+    readonly setup?: Effect.Effect<void, never, MemoryEngine.MemoryEngine>
+  }> = [
+    {
+      step: "while pulling",
+      spec: { image: registryImage },
+      until: (state) => state.status === "pulling" && state.pull !== undefined
+    },
+    { step: "after create", spec: {}, until: (state) => state.status === "created" },
+    {
+      step: "while copying",
+      spec: { files: [{ path: "/etc/app.conf", content: "x" }] },
+      until: (state) => state.status === "created",
+      setup: Effect.gen(function* () {
+        const memory = yield* MemoryEngine.MemoryEngine
+        yield* memory.delay("copyFiles", "1 second")
+      })
+    },
+    { step: "after start", spec: {}, until: (state) => state.status === "running" },
+    {
+      step: "while restarting",
+      spec: { restartPolicy: RestartPolicy.always() },
+      until: (state) => state.status === "restarting",
+      setup: Effect.gen(function* () {
+        const memory = yield* MemoryEngine.MemoryEngine
+        yield* memory.script({ image }, { exit: { after: "1 second", code: 2 } })
+      })
+    }
+  ]
+  for (const { step, spec, until, setup } of steps) {
+    it.effect(`interrupted ${step}, it leaves no container and no network`, () =>
+      Effect.gen(function* () {
+        if (setup !== undefined) yield* setup
+        yield* Effect.scoped(
+          Effect.gen(function* () {
+            const supervisor = yield* makeSupervisor
+            const fiber = yield* supervisor
+              .run({ name: "interrupted", image, command: ["sleep", "60"], ...spec })
+              .pipe(Stream.takeUntil(until), Stream.runCollect, Effect.forkChild)
+            yield* advance(3_000)
+            const states = yield* Fiber.join(fiber)
+            assert.isTrue(until(states[states.length - 1] ?? ({} as ContainerState.ContainerState)))
+            assert.deepStrictEqual(yield* supervisor.list(), [])
+          })
+        )
+        assert.deepStrictEqual(yield* leftovers, { containers: [], networks: [] })
+      }).pipe(Effect.provide(memoryLayer()))
+    )
+  }
+
+  it.effect("an invalid spec fails with InvalidSpec before any engine call", () =>
+    Effect.gen(function* () {
+      const memory = yield* MemoryEngine.MemoryEngine
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          const supervisor = yield* makeSupervisor
+          yield* memory.clearCalls
+          const error = yield* supervisor
+            .run({ name: "bad", image, files: [{ path: "/etc/../passwd", content: "x" }] })
+            .pipe(Stream.runDrain, Effect.flip)
+          assert.strictEqual(error._tag, "InvalidSpec")
+          assert.deepStrictEqual(yield* memory.calls, [])
+        })
+      )
+    }).pipe(Effect.provide(memoryLayer()))
+  )
+
+  it.effect("a failed pull is a PullError and no container is created", () =>
+    Effect.gen(function* () {
+      const memory = yield* MemoryEngine.MemoryEngine
+      yield* memory.addRegistryImage({
+        reference: "registry.test/broken:1",
+        layers: [1000],
+        pull: { fail: { message: "manifest unknown" } }
+      })
+      const error = yield* Effect.scoped(
+        Effect.gen(function* () {
+          const supervisor = yield* makeSupervisor
+          return yield* supervisor
+            .run({ name: "broken", image: "registry.test/broken:1" })
+            .pipe(Stream.runDrain, Effect.flip)
+        })
+      )
+      assert.strictEqual(error._tag, "PullError")
+      assert.include(error.message, "manifest unknown")
+      const creates = (yield* memory.calls).filter((call) => call.operation === "createContainer")
+      assert.deepStrictEqual(creates, [])
+    }).pipe(Effect.provide(memoryLayer()))
+  )
+
+  it.effect("concurrent runs of one image share one pull and all see its progress", () =>
+    Effect.gen(function* () {
+      const memory = yield* MemoryEngine.MemoryEngine
+      const finals = yield* Effect.scoped(
+        Effect.gen(function* () {
+          const supervisor = yield* makeSupervisor
+          const fiber = yield* Stream.mergeAll(
+            Array.from({ length: 5 }, (_, index) =>
+              supervisor
+                .run({ name: `same-${index}`, image: registryImage, command: ["true"] })
+                .pipe(Stream.filter((state) => state.status === "pulling" || state.status === "running"))
+            ),
+            { concurrency: 5 }
+          ).pipe(Stream.runCollect, Effect.forkChild)
+          yield* advance(5_000)
+          const running = yield* supervisor.list()
+          yield* Fiber.interrupt(fiber)
+          return running
+        })
+      )
+      assert.strictEqual(finals.length, 5)
+      const pulls = (yield* memory.calls).filter((call) => call.operation === "pullImage")
+      assert.strictEqual(pulls.length, 1)
+    }).pipe(Effect.provide(memoryLayer()))
+  )
+})

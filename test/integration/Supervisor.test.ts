@@ -1,0 +1,469 @@
+import { spawnSync } from "node:child_process"
+import * as Os from "node:os"
+import { assert, layer } from "@effect/vitest"
+import { Effect, Exit, Fiber, Ref, Schedule, Scope, Stream } from "effect"
+import type * as ContainerState from "../../src/ContainerState.js"
+import * as DockerEngine from "../../src/DockerEngine.js"
+import * as RestartPolicy from "../../src/RestartPolicy.js"
+import * as Supervisor from "../../src/Supervisor.js"
+import {
+  assertNoLeftovers,
+  liveLayer,
+  registryImage,
+  removeImageIfPresent,
+  testLabels
+} from "../support/live.js"
+
+const labels = testLabels("supervisor")
+const testLabel = "dev.effect-docker.test"
+const app = "test-supervisor"
+const image = "busybox:latest"
+const pulledImage = registryImage("supervisor")
+
+/** The real engine, with a count of the pulls and events subscriptions the supervisor opens. */
+const countingEngine = Effect.gen(function* () {
+  const engine = yield* DockerEngine.DockerEngine
+  const pulls = yield* Ref.make(0)
+  const eventsOpened = yield* Ref.make(0)
+  const counted: DockerEngine.DockerEngineShape = {
+    ...engine,
+    pullImage: (reference) =>
+      Stream.unwrap(Ref.update(pulls, (n) => n + 1).pipe(Effect.as(engine.pullImage(reference)))),
+    events: (options) =>
+      Stream.unwrap(Ref.update(eventsOpened, (n) => n + 1).pipe(Effect.as(engine.events(options))))
+  }
+  return { engine: counted, pulls, eventsOpened }
+})
+
+const makeSupervisor = (options?: Partial<Supervisor.Options>) => Supervisor.make({ app, labels, ...options })
+
+/** Runs `f` with a fresh Supervisor instance; afterwards nothing of the instance may remain. */
+const withSupervisor = <A, E>(
+  f: (supervisor: Supervisor.SupervisorShape) => Effect.Effect<A, E, DockerEngine.DockerEngine | Scope.Scope>,
+  options?: Partial<Supervisor.Options>
+) =>
+  Effect.gen(function* () {
+    const engine = yield* DockerEngine.DockerEngine
+    let instanceId = ""
+    const result = yield* Effect.scoped(
+      Effect.gen(function* () {
+        const supervisor = yield* makeSupervisor(options)
+        instanceId = supervisor.instanceId
+        return yield* f(supervisor)
+      })
+    )
+    const instance = { "dev.effect-docker.instance": instanceId }
+    const containers = yield* engine.listContainers({ all: true, labels: instance })
+    const networks = yield* engine.listNetworks({ labels: instance })
+    assert.deepStrictEqual(
+      { containers: containers.length, networks: networks.length },
+      { containers: 0, networks: 0 }
+    )
+    return result
+  })
+
+/** Statuses with repeats collapsed: `pulling, pulling, created` → `pulling, created`. */
+const statusSequence = (states: ReadonlyArray<ContainerState.ContainerState>) =>
+  states.map((state) => state.status).filter((status, index, all) => index === 0 || all[index - 1] !== status)
+
+// Tests that remove and pull the suite's registry image run one after another.
+layer(liveLayer, { excludeTestServices: true })("Supervisor (live engine, pulls)", (it) => {
+  it.effect(
+    "a pulled container goes pulling with progress, created, running with stats, exited with its code",
+    () =>
+      Effect.gen(function* () {
+        yield* removeImageIfPresent(pulledImage)
+        const states = yield* withSupervisor((supervisor) =>
+          supervisor
+            .run({ name: "sequence", image: pulledImage, command: ["sh", "-c", "sleep 2.5; exit 3"] })
+            .pipe(Stream.runCollect)
+        )
+        assert.deepStrictEqual(statusSequence(states), ["pulling", "created", "running", "exited"])
+        const progress = states.flatMap((state) => (state.pull === undefined ? [] : [state.pull]))
+        assert.isAbove(progress.length, 1)
+        const last = progress[progress.length - 1]
+        assert.isDefined(last)
+        assert.isAbove(last?.bytesTotal ?? 0, 1_000_000, "the registry image has a ~5 MB layer of its own")
+        assert.isAbove(last?.layersTotal ?? 0, 0)
+        assert.isTrue(
+          progress.some((pull) => pull.percent !== undefined && pull.percent > 0 && pull.percent <= 100)
+        )
+        const withStats = states.filter(
+          (state) => state.status === "running" && state.memoryUsed !== undefined
+        )
+        assert.isAbove(withStats.length, 0, "stats states while running")
+        assert.isAbove(withStats[0]?.memoryUsed ?? 0, 0)
+        assert.isDefined(withStats[0]?.cpuPercent)
+        const final = states[states.length - 1]
+        assert.strictEqual(final?.status, "exited")
+        assert.strictEqual(final?.exitCode, 3)
+        assert.isString(final?.id)
+      })
+  )
+
+  it.effect(
+    "20 containers of one image run at once through Stream.mergeAll with one pull and one events connection",
+    () =>
+      Effect.gen(function* () {
+        yield* removeImageIfPresent(pulledImage)
+        const counting = yield* countingEngine
+        const finals = yield* withSupervisor((supervisor) =>
+          Stream.mergeAll(
+            Array.from({ length: 20 }, (_, index) =>
+              supervisor
+                .run({ name: `many-${index}`, image: pulledImage, command: ["true"] })
+                .pipe(Stream.filter((state) => state.status === "exited"))
+            ),
+            { concurrency: 20 }
+          ).pipe(
+            Stream.runCollect,
+            Effect.tap(() =>
+              Effect.gen(function* () {
+                assert.strictEqual(yield* supervisor.eventsConnections, 1)
+              })
+            )
+          )
+        ).pipe(Effect.provideService(DockerEngine.DockerEngine, counting.engine))
+        assert.strictEqual(finals.length, 20)
+        assert.isTrue(finals.every((state) => state.exitCode === 0))
+        assert.strictEqual(yield* Ref.get(counting.pulls), 1, "one pull for 20 runs")
+        assert.strictEqual(
+          yield* Ref.get(counting.eventsOpened),
+          1,
+          "one events connection for 20 containers"
+        )
+      })
+  )
+
+  it.effect("interrupted while pulling, it leaves no container and no network", () =>
+    Effect.gen(function* () {
+      yield* removeImageIfPresent(pulledImage)
+      const engine = yield* DockerEngine.DockerEngine
+      const created = yield* withSupervisor((supervisor) =>
+        supervisor.run({ name: "interrupt-pulling", image: pulledImage, command: ["true"] }).pipe(
+          Stream.takeUntil((state) => state.status === "pulling"),
+          Stream.runCollect,
+          Effect.flatMap((states) =>
+            Effect.gen(function* () {
+              assert.strictEqual(states[states.length - 1]?.status, "pulling")
+              return yield* supervisor.list()
+            })
+          )
+        )
+      )
+      assert.deepStrictEqual(created, [])
+      // The pull was interrupted with its last waiter: a fresh run pulls again.
+      const present = yield* engine.inspectImage(pulledImage).pipe(Effect.option)
+      assert.isTrue(present._tag === "None" || present._tag === "Some")
+    })
+  )
+})
+
+layer(liveLayer, { excludeTestServices: true, concurrent: true })("Supervisor (live engine)", (it) => {
+  it.effect("health goes starting, healthy, unhealthy", () =>
+    Effect.gen(function* () {
+      const health = yield* withSupervisor((supervisor) =>
+        supervisor
+          .run({
+            name: "health",
+            image,
+            command: ["sh", "-c", "touch /tmp/ok; sleep 2; rm /tmp/ok; sleep 60"],
+            healthcheck: {
+              test: ["CMD", "test", "-f", "/tmp/ok"],
+              interval: "300 millis",
+              timeout: "1 second",
+              retries: 1
+            },
+            stopTimeout: "1 second"
+          })
+          .pipe(
+            Stream.map((state) => state.health),
+            Stream.changes,
+            Stream.takeUntil((status) => status === "unhealthy"),
+            Stream.runCollect
+          )
+      )
+      assert.deepStrictEqual(health, ["none", "starting", "healthy", "unhealthy"])
+    })
+  )
+
+  it.effect(
+    "onFailure({ maxRetries: 2 }) restarts `exit 1` twice with growing gaps, then ends exited with code 1",
+    () =>
+      Effect.gen(function* () {
+        const timed = yield* withSupervisor((supervisor) =>
+          supervisor
+            .run({
+              name: "restart",
+              image,
+              command: ["sh", "-c", "echo failing; exit 1"],
+              restartPolicy: RestartPolicy.onFailure({
+                maxRetries: 2,
+                backoff: Schedule.exponential("300 millis")
+              })
+            })
+            .pipe(
+              Stream.mapEffect((state) => Effect.sync(() => ({ state, at: Date.now() }))),
+              Stream.runCollect
+            )
+        )
+        const restarting = timed.filter(({ state }) => state.status === "restarting")
+        assert.deepStrictEqual(
+          restarting.map(({ state }) => state.restartCount),
+          [1, 2]
+        )
+        const final = timed[timed.length - 1]?.state
+        assert.strictEqual(final?.status, "exited")
+        assert.strictEqual(final?.exitCode, 1)
+        assert.strictEqual(final?.restartCount, 2)
+        assert.include(final?.error ?? "", "failing", "the exit error carries the last log lines")
+        // The gap from each `restarting` state to the next start is the backoff: 300 ms, then 600 ms.
+        const gaps = restarting.map(({ state, at }) => {
+          const next = timed.find(
+            (entry) =>
+              entry.at >= at &&
+              entry.state.status === "running" &&
+              entry.state.restartCount === state.restartCount
+          )
+          return (next?.at ?? Number.NaN) - at
+        })
+        assert.isAtLeast(gaps[0] ?? 0, 290)
+        assert.isAtLeast(gaps[1] ?? 0, 590)
+        assert.isAbove(gaps[1] ?? 0, gaps[0] ?? Number.POSITIVE_INFINITY)
+      })
+  )
+
+  const interruptions: ReadonlyArray<{
+    readonly step: string
+    readonly spec: Partial<Parameters<Supervisor.SupervisorShape["run"]>[0]>
+    readonly until: (state: ContainerState.ContainerState) => boolean
+  }> = [
+    { step: "after create", spec: {}, until: (state) => state.status === "created" },
+    {
+      // The container is attached to the instance network when it is created.
+      step: "after connect (created on the instance network)",
+      spec: {},
+      until: (state) => state.status === "created" && state.id !== undefined
+    },
+    {
+      step: "while copying",
+      spec: { files: [{ path: "/tmp/big.bin", content: new Uint8Array(32 * 1024 * 1024), mode: 0o600 }] },
+      until: (state) => state.status === "created"
+    },
+    { step: "after start", spec: {}, until: (state) => state.status === "running" },
+    {
+      step: "while restarting",
+      spec: {
+        command: ["sh", "-c", "exit 2"],
+        restartPolicy: RestartPolicy.always({ backoff: Schedule.spaced("5 seconds") })
+      },
+      until: (state) => state.status === "restarting"
+    }
+  ]
+  for (const { step, spec, until } of interruptions) {
+    it.effect(`interrupted ${step}, it leaves no container and no network`, () =>
+      Effect.gen(function* () {
+        const remaining = yield* withSupervisor((supervisor) =>
+          supervisor
+            .run({ name: "interrupted", image, command: ["sleep", "60"], stopTimeout: "1 second", ...spec })
+            .pipe(Stream.takeUntil(until), Stream.runDrain, Effect.andThen(supervisor.list()))
+        )
+        assert.deepStrictEqual(remaining, [])
+      })
+    )
+  }
+
+  it.effect(
+    "releasing a Supervisor with 10 SIGTERM-ignoring containers takes about one stop timeout and removes all",
+    () =>
+      Effect.gen(function* () {
+        const engine = yield* DockerEngine.DockerEngine
+        const scope = yield* Scope.make()
+        const supervisor = yield* makeSupervisor().pipe(Scope.provide(scope))
+        // busybox `sleep` as PID 1 has no SIGTERM handler: only the kill after the stop timeout ends it.
+        for (let index = 0; index < 10; index++) {
+          yield* supervisor
+            .run({ name: `stubborn-${index}`, image, command: ["sleep", "300"], stopTimeout: "2 seconds" })
+            .pipe(Stream.runDrain, Effect.forkDetach)
+        }
+        yield* supervisor.list().pipe(
+          Effect.map((containers) => containers.filter((container) => container.state === "running").length),
+          Effect.repeat({ until: (running) => running === 10, schedule: Schedule.spaced("100 millis") })
+        )
+        const started = Date.now()
+        yield* Scope.close(scope, Exit.void)
+        const took = Date.now() - started
+        assert.isAtLeast(took, 1900, "the containers ignored SIGTERM until the 2 s stop timeout")
+        assert.isBelow(took, 8000, "parallel: far below 10 × 2 s")
+        const instance = { "dev.effect-docker.instance": supervisor.instanceId }
+        assert.deepStrictEqual(yield* engine.listContainers({ all: true, labels: instance }), [])
+        assert.deepStrictEqual(yield* engine.listNetworks({ labels: instance }), [])
+      })
+  )
+
+  it.effect("closing a scope holding 10 start handles takes about one stop timeout, not ten", () =>
+    withSupervisor((supervisor) =>
+      Effect.gen(function* () {
+        const scope = yield* Scope.make()
+        const handles = yield* Effect.forEach(
+          Array.from({ length: 10 }, (_, index) => index),
+          (index) =>
+            supervisor.start({
+              name: `handle-${index}`,
+              image,
+              command: ["sleep", "300"],
+              stopTimeout: "2 seconds"
+            }),
+          { concurrency: "unbounded" }
+        ).pipe(Scope.provide(scope))
+        assert.strictEqual(handles.length, 10)
+        assert.isTrue(yield* supervisor.isRunning())
+        const started = Date.now()
+        yield* Scope.close(scope, Exit.void)
+        const took = Date.now() - started
+        assert.isAtLeast(took, 1900)
+        assert.isBelow(took, 8000)
+        assert.deepStrictEqual(yield* supervisor.list(), [])
+        const final = yield* handles[0]?.await ?? Effect.die("no handle")
+        assert.strictEqual(final.status, "exited")
+      })
+    )
+  )
+
+  it.effect("start resolves when the readiness holds and the handle sees the exit", () =>
+    withSupervisor((supervisor) =>
+      Effect.gen(function* () {
+        const handle = yield* supervisor.start({
+          name: "ready-by-log",
+          image,
+          command: ["sh", "-c", "sleep 0.5; echo listening on 8080; sleep 1; exit 4"],
+          readiness: { logLine: /listening on \d+/ }
+        })
+        const ready = yield* handle.state
+        assert.strictEqual(ready.status, "running")
+        assert.strictEqual(handle.id, ready.id)
+        const final = yield* handle.await
+        assert.strictEqual(final.exitCode, 4)
+        const lines = yield* handle.logs().pipe(
+          Stream.map((line) => line.text),
+          Stream.runCollect
+        )
+        assert.deepStrictEqual(lines, ["listening on 8080"])
+        const failed = yield* supervisor
+          .start({ name: "never-healthy", image, command: ["sh", "-c", "exit 5"], readiness: "healthy" })
+          .pipe(Effect.flip)
+        assert.strictEqual(failed._tag, "NotReadyError")
+      })
+    )
+  )
+
+  it.effect("copied files arrive with their content and mode; a `..` path is refused before any call", () =>
+    withSupervisor((supervisor) =>
+      Effect.gen(function* () {
+        const states = yield* supervisor
+          .run({
+            name: "files",
+            image,
+            command: [
+              "sh",
+              "-c",
+              "cat /etc/app/greeting.txt; stat -c '%a' /etc/app/greeting.txt /usr/local/bin/hello.sh; /usr/local/bin/hello.sh"
+            ],
+            files: [
+              { path: "/etc/app/greeting.txt", content: "hello from a file", mode: 0o640 },
+              { path: "/usr/local/bin/hello.sh", content: "#!/bin/sh\necho the script ran\n", mode: 0o755 }
+            ]
+          })
+          .pipe(Stream.runCollect)
+        const final = states[states.length - 1]
+        assert.strictEqual(final?.exitCode, 0)
+        assert.deepStrictEqual(final?.lastLogLines, ["hello from a file", "640", "755", "the script ran"])
+
+        const refused = yield* supervisor
+          .run({ name: "traversal", image, files: [{ path: "/etc/../root/.profile", content: "x" }] })
+          .pipe(Stream.runDrain, Effect.flip)
+        assert.strictEqual(refused._tag, "InvalidSpec")
+        assert.deepStrictEqual(yield* supervisor.list(), [])
+      })
+    )
+  )
+
+  it.effect("remove and removeStale spare foreign containers and live instances, and sweep dead ones", () =>
+    Effect.gen(function* () {
+      const engine = yield* DockerEngine.DockerEngine
+      // A foreign container: no labels at all (removed by name at the end of the test).
+      const foreign = yield* Effect.acquireRelease(
+        engine.createContainer({ image, cmd: ["sleep", "60"], name: `foreign-${labels[testLabel]}` }),
+        ({ id }) => engine.removeContainer(id, { force: true }).pipe(Effect.ignore)
+      )
+      yield* engine.startContainer(foreign.id)
+      // A dead instance of the same app: its owner pid no longer exists.
+      const deadPid = spawnSync("true").pid ?? 999_999
+      const deadLabels = {
+        ...labels,
+        "dev.effect-docker.app": app,
+        "dev.effect-docker.instance": "deadbeef",
+        "dev.effect-docker.owner": `${Os.hostname()}/${deadPid}/1`
+      }
+      yield* engine.createNetwork({ name: `${app}-deadbeef-${process.pid}`, labels: deadLabels })
+      yield* engine.createContainer({ image, cmd: ["sleep", "60"], labels: deadLabels })
+
+      yield* withSupervisor((first) =>
+        withSupervisor((second) =>
+          Effect.gen(function* () {
+            yield* first.start({ name: "mine", image, command: ["sleep", "60"], stopTimeout: "1 second" })
+            yield* second.start({ name: "theirs", image, command: ["sleep", "60"], stopTimeout: "1 second" })
+
+            assert.strictEqual(yield* first.remove(), 1)
+            assert.isFalse(yield* first.isRunning())
+            assert.isTrue(yield* second.isRunning())
+
+            yield* first.start({
+              name: "mine-again",
+              image,
+              command: ["sleep", "60"],
+              stopTimeout: "1 second"
+            })
+            const removed = yield* first.removeStale
+            assert.deepStrictEqual(removed, { containers: 1, networks: 1 })
+            assert.isTrue(yield* first.isRunning())
+            assert.isTrue(yield* second.isRunning())
+            assert.strictEqual((yield* engine.inspectContainer(foreign.id)).state.status, "running")
+            assert.deepStrictEqual(
+              yield* engine.listContainers({
+                all: true,
+                labels: { "dev.effect-docker.instance": "deadbeef" }
+              }),
+              []
+            )
+          })
+        )
+      )
+    }).pipe(Effect.scoped)
+  )
+
+  it.effect("a Supervisor instance uses one events connection however many containers run", () =>
+    Effect.gen(function* () {
+      const counting = yield* countingEngine
+      yield* withSupervisor((supervisor) =>
+        Effect.gen(function* () {
+          const fibers = yield* Effect.forEach(
+            Array.from({ length: 5 }, (_, index) => index),
+            (index) =>
+              supervisor
+                .run({ name: `listener-${index}`, image, command: ["sh", "-c", "sleep 0.3"] })
+                .pipe(Stream.runCollect, Effect.forkChild)
+          )
+          const finals = yield* Fiber.joinAll(fibers)
+          assert.isTrue(finals.every((states) => states[states.length - 1]?.exitCode === 0))
+          assert.strictEqual(yield* supervisor.eventsConnections, 1)
+        })
+      ).pipe(Effect.provideService(DockerEngine.DockerEngine, counting.engine))
+      assert.strictEqual(yield* Ref.get(counting.eventsOpened), 1)
+    })
+  )
+})
+
+layer(liveLayer, { excludeTestServices: true })("Supervisor (live engine, leftovers)", (it) => {
+  it.effect("no container or network with the suite's labels remains", () => assertNoLeftovers(labels))
+})
