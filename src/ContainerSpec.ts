@@ -23,16 +23,7 @@
  * @since 0.1.0
  */
 import * as Path from "node:path"
-import {
-  Duration,
-  Effect,
-  Option,
-  Redacted,
-  Schema,
-  SchemaIssue,
-  SchemaTransformation,
-  type Stream
-} from "effect"
+import { Duration, Effect, Option, Redacted, Schema, SchemaIssue, SchemaTransformation, Stream } from "effect"
 import type { CreateContainerOptions } from "./DockerEngine.js"
 import type { DockerError } from "./DockerError.js"
 import * as Labels from "./internal/labels.js"
@@ -286,8 +277,7 @@ const FileMode = Schema.optionalKey(
   )
 )
 
-const isByteStream = (u: unknown): u is Stream.Stream<Uint8Array, DockerError> =>
-  typeof u === "object" && u !== null && "pipe" in u && typeof u.pipe === "function" && Symbol.iterator in u
+const isByteStream = (u: unknown): u is Stream.Stream<Uint8Array, DockerError> => Stream.isStream(u)
 
 /**
  * A file copied into the container before it starts: inline `content`, or a `stream` of
@@ -471,7 +461,9 @@ const formatPath = (path: ReadonlyArray<PropertyKey>): string =>
     return out.length === 0 ? key : `${out}.${key}`
   }, "")
 
-const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
+const formatter = SchemaIssue.makeFormatterStandardSchemaV1({
+  leafHook: (issue) => (issue._tag === "MissingKey" ? "is required" : SchemaIssue.defaultLeafHook(issue))
+})
 
 const toInvalidSpec = (error: Schema.SchemaError): InvalidSpec => {
   const first = formatter(error.issue).issues[0]
@@ -512,6 +504,23 @@ export interface ValidateOptions {
  */
 export const validate = (
   input: Input,
+  options?: ValidateOptions
+): Effect.Effect<ContainerSpec, InvalidSpec> => validateUnknown(input, options)
+
+/**
+ * {@link validate} for a value of unknown shape (parsed from a file, sent by a client).
+ *
+ * @example
+ * ```ts
+ * import { ContainerSpec } from "effect-docker"
+ *
+ * const fromFile = (parsed: unknown) => ContainerSpec.validateUnknown(parsed)
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const validateUnknown = (
+  input: unknown,
   options?: ValidateOptions
 ): Effect.Effect<ContainerSpec, InvalidSpec> =>
   Schema.decodeUnknownEffect(ContainerSpec)(input, { errors: "first" }).pipe(
