@@ -1,0 +1,191 @@
+/**
+ * `ps`, `down` and `sweep`: the instances the library left on an engine, found by their
+ * labels, listed and removed. Read-only `ps` makes no Supervisor (that would create a network).
+ *
+ * @since 0.1.0
+ */
+
+import * as Os from "node:os"
+import { Effect } from "effect"
+import type { ContainerSummary, DockerEngineShape, NetworkInspect } from "../DockerEngine.js"
+import type { DockerError } from "../DockerError.js"
+import * as Labels from "../internal/labels.js"
+
+/**
+ * Whether the process that owns an instance runs: `alive`, `gone` (same host, pid dead), or
+ * `elsewhere` (another host: never called gone, never swept).
+ *
+ * @since 0.1.0
+ */
+export type OwnerStatus = "alive" | "gone" | "elsewhere" | "unknown"
+
+/** @since 0.1.0 */
+export interface Instance {
+  readonly app: string
+  readonly instance: string
+  readonly owner: string | undefined
+  readonly ownerStatus: OwnerStatus
+  readonly containers: ReadonlyArray<ContainerSummary>
+  readonly networks: ReadonlyArray<NetworkInspect>
+}
+
+/** Which labels: the library's default prefix and, optionally, one app. */
+export interface Selection {
+  readonly app?: string | undefined
+  readonly labelPrefix?: string | undefined
+}
+
+const ownerStatus = (owner: string | undefined): OwnerStatus => {
+  const parsed = owner === undefined ? undefined : Labels.parseOwner(owner)
+  if (parsed === undefined) return "unknown"
+  if (parsed.hostname !== Os.hostname()) return "elsewhere"
+  return Labels.isOwnerGone(owner!) ? "gone" : "alive"
+}
+
+/**
+ * Every instance with a container or a network on the engine, oldest first.
+ *
+ * @since 0.1.0
+ */
+export const list = (
+  engine: DockerEngineShape,
+  selection: Selection = {}
+): Effect.Effect<ReadonlyArray<Instance>, DockerError> =>
+  Effect.gen(function* () {
+    const keys = Labels.keys(selection.labelPrefix)
+    const filter = { [keys.app]: selection.app ?? true } as const
+    const [containers, networks] = yield* Effect.all(
+      [engine.listContainers({ all: true, labels: filter }), engine.listNetworks({ labels: filter })],
+      { concurrency: 2 }
+    )
+    const instances = new Map<string, { app: string; instance: string; owner: string | undefined }>()
+    const keyOf = (labels: Readonly<Record<string, string>>) =>
+      `${labels[keys.app]}\u0000${labels[keys.instance]}`
+    for (const { labels } of [...containers, ...networks]) {
+      const instance = labels[keys.instance]
+      const app = labels[keys.app]
+      if (instance === undefined || app === undefined) continue
+      if (!instances.has(keyOf(labels)))
+        instances.set(keyOf(labels), { app, instance, owner: labels[keys.owner] })
+    }
+    const oldest = (instance: Instance) =>
+      Math.min(...instance.containers.map((c) => c.created), Number.MAX_SAFE_INTEGER)
+    return [...instances.entries()]
+      .map(
+        ([key, found]): Instance => ({
+          ...found,
+          ownerStatus: ownerStatus(found.owner),
+          containers: containers.filter((c) => keyOf(c.labels) === key),
+          networks: networks.filter((n) => keyOf(n.labels) === key)
+        })
+      )
+      .sort((a, b) => oldest(a) - oldest(b))
+  })
+
+/**
+ * Stops (each with its own stop timeout, all at once) and removes the instances' containers,
+ * then their networks. Already gone is fine: a running `up` may be removing them too.
+ *
+ * @since 0.1.0
+ */
+export const remove = (
+  engine: DockerEngineShape,
+  instances: ReadonlyArray<Instance>
+): Effect.Effect<{ readonly containers: number; readonly networks: number }, DockerError> =>
+  Effect.gen(function* () {
+    const gone = <A>(effect: Effect.Effect<A, DockerError>) =>
+      effect.pipe(
+        Effect.asVoid,
+        Effect.catchTag("DockerError", (error) =>
+          error.reason === "NotFound" ? Effect.void : Effect.fail(error)
+        )
+      )
+    const containers = instances.flatMap((instance) => instance.containers)
+    yield* Effect.forEach(
+      containers,
+      (container) =>
+        gone(
+          (container.state === "running" || container.state === "restarting"
+            ? engine.stopContainer(container.id)
+            : Effect.void
+          ).pipe(Effect.andThen(engine.removeContainer(container.id, { force: true })))
+        ),
+      { concurrency: "unbounded", discard: true }
+    )
+    const networks = instances.flatMap((instance) => instance.networks)
+    yield* Effect.forEach(networks, (network) => gone(engine.removeNetwork(network.id)), {
+      concurrency: "unbounded",
+      discard: true
+    })
+    return { containers: containers.length, networks: networks.length }
+  })
+
+/**
+ * Removes the instances whose owning process is gone (on this host); live instances and
+ * other hosts' are kept.
+ *
+ * @since 0.1.0
+ */
+export const sweep = (
+  engine: DockerEngineShape,
+  selection: Selection = {}
+): Effect.Effect<
+  { readonly instances: number; readonly containers: number; readonly networks: number },
+  DockerError
+> =>
+  Effect.gen(function* () {
+    const stale = (yield* list(engine, selection)).filter((instance) => instance.ownerStatus === "gone")
+    const removed = yield* remove(engine, stale)
+    return { instances: stale.length, ...removed }
+  })
+
+/**
+ * The `ps` table: one line per container, grouped by instance, with the owner's status and
+ * the engine's own status text (`Up 5 seconds (healthy)`, `Exited (3) 2 seconds ago`).
+ *
+ * @since 0.1.0
+ */
+export const render = (
+  instances: ReadonlyArray<Instance>,
+  selection: Selection = {}
+): ReadonlyArray<string> => {
+  if (instances.length === 0) return ["no instances"]
+  const keys = Labels.keys(selection.labelPrefix)
+  const rows: Array<ReadonlyArray<string>> = [["APP", "INSTANCE", "OWNER", "SERVICE", "STATE", "STATUS"]]
+  for (const instance of instances) {
+    const owner = describeOwner(instance)
+    if (instance.containers.length === 0) {
+      rows.push([
+        instance.app,
+        instance.instance,
+        owner,
+        "-",
+        "-",
+        `network only (${instance.networks.length})`
+      ])
+    }
+    for (const container of instance.containers) {
+      rows.push([
+        instance.app,
+        instance.instance,
+        owner,
+        container.labels[keys.component] ?? container.names[0] ?? container.id.slice(0, 12),
+        container.state,
+        container.status
+      ])
+    }
+  }
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)))
+  return rows.map((row) =>
+    row
+      .map((text, column) => (column === row.length - 1 ? text : text.padEnd(widths[column]!)))
+      .join("  ")
+      .trimEnd()
+  )
+}
+
+const describeOwner = (instance: Instance): string => {
+  const owner = instance.owner === undefined ? undefined : Labels.parseOwner(instance.owner)
+  if (owner === undefined) return "unknown"
+  return `${instance.ownerStatus} (pid ${owner.pid}${instance.ownerStatus === "elsewhere" ? ` on ${owner.hostname}` : ""})`
+}
