@@ -102,8 +102,19 @@ export const match = $match
  *
  * @since 0.1.0
  */
-export const isRestartPolicy = (u: unknown): u is RestartPolicy =>
-  $is("Never")(u) || $is("Always")(u) || $is("OnFailure")(u) || $is("When")(u)
+export const isRestartPolicy = (u: unknown): u is RestartPolicy => {
+  if ($is("Never")(u)) return true
+  // A look-alike `{ _tag: "Always" }` without its backoff is not one: it would fail later, mid-run.
+  const hasBackoff = (policy: object) =>
+    "backoff" in policy &&
+    Schedule.isSchedule(policy.backoff) &&
+    "stableAfter" in policy &&
+    Duration.isDuration(policy.stableAfter)
+  if ($is("Always")(u)) return hasBackoff(u)
+  if ($is("OnFailure")(u)) return hasBackoff(u) && typeof u.maxRetries === "number"
+  if ($is("When")(u)) return hasBackoff(u) && typeof u.predicate === "function"
+  return false
+}
 
 /**
  * Docker's restart delays: 100 ms, doubling, capped at 1 minute.
