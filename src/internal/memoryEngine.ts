@@ -83,6 +83,8 @@ interface NetworkRecord {
 }
 
 interface Attachment {
+  /** As given: the engine names it when the network is gone by the time the container starts. */
+  readonly networkName: string
   readonly aliases: ReadonlyArray<string>
   ipAddress: string
 }
@@ -711,6 +713,31 @@ export const make = (options: Options = {}) =>
 
     const emptyCpu = { totalUsage: 0 }
 
+    /**
+     * What the engine's collector read a second before now. A non-streamed sample carries it
+     * as `precpu` (Docker waits for a second reading), so CPU % works on `statsOnce` too.
+     */
+    const previousCpu = (c: ContainerRecord, nowMs: number): StatsSample["cpu"] => {
+      if (c.status !== "running" || c.startedMs === undefined) return emptyCpu
+      const values = statsValuesAt(c, Math.floor((nowMs - c.startedMs) / 1000))
+      const elapsed = Math.max(0, nowMs - c.lastSampleMs)
+      const current = c.cpuTotal + Math.round((values.cpuPercent ?? 1) * 10_000 * elapsed)
+      const totalUsage = Math.max(0, current - Math.round((values.cpuPercent ?? 1) * 10_000 * 1000))
+      const perCpu = Math.floor(totalUsage / cpus)
+      return {
+        totalUsage,
+        ...(cgroup === "v1"
+          ? {
+              percpuUsage: Array.from({ length: cpus }, (_, i) =>
+                i === 0 ? totalUsage - perCpu * (cpus - 1) : perCpu
+              )
+            }
+          : {}),
+        systemUsage: cpus * 1_000_000 * (3_600_000 + nowMs - 1000),
+        onlineCpus: cpus
+      }
+    }
+
     /** One sample now; counters are cumulative like cgroup's, so CPU % comes out as scripted. */
     const sampleSync = (c: ContainerRecord, nowMs: number, precpu: StatsSample["cpu"]): StatsSample => {
       if (c.status !== "running" || c.startedMs === undefined) {
@@ -861,10 +888,8 @@ export const make = (options: Options = {}) =>
           }
           const mode = createOptions.networkMode ?? "bridge"
           const networkName = mode === "default" ? "bridge" : mode
+          // Like Docker, an unknown network is only an error when the container starts.
           const attachTo = networkName.startsWith("container:") ? undefined : lookupNetwork(networkName)
-          if (attachTo === undefined && !networkName.startsWith("container:")) {
-            return yield* Effect.fail(engineError("createContainer", 404, `network ${networkName} not found`))
-          }
           counters.container += 1
           counters.name += 1
           const id = makeId("container", counters.container)
@@ -902,9 +927,10 @@ export const make = (options: Options = {}) =>
             cpuTotal: 0,
             lastSampleMs: 0
           }
-          if (attachTo !== undefined) {
-            const userNetwork = !attachTo.predefined
-            record.networks.set(attachTo.id, {
+          if (!networkName.startsWith("container:")) {
+            const userNetwork = attachTo === undefined || !attachTo.predefined
+            record.networks.set(attachTo?.id ?? `missing:${networkName}`, {
+              networkName,
               aliases: userNetwork ? (createOptions.networkAliases ?? []) : [],
               ipAddress: ""
             })
@@ -922,9 +948,11 @@ export const make = (options: Options = {}) =>
         Effect.gen(function* () {
           const c = yield* findContainer("startContainer", ref)
           if (c.status === "running") return
-          for (const networkId of c.networks.keys()) {
+          for (const [networkId, attachment] of c.networks) {
             if (!networks.has(networkId)) {
-              return yield* Effect.fail(engineError("startContainer", 404, `network ${networkId} not found`))
+              return yield* Effect.fail(
+                engineError("startContainer", 404, `network ${attachment.networkName} not found`)
+              )
             }
           }
           const nowNanos = yield* Clock.currentTimeNanos
@@ -1103,7 +1131,8 @@ export const make = (options: Options = {}) =>
         [ref],
         Effect.gen(function* () {
           const c = yield* findContainer("statsOnce", ref)
-          return sampleSync(c, yield* Clock.currentTimeMillis, emptyCpu)
+          const nowMs = yield* Clock.currentTimeMillis
+          return sampleSync(c, nowMs, previousCpu(c, nowMs))
         })
       )
 
@@ -1131,7 +1160,7 @@ export const make = (options: Options = {}) =>
                 Effect.sync(() => {
                   const sinceMs = logsOptions.since !== undefined ? logsOptions.since * 1000 : undefined
                   let lines = c.logs.filter((entry) => sinceMs === undefined || entry.timeMs >= sinceMs)
-                  lines = lines.filter((entry) => toLogLine(entry, selection) !== undefined)
+                  // Like the engine's log file, `tail` counts lines of both streams before selecting one.
                   if (logsOptions.tail !== undefined)
                     lines = logsOptions.tail === 0 ? [] : lines.slice(-logsOptions.tail)
                   for (const entry of lines) {
@@ -1243,7 +1272,7 @@ export const make = (options: Options = {}) =>
                 engineError(
                   "pullImage",
                   404,
-                  `manifest for ${normalized} not found: manifest unknown: manifest unknown`
+                  `manifest for ${reference} not found: manifest unknown: manifest unknown`
                 )
               )
             }
@@ -1257,7 +1286,9 @@ export const make = (options: Options = {}) =>
                         new DockerError({
                           reason: "ServerError",
                           operation: "pullImage",
-                          message: step.message
+                          message: step.message.includes(reference)
+                            ? step.message
+                            : `${reference}: ${step.message}`
                         })
                       )
                     }
@@ -1356,7 +1387,11 @@ export const make = (options: Options = {}) =>
               )
             )
           }
-          const attachment: Attachment = { aliases: connectOptions?.aliases ?? [], ipAddress: "" }
+          const attachment: Attachment = {
+            networkName: network.name,
+            aliases: connectOptions?.aliases ?? [],
+            ipAddress: ""
+          }
           c.networks.set(network.id, attachment)
           if (c.status === "running") connectSync(c, network, attachment, yield* Clock.currentTimeNanos)
         })
@@ -1402,7 +1437,7 @@ export const make = (options: Options = {}) =>
                 matchesLabels(n.labels, listOptions?.labels) &&
                 (listOptions?.names === undefined ||
                   listOptions.names.length === 0 ||
-                  listOptions.names.some((name) => n.name.includes(name)))
+                  listOptions.names.includes(n.name))
             )
             .map((n) => networkInspect(n, false))
         )
