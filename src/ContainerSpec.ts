@@ -208,10 +208,10 @@ export const Healthcheck = Schema.Struct({
       return rest.length === 0 ? `the healthcheck test has no command after ${kind}` : undefined
     })
   ),
-  interval: Schema.optionalKey(DurationInput),
-  timeout: Schema.optionalKey(DurationInput),
-  retries: Schema.optionalKey(NonNegativeInt),
-  startPeriod: Schema.optionalKey(DurationInput)
+  interval: Schema.optional(DurationInput),
+  timeout: Schema.optional(DurationInput),
+  retries: Schema.optional(NonNegativeInt),
+  startPeriod: Schema.optional(DurationInput)
 })
 /** @since 0.1.0 */
 export type Healthcheck = typeof Healthcheck.Type
@@ -223,7 +223,7 @@ export type Healthcheck = typeof Healthcheck.Type
  */
 export const Resources = Schema.Struct({
   /** Bytes, at least 6 MiB (the engine's minimum). */
-  memoryBytes: Schema.optionalKey(
+  memoryBytes: Schema.optional(
     Int.check(
       rule((bytes: number) =>
         bytes < minMemoryBytes
@@ -235,7 +235,7 @@ export const Resources = Schema.Struct({
     )
   ),
   /** CPUs, fractions allowed (`0.5`). */
-  cpus: Schema.optionalKey(
+  cpus: Schema.optional(
     Schema.Number.check(
       rule((cpus: number) =>
         Number.isFinite(cpus) && cpus > 0 && cpus <= maxCpus
@@ -255,7 +255,7 @@ export type Resources = typeof Resources.Type
  */
 export const NetworkOptions = Schema.Struct({
   /** More names the container answers to on the instance network (its component name always is one). */
-  aliases: Schema.optionalKey(
+  aliases: Schema.optional(
     Schema.Array(
       Schema.String.check(
         rule((alias: string) =>
@@ -369,25 +369,23 @@ const Fields = Schema.Struct({
   ),
   /** `name[:tag][@digest]`, e.g. `postgres:17`, `127.0.0.1:5000/team/app@sha256:...`. */
   image: Schema.String.check(rule(imageReferenceProblem)),
-  command: Schema.optionalKey(Schema.Array(Schema.String)),
-  entrypoint: Schema.optionalKey(Schema.Array(Schema.String)),
+  command: Schema.optional(Schema.Array(Schema.String)),
+  entrypoint: Schema.optional(Schema.Array(Schema.String)),
   /** Values given as `Redacted` are revealed only into the engine's request. */
-  env: Schema.optionalKey(Env),
+  env: Schema.optional(Env),
   /** Your labels; the library's prefix (`dev.effect-docker.`) is reserved. */
-  labels: Schema.optionalKey(UserLabels),
-  healthcheck: Schema.optionalKey(Healthcheck),
-  resources: Schema.optionalKey(Resources),
-  network: Schema.optionalKey(NetworkOptions),
-  files: Schema.optionalKey(Schema.Array(File)),
+  labels: Schema.optional(UserLabels),
+  healthcheck: Schema.optional(Healthcheck),
+  resources: Schema.optional(Resources),
+  network: Schema.optional(NetworkOptions),
+  files: Schema.optional(Schema.Array(File)),
   /** The supervisor's restart policy (default {@link RestartPolicy.never}). */
-  restartPolicy: RestartPolicySchema.pipe(Schema.withDecodingDefaultKey(Effect.succeed(RestartPolicy.never))),
-  engineRestartPolicy: Schema.optionalKey(EngineRestartPolicy),
-  pullPolicy: PullPolicy.pipe(Schema.withDecodingDefaultKey(Effect.succeed("ifMissing" as const))),
+  restartPolicy: RestartPolicySchema.pipe(Schema.withDecodingDefault(Effect.succeed(RestartPolicy.never))),
+  engineRestartPolicy: Schema.optional(EngineRestartPolicy),
+  pullPolicy: PullPolicy.pipe(Schema.withDecodingDefault(Effect.succeed("ifMissing" as const))),
   /** How long a stop waits after the stop signal before it kills (default 10 seconds). */
-  stopTimeout: DurationInput.pipe(
-    Schema.withDecodingDefaultKey(Effect.succeed<Duration.Input>("10 seconds"))
-  ),
-  stopSignal: Schema.optionalKey(
+  stopTimeout: DurationInput.pipe(Schema.withDecodingDefault(Effect.succeed<Duration.Input>("10 seconds"))),
+  stopSignal: Schema.optional(
     Schema.String.check(
       rule((signal: string) =>
         /^(?:SIG)?[A-Z][A-Z0-9]*(?:[+-][0-9]+)?$|^[0-9]+$/.test(signal)
@@ -397,17 +395,17 @@ const Fields = Schema.Struct({
     )
   ),
   /** What `start` waits for (default: `healthy` with a healthcheck in the spec or image, else `started`). */
-  readiness: Schema.optionalKey(Readiness),
+  readiness: Schema.optional(Readiness),
   /** Count rx/tx over this interface only (default: all). */
-  statsInterface: Schema.optionalKey(
+  statsInterface: Schema.optional(
     Schema.String.check(rule((name: string) => (name.length > 0 ? undefined : "the interface name is empty")))
   ),
   /** How many last log lines are kept for the exit error and the restart decision (default 20). */
   logTail: NonNegativeInt.check(
     rule((lines: number) => (lines <= 10_000 ? undefined : "must be at most 10000"))
-  ).pipe(Schema.withDecodingDefaultKey(Effect.succeed(20))),
+  ).pipe(Schema.withDecodingDefault(Effect.succeed(20))),
   /** Applied to kept log lines (default: URL credentials and token-like values redacted). */
-  logSanitizer: Schema.optionalKey(Sanitizer)
+  logSanitizer: Schema.optional(Sanitizer)
 })
 
 /**

@@ -255,7 +255,6 @@ export const exited = (state: ContainerState, exit: Exit): ContainerState =>
     exitCode: exit.exitCode,
     error: exitError(exit),
     lastLogLines: exit.lastLogLines,
-    health: state.health === "none" ? "none" : state.health,
     ...noStats
   })
 

@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Exit, Redacted, Stream } from "effect"
 import * as ContainerSpec from "../src/ContainerSpec.js"
+import type { ContainerFile } from "../src/DockerEngine.js"
 import * as RestartPolicy from "../src/RestartPolicy.js"
 
 const base = { name: "web", image: "busybox:latest" } as const
@@ -347,5 +348,27 @@ describe("ContainerSpec.sanitizer and readinessOf", () => {
       const explicit = yield* ContainerSpec.validate({ ...base, readiness: { logLine: /ready/ } })
       assert.deepStrictEqual(ContainerSpec.readinessOf(explicit, true), { logLine: /ready/ })
     })
+  )
+})
+
+describe("ContainerSpec types", () => {
+  it.effect(
+    "accepts explicit undefined for optional fields, and its files go to the engine as they are",
+    () =>
+      Effect.gen(function* () {
+        const maybeCommand: ReadonlyArray<string> | undefined = undefined
+        const spec = yield* ContainerSpec.validate({
+          ...base,
+          command: maybeCommand,
+          stopTimeout: undefined,
+          pullPolicy: undefined,
+          files: [{ path: "/a", content: "x" }]
+        })
+        assert.strictEqual(spec.pullPolicy, "ifMissing")
+        assert.strictEqual(Duration.toSeconds(spec.stopTimeout), 10)
+        const files: ReadonlyArray<ContainerFile> = spec.files ?? []
+        assert.strictEqual(files[0]?.path, "/a")
+        assert.isFalse("cmd" in ContainerSpec.toCreateOptions(spec, { name: "n", labels: {}, network: "x" }))
+      })
   )
 })
