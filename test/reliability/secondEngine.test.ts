@@ -1,0 +1,221 @@
+/**
+ * The second engine (scripts/second-engine.sh): TLS with client verification, and the faults
+ * that need an engine this suite may crash. Its tests run one after another: one of them
+ * kills the engine the others use.
+ */
+import * as Net from "node:net"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Exit, Layer, Stream } from "effect"
+import * as DockerEngine from "../../src/DockerEngine.js"
+import { DockerError } from "../../src/DockerError.js"
+import { assertNoLeftovers, removeImageIfPresent, testLabels } from "../support/live.js"
+import { certPaths, secondEngine, secondEngineHost, secondEngineLayer, timed } from "./support.js"
+
+const labels = testLabels("reliability-tls")
+const image = "busybox:latest"
+
+/** The failure of `effect`, which must fail with a DockerError (a success or a defect fails the test). */
+const dockerFailure = <A, R>(effect: Effect.Effect<A, DockerError, R>) =>
+  Effect.gen(function* () {
+    const exit = yield* Effect.exit(effect)
+    if (Exit.isSuccess(exit)) return assert.fail(`expected a DockerError, got ${JSON.stringify(exit.value)}`)
+    const error = exit.cause.reasons.find((reason) => reason._tag === "Fail")
+    if (error === undefined || !(error.error instanceof DockerError)) {
+      return assert.fail(`expected a typed DockerError, got ${String(exit.cause)}`)
+    }
+    return error.error
+  })
+
+const versionWith = (certPath: string) =>
+  Effect.gen(function* () {
+    const engine = yield* DockerEngine.DockerEngine
+    return yield* engine.version
+  }).pipe(Effect.provide(secondEngineLayer(certPath)))
+
+/**
+ * A TCP proxy to the local registry that forwards the first `stallAfterBytes` of every answer,
+ * then holds the rest: a pull through it stays mid-download until the test is done. Its port.
+ */
+const stallingRegistryProxy = (stallAfterBytes: number) =>
+  Effect.acquireRelease(
+    Effect.callback<Net.Server>((resume) => {
+      const server = Net.createServer((client) => {
+        const upstream = Net.connect(5000, "127.0.0.1")
+        let forwarded = 0
+        client.pipe(upstream)
+        upstream.on("data", (chunk: Buffer) => {
+          if (forwarded >= stallAfterBytes) return
+          forwarded += chunk.length
+          client.write(chunk)
+        })
+        const close = () => {
+          client.destroy()
+          upstream.destroy()
+        }
+        client.on("error", close).on("close", close)
+        upstream.on("error", close).on("close", close)
+        server.on("close", close)
+      })
+      server.listen(0, "127.0.0.1", () => resume(Effect.succeed(server)))
+    }),
+    (server) =>
+      Effect.callback<void>((resume) => {
+        server.close(() => resume(Effect.void))
+        server.emit("close")
+      })
+  ).pipe(Effect.map((server) => (server.address() as Net.AddressInfo).port))
+
+describe("second engine: TLS with client certificates", () => {
+  it.live(
+    "connects with DOCKER_TLS_VERIFY and DOCKER_CERT_PATH and runs a container there, not on the first engine",
+    () =>
+      Effect.gen(function* () {
+        const engine = yield* DockerEngine.DockerEngine
+        const version = yield* engine.version
+        assert.strictEqual(version.apiVersion, "1.41")
+
+        const id = yield* Effect.acquireRelease(
+          engine
+            .createContainer({ image, cmd: ["sh", "-c", "echo over-tls; exit 3"], labels })
+            .pipe(Effect.map((created) => created.id)),
+          (id) => engine.removeContainer(id, { force: true }).pipe(Effect.ignore)
+        )
+        yield* engine.startContainer(id)
+        const { exitCode } = yield* engine.waitContainer(id, { condition: "not-running" })
+        assert.strictEqual(exitCode, 3)
+        const output = yield* engine.logs(id).pipe(Stream.runCollect)
+        assert.deepStrictEqual(
+          output.map((line) => line.text),
+          ["over-tls"]
+        )
+
+        // The container lives on the second engine only.
+        const first = yield* DockerEngine.make({ host: process.env.DOCKER_HOST })
+        const onFirst = yield* dockerFailure(first.inspectContainer(id))
+        assert.strictEqual(onFirst.reason, "NotFound")
+
+        yield* engine.removeContainer(id, { force: true })
+        yield* assertNoLeftovers(labels)
+      }).pipe(Effect.scoped, Effect.provide(secondEngineLayer()))
+  )
+
+  it.live(
+    "fails with Unauthorized when the client has no certificate: the engine refuses the handshake",
+    () =>
+      Effect.gen(function* () {
+        const error = yield* dockerFailure(versionWith(certPaths.noClientCert))
+        assert.strictEqual(error.reason, "Unauthorized")
+        assert.strictEqual(error.operation, "version")
+        assert.include(error.message, "bad certificate")
+      })
+  )
+
+  it.live(
+    "fails with Unauthorized when the client trusts the wrong CA: the engine's certificate is not verified",
+    () =>
+      Effect.gen(function* () {
+        const error = yield* dockerFailure(versionWith(certPaths.wrongCa))
+        assert.strictEqual(error.reason, "Unauthorized")
+        assert.include(error.message, "unable to verify the first certificate")
+      })
+  )
+
+  it.live(
+    "fails with Unauthorized when the client's certificate was signed by a CA the engine does not trust",
+    () =>
+      Effect.gen(function* () {
+        const error = yield* dockerFailure(versionWith(certPaths.stranger))
+        assert.strictEqual(error.reason, "Unauthorized")
+        assert.include(error.message, "bad certificate")
+      })
+  )
+
+  it.live("fails with BadRequest when plain HTTP is sent to the TLS port (DOCKER_TLS_VERIFY unset)", () =>
+    Effect.gen(function* () {
+      const engine = yield* DockerEngine.make({ host: secondEngineHost })
+      const error = yield* dockerFailure(engine.version)
+      assert.strictEqual(error.reason, "BadRequest")
+      assert.strictEqual(error.statusCode, 400)
+      assert.include(error.message, "HTTPS")
+    }).pipe(Effect.scoped)
+  )
+})
+
+describe("second engine: going away", () => {
+  it.live(
+    "a pull fails with Unavailable, within seconds, when the engine is killed mid-download; afterwards calls fail fast with Unavailable",
+    () =>
+      Effect.gen(function* () {
+        const engine = yield* DockerEngine.DockerEngine
+        // Only ~64 KiB of each registry answer gets through: the layer download stays mid-way.
+        const port = yield* stallingRegistryProxy(64 * 1024)
+        const reference = `127.0.0.1:${port}/effect-docker/reliability:latest`
+        yield* removeImageIfPresent(reference)
+
+        const killOnce = yield* Effect.cached(secondEngine("kill"))
+        let downloading: DockerEngine.PullProgress | undefined
+        let killedAt = 0
+        const pull = yield* dockerFailure(
+          engine.pullImage(reference).pipe(
+            Stream.tap((progress) =>
+              progress.status === "Downloading" && downloading === undefined
+                ? Effect.sync(() => {
+                    downloading = progress
+                  }).pipe(
+                    Effect.andThen(killOnce),
+                    Effect.andThen(
+                      Effect.sync(() => {
+                        killedAt = Date.now()
+                      })
+                    )
+                  )
+                : Effect.void
+            ),
+            Stream.runDrain
+          )
+        )
+        const failedAfterKillMs = Date.now() - killedAt
+        assert.isDefined(downloading, "the pull was seen downloading before the engine was killed")
+        assert.isBelow(downloading?.current ?? Number.POSITIVE_INFINITY, downloading?.total ?? 0)
+        assert.strictEqual(pull.reason, "Unavailable")
+        assert.strictEqual(pull.operation, "pullImage")
+        assert.isBelow(failedAfterKillMs, 5_000)
+
+        // The engine is gone: a new call is refused at once, with the one clear message.
+        const { result: refused, elapsedMs } = yield* timed(dockerFailure(engine.ping))
+        assert.strictEqual(refused.reason, "Unavailable")
+        assert.include(refused.message, `Could not connect to Docker at ${secondEngineHost}: is it running?`)
+        assert.isBelow(elapsedMs, 2_000)
+
+        // Back up, the half-pulled image is not there.
+        yield* secondEngine("start")
+        const missing = yield* dockerFailure(engine.inspectImage(reference))
+        assert.strictEqual(missing.reason, "NotFound")
+      }).pipe(Effect.scoped, Effect.ensuring(secondEngine("start")), Effect.provide(secondEngineLayer())),
+    120_000
+  )
+
+  it.live("fails with Unavailable, naming the address, when the engine does not answer at start", () =>
+    Effect.gen(function* () {
+      // A port nothing listens on, found by opening and closing it.
+      const port = yield* Effect.callback<number>((resume) => {
+        const server = Net.createServer().listen(0, "127.0.0.1", () => {
+          const { port } = server.address() as Net.AddressInfo
+          server.close(() => resume(Effect.succeed(port)))
+        })
+      })
+      const layer = DockerEngine.layerWith({ host: `tcp://127.0.0.1:${port}`, connectTimeout: "1 second" })
+      const { result: error, elapsedMs } = yield* timed(
+        dockerFailure(
+          Effect.gen(function* () {
+            const engine = yield* DockerEngine.DockerEngine
+            yield* engine.ping
+          }).pipe(Effect.provide(Layer.fresh(layer)))
+        )
+      )
+      assert.strictEqual(error.reason, "Unavailable")
+      assert.include(error.message, `Could not connect to Docker at tcp://127.0.0.1:${port}: is it running?`)
+      assert.isBelow(elapsedMs, 2_000)
+    })
+  )
+})
