@@ -1,3 +1,5 @@
+// The README's example ("Testing your app with MemoryEngine") runs with these unit tests.
+import "../examples/memory-engine/app.test.js"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Stream } from "effect"
 import { TestClock } from "effect/testing"
