@@ -378,7 +378,8 @@ const Fields = Schema.Struct({
   healthcheck: Schema.optional(Healthcheck),
   resources: Schema.optional(Resources),
   network: Schema.optional(NetworkOptions),
-  files: Schema.optional(Schema.Array(File)),
+  /** Copied in before the container starts (default none). */
+  files: Schema.Array(File).pipe(Schema.withDecodingDefault(Effect.succeed([]))),
   /** The supervisor's restart policy (default {@link RestartPolicy.never}). */
   restartPolicy: RestartPolicySchema.pipe(Schema.withDecodingDefault(Effect.succeed(RestartPolicy.never))),
   engineRestartPolicy: Schema.optional(EngineRestartPolicy),
@@ -485,7 +486,7 @@ export interface ValidateOptions {
 }
 
 /**
- * Validates a spec and fills its defaults; the first invalid field is an
+ * Validates a spec and fills its defaults (`restartPolicy`, `pullPolicy`, `stopTimeout`, `logTail`, `files`); the first invalid field is an
  * {@link InvalidSpec} naming it.
  *
  * @example

@@ -22,6 +22,7 @@ describe("ContainerSpec.validate", () => {
       assert.strictEqual(spec.restartPolicy._tag, "Never")
       assert.strictEqual(Duration.toMillis(spec.stopTimeout), 10_000)
       assert.strictEqual(spec.logTail, 20)
+      assert.deepStrictEqual(spec.files, [])
     })
   )
 
@@ -125,7 +126,7 @@ describe("ContainerSpec.validate", () => {
           { path: "/data/big", stream: Stream.make(new Uint8Array(3)), size: 3 }
         ]
       })
-      assert.strictEqual(spec.files?.length, 3)
+      assert.strictEqual(spec.files.length, 3)
       const error = yield* refuse({ ...base, files: [{ path: "/x", content: "", mode: 0o10000 }] })
       assert.strictEqual(error.field, "files[0].mode")
     })
@@ -366,7 +367,7 @@ describe("ContainerSpec types", () => {
         })
         assert.strictEqual(spec.pullPolicy, "ifMissing")
         assert.strictEqual(Duration.toSeconds(spec.stopTimeout), 10)
-        const files: ReadonlyArray<ContainerFile> = spec.files ?? []
+        const files: ReadonlyArray<ContainerFile> = spec.files
         assert.strictEqual(files[0]?.path, "/a")
         assert.isFalse("cmd" in ContainerSpec.toCreateOptions(spec, { name: "n", labels: {}, network: "x" }))
       })
