@@ -315,7 +315,10 @@ export const make = Effect.fn("Supervisor.make")(function* (options: Options) {
     const left = yield* engine.listContainers({ all: true, labels: { [keys.instance]: instanceId } })
     yield* Effect.forEach(
       left,
-      (container) => Container.stopAndRemove({ engine, teardown }, container.id, undefined),
+      (container) =>
+        Container.stopAndRemove({ engine, teardown }, container.id, {
+          running: container.state !== "exited" && container.state !== "created"
+        }),
       {
         concurrency: "unbounded",
         discard: true
@@ -506,7 +509,9 @@ export const make = Effect.fn("Supervisor.make")(function* (options: Options) {
         (container) => {
           const lifecycle = owned.get(container.id)
           return lifecycle === undefined
-            ? Container.stopAndRemove({ engine, teardown }, container.id, undefined)
+            ? Container.stopAndRemove({ engine, teardown }, container.id, {
+                running: container.state !== "exited" && container.state !== "created"
+              })
             : Fiber.interrupt(lifecycle)
         },
         { concurrency: "unbounded", discard: true }

@@ -86,13 +86,20 @@ const ignoreNotFound = <A>(effect: Effect.Effect<A, DockerError>): Effect.Effect
 export const stopAndRemove = (
   instance: Pick<Instance, "engine" | "teardown">,
   id: string,
-  stopTimeout: number | undefined
+  options: {
+    /** Seconds; the container's own stop timeout when absent. */
+    readonly stopTimeout?: number | undefined
+    /** `false` when the container is known not to run: it is removed without a stop. */
+    readonly running?: boolean | undefined
+  }
 ): Effect.Effect<void> =>
   Effect.gen(function* () {
-    // A stop of a container that is not running answers 304, which is fine: the removal follows.
-    yield* instance.engine
-      .stopContainer(id, stopTimeout === undefined ? undefined : { timeout: stopTimeout })
-      .pipe(Effect.ignore)
+    if (options.running !== false) {
+      // A stop of a container that is not running answers 304, which is fine: the removal follows.
+      yield* instance.engine
+        .stopContainer(id, options.stopTimeout === undefined ? undefined : { timeout: options.stopTimeout })
+        .pipe(Effect.ignore)
+    }
     yield* ignoreNotFound(instance.engine.removeContainer(id, { force: true, volumes: true })).pipe(
       Effect.catchTag("DockerError", (error) =>
         Effect.logError("could not remove the container", error.message)
@@ -173,14 +180,14 @@ export const run = (
         ),
       (id) =>
         Effect.gen(function* () {
-          yield* stopAndRemove(instance, id, stopTimeout)
+          const last = yield* Ref.get(current)
+          yield* stopAndRemove(instance, id, { stopTimeout, running: last.status === "running" })
           yield* Ref.update(instance.supervised, (owned) => {
             const rest = new Map(owned)
             rest.delete(id)
             return rest
           })
           // Stopped before its own end (interrupted, removed): the last state says it is gone.
-          const last = yield* Ref.get(current)
           if (last.status !== "exited") {
             yield* update((state) =>
               ContainerState.exited(state, { exitCode: undefined, lastLogLines: state.lastLogLines })
