@@ -522,7 +522,7 @@ export const engineContract = <R>(env: ContractEnvironment<R>, test: Register<R>
 
   caseTest(
     "images: a fresh pull reports per-layer progress; the image is then present; a second pull is up to date",
-    (own) =>
+    () =>
       Effect.gen(function* () {
         const engine = yield* DockerEngine.DockerEngine
         yield* engine
@@ -559,21 +559,19 @@ export const engineContract = <R>(env: ContractEnvironment<R>, test: Register<R>
       })
   )
 
-  caseTest(
-    "images: pulling a reference the registry does not have fails with a DockerError naming it",
-    (own) =>
-      Effect.gen(function* () {
-        const engine = yield* DockerEngine.DockerEngine
-        const error = yield* Effect.flip(Stream.runCollect(engine.pullImage(env.missingImage)))
-        assert.strictEqual(error._tag, "DockerError")
-        assert.strictEqual(error.operation, "pullImage")
-        assert.strictEqual(error.reason, "NotFound")
-        assert.include(error.message, env.missingImage)
-        const inspect = yield* Effect.flip(engine.inspectImage(env.missingImage))
-        assert.strictEqual(inspect.reason, "NotFound")
-        const remove = yield* Effect.flip(engine.removeImage(env.missingImage))
-        assert.strictEqual(remove.reason, "NotFound")
-      })
+  caseTest("images: pulling a reference the registry does not have fails with a DockerError naming it", () =>
+    Effect.gen(function* () {
+      const engine = yield* DockerEngine.DockerEngine
+      const error = yield* Effect.flip(Stream.runCollect(engine.pullImage(env.missingImage)))
+      assert.strictEqual(error._tag, "DockerError")
+      assert.strictEqual(error.operation, "pullImage")
+      assert.strictEqual(error.reason, "NotFound")
+      assert.include(error.message, env.missingImage)
+      const inspect = yield* Effect.flip(engine.inspectImage(env.missingImage))
+      assert.strictEqual(inspect.reason, "NotFound")
+      const remove = yield* Effect.flip(engine.removeImage(env.missingImage))
+      assert.strictEqual(remove.reason, "NotFound")
+    })
   )
 
   caseTest(
