@@ -1,0 +1,195 @@
+/**
+ * The reference sides: raw dockerode doing the calls by hand, and the docker CLI as a child
+ * process (its CPU time and memory read from /proc). Also the labels every bench container
+ * carries and the cleanup that removes them, whatever happens.
+ */
+import { type ChildProcess, spawn } from "node:child_process"
+import { randomBytes } from "node:crypto"
+import { openSync, readFileSync } from "node:fs"
+import Dockerode from "dockerode"
+import { Effect } from "effect"
+
+/** The image every scenario runs (local: no pull). */
+export const image = "busybox:latest"
+
+/** A small memory limit per container, so 100 of them fit anywhere. */
+export const memoryBytes = 16 * 1024 * 1024
+
+/** A service that exits on SIGTERM: sh as PID 1 traps it (a plain `sleep` as PID 1 would ignore it). */
+export const serviceCommand = ["sh", "-c", "trap 'exit 0' TERM; sleep 86400 & wait"]
+
+/** A service that ignores SIGTERM, so only the kill after the stop timeout ends it. */
+export const stubbornCommand = ["sh", "-c", "trap '' TERM; exec sleep 86400"]
+
+/** This run's id: in the test label of everything it creates, to clean it up and nothing else. */
+export const runId = `bench-${process.pid}-${randomBytes(3).toString("hex")}`
+
+/** The labels of everything the bench creates. */
+export const labels: Readonly<Record<string, string>> = {
+  "dev.effect-docker.app": "bench",
+  "dev.effect-docker.test": runId
+}
+
+/** The engine the environment names (`DOCKER_HOST`) or the local socket. */
+export const docker = new Dockerode()
+
+/** A bridge network for a reference side, labelled like the Supervisor's. */
+export const createNetwork = (name: string) =>
+  Effect.promise(() =>
+    docker.createNetwork({ Name: `bench-${runId}-${name}`, Driver: "bridge", Labels: { ...labels } })
+  )
+
+export const removeNetwork = (network: Dockerode.Network) => Effect.promise(() => network.remove())
+
+/** What octoplex does by hand for each container: create, connect to the instance network, start. */
+export const createConnectStart = async (
+  network: Dockerode.Network,
+  name: string,
+  cmd: ReadonlyArray<string>
+): Promise<Dockerode.Container> => {
+  const container = await docker.createContainer({
+    name: `${runId}-${name}`,
+    Image: image,
+    Cmd: [...cmd],
+    Labels: { ...labels },
+    HostConfig: { Memory: memoryBytes }
+  })
+  await network.connect({ Container: container.id })
+  await container.start()
+  return container
+}
+
+/** The least work by hand: create attached to the network from the start, then start. */
+export const createOnNetworkStart = async (
+  network: Dockerode.Network,
+  name: string,
+  cmd: ReadonlyArray<string>
+): Promise<Dockerode.Container> => {
+  const container = await docker.createContainer({
+    name: `${runId}-${name}`,
+    Image: image,
+    Cmd: [...cmd],
+    Labels: { ...labels },
+    HostConfig: { Memory: memoryBytes, NetworkMode: network.id }
+  })
+  await container.start()
+  return container
+}
+
+/** Removes containers (forced: killed first), all at once. Not timed. */
+export const removeContainers = (ids: ReadonlyArray<string>) =>
+  Effect.promise(() =>
+    Promise.all(
+      ids.map((id) =>
+        docker
+          .getContainer(id)
+          .remove({ force: true })
+          .catch(() => undefined)
+      )
+    )
+  )
+
+/** Everything this run created, removed (forced): run at the end, also on failure and Ctrl-C. */
+export const cleanup = Effect.promise(async () => {
+  const filters = JSON.stringify({ label: [`dev.effect-docker.test=${runId}`] })
+  const containers = await docker.listContainers({ all: true, filters })
+  await Promise.all(
+    containers.map((container) =>
+      docker
+        .getContainer(container.Id)
+        .remove({ force: true })
+        .catch(() => undefined)
+    )
+  )
+  const networks = await docker.listNetworks({ filters })
+  await Promise.all(
+    networks.map((network) =>
+      docker
+        .getNetwork(network.Id)
+        .remove()
+        .catch(() => undefined)
+    )
+  )
+  return { containers: containers.length, networks: networks.length }
+})
+
+/** How many containers and networks of this run remain. */
+export const leftovers = Effect.promise(async () => {
+  const filters = JSON.stringify({ label: [`dev.effect-docker.test=${runId}`] })
+  const containers = await docker.listContainers({ all: true, filters })
+  const networks = await docker.listNetworks({ filters })
+  return containers.length + networks.length
+})
+
+/** The engine's version, for the machine description. */
+export const engineVersion = Effect.promise(async () => {
+  const version = await docker.version()
+  return `Docker ${version.Version} (API ${version.ApiVersion})`
+})
+
+// ---------------------------------------------------------------------------------------------
+// The docker CLI
+// ---------------------------------------------------------------------------------------------
+
+/** Runs `docker <args>` to its end; fails on a non-zero exit. */
+export const cli = (args: ReadonlyArray<string>): Promise<string> =>
+  new Promise((resolve, reject) => {
+    const child = spawn("docker", args, { stdio: ["ignore", "pipe", "pipe"] })
+    let out = ""
+    let err = ""
+    child.stdout.on("data", (chunk: Buffer) => {
+      out += chunk.toString()
+    })
+    child.stderr.on("data", (chunk: Buffer) => {
+      err += chunk.toString()
+    })
+    child.on("error", reject)
+    child.on("close", (code) =>
+      code === 0 ? resolve(out.trim()) : reject(new Error(`docker ${args[0]} exited ${code}: ${err.trim()}`))
+    )
+  })
+
+/** The label arguments of `docker run`. */
+export const labelArgs = Object.entries(labels).flatMap(([key, value]) => ["--label", `${key}=${value}`])
+
+/**
+ * A long-running `docker` child (stats, wait) whose output goes to /dev/null, so this process
+ * spends nothing on it; killed when the scope closes.
+ */
+export const spawnQuiet = (args: ReadonlyArray<string>) =>
+  Effect.acquireRelease(
+    Effect.sync(() => {
+      const devNull = openSync("/dev/null", "w")
+      const child = spawn("docker", args, { stdio: ["ignore", devNull, devNull] })
+      const exited = new Promise<number>((resolve) =>
+        child.on("exit", () => {
+          resolve(performance.now())
+        })
+      )
+      return { child, exited }
+    }),
+    ({ child }) => Effect.sync(() => killChild(child))
+  )
+
+const killChild = (child: ChildProcess) => {
+  if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
+}
+
+const clockTicksPerSecond = 100
+
+/** CPU time (user + system, all threads) of a process so far, in milliseconds, from /proc. */
+export const cpuMillisOf = (pid: number): number => {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
+  // Fields after the command name (which may hold spaces) start at state (field 3).
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+  const utime = Number(fields[11])
+  const stime = Number(fields[12])
+  return ((utime + stime) * 1000) / clockTicksPerSecond
+}
+
+/** Resident memory of a process now, in bytes, from /proc. */
+export const rssOf = (pid: number): number => {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8")
+  const match = /VmRSS:\s+(\d+) kB/.exec(status)
+  return match === null ? Number.NaN : Number(match[1]) * 1024
+}

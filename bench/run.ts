@@ -1,0 +1,99 @@
+/**
+ * `npm run bench`: the library side by side with raw dockerode and the docker CLI, on the
+ * real engine, in one run. Prints the table (scenario, ours, reference, ratio, target,
+ * result) and writes the figures to bench/results.json (bench/results.quick.json for
+ * `--quick`).
+ *
+ *   npm run bench                        every scenario, full size (under 15 minutes on 2 cores)
+ *   npm run bench -- --quick             every scenario at small N (under a minute; CI runs it)
+ *   npm run bench -- --only start,exit   some scenarios
+ *
+ * Everything it creates carries `dev.effect-docker.app=bench` and this run's test label and
+ * is removed at the end, on failure and on Ctrl-C. The run fails when anything was left
+ * behind by the library or a supervised container's final state was lost; a missed target
+ * is reported, not a failure.
+ */
+import { fileURLToPath } from "node:url"
+import { NodeRuntime } from "@effect/platform-node"
+import { Effect, References } from "effect"
+import * as DockerEngine from "../src/DockerEngine.js"
+import * as Decoding from "./decoding.js"
+import * as ExitDetection from "./exitDetection.js"
+import { machine, progress, type Row, type Settings, save, table } from "./harness.js"
+import * as Reference from "./reference.js"
+import * as Scale from "./scale.js"
+import * as StartOverhead from "./startOverhead.js"
+import * as SupervisionCost from "./supervisionCost.js"
+import * as Teardown from "./teardown.js"
+
+const scenarios: ReadonlyArray<{
+  readonly name: string
+  readonly run: (settings: Settings) => Effect.Effect<ReadonlyArray<Row>, unknown, DockerEngine.DockerEngine>
+}> = [
+  { name: "start", run: StartOverhead.run },
+  { name: "teardown", run: Teardown.run },
+  { name: "supervision", run: SupervisionCost.run },
+  { name: "exit", run: ExitDetection.run },
+  { name: "scale", run: Scale.run },
+  { name: "decoding", run: Decoding.run }
+]
+
+const parse = (args: ReadonlyArray<string>): Settings => {
+  const only = args.flatMap((arg, index) =>
+    arg === "--only"
+      ? (args[index + 1] ?? "").split(",")
+      : arg.startsWith("--only=")
+        ? arg.slice(7).split(",")
+        : []
+  )
+  const unknown = only.filter((name) => !scenarios.some((scenario) => scenario.name === name))
+  if (unknown.length > 0) {
+    throw new Error(
+      `unknown scenario ${unknown.join(", ")}: one of ${scenarios.map((s) => s.name).join(", ")}`
+    )
+  }
+  return { quick: args.includes("--quick"), only }
+}
+
+const settings = parse(process.argv.slice(2))
+const resultsPath = fileURLToPath(
+  new URL(settings.quick ? "../../bench/results.quick.json" : "../../bench/results.json", import.meta.url)
+)
+
+const program = Effect.gen(function* () {
+  const started = performance.now()
+  const host = machine(yield* Reference.engineVersion)
+  const rows: Array<Row> = []
+  for (const scenario of scenarios) {
+    if (settings.only.length > 0 && !settings.only.includes(scenario.name)) continue
+    yield* progress(`${scenario.name}...`)
+    const began = performance.now()
+    rows.push(...(yield* scenario.run(settings)))
+    yield* progress(`${scenario.name} done in ${((performance.now() - began) / 1000).toFixed(0)} s`)
+  }
+  const left = yield* Reference.leftovers
+  process.stdout.write(`${table(rows)}\n\n`)
+  process.stdout.write(
+    `${host.cpu}, ${host.cores} cores, ${host.memoryGiB} GiB, Linux ${host.kernel}, Node ${host.node}, ${host.engine}; ` +
+      `${settings.quick ? "quick" : "full"} run in ${((performance.now() - started) / 1000).toFixed(0)} s\n`
+  )
+  yield* save(resultsPath, settings, host, rows)
+  if (left > 0) {
+    return yield* Effect.fail(new Error(`${left} containers or networks of this run were left behind`))
+  }
+}).pipe(
+  Effect.ensuring(
+    Reference.cleanup.pipe(
+      Effect.flatMap(({ containers, networks }) =>
+        containers + networks > 0
+          ? progress(`removed ${containers} containers, ${networks} networks`)
+          : Effect.void
+      )
+    )
+  ),
+  Effect.provide(DockerEngine.layer),
+  // The library's info logs (every container exit) would bury the table.
+  Effect.provideService(References.MinimumLogLevel, "Warn")
+)
+
+NodeRuntime.runMain(program)

@@ -1,0 +1,80 @@
+/**
+ * Scenario 3, supervision cost: 20 supervised containers streaming stats for 30 s. The CPU
+ * time of this process (`process.cpuUsage`) over the window, against `docker stats` (the
+ * CLI) watching the same containers over the same window (its CPU time read from
+ * /proc/<pid>/stat; its output goes to /dev/null, so this process spends nothing on it).
+ *
+ * Both run at once, so they see the same engine under the same load. RSS growth per
+ * container: this process's RSS while supervising, minus before, over N.
+ */
+import { Effect } from "effect"
+import { atMost, compare, figure, progress, type Row, type Settings } from "./harness.js"
+import * as Ours from "./ours.js"
+import * as Reference from "./reference.js"
+
+const mib = (bytes: number) => bytes / 2 ** 20
+
+const collectGarbage = () => {
+  const gc = (globalThis as { gc?: () => void }).gc
+  if (gc !== undefined) gc()
+}
+
+export const run = (settings: Settings) =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      const n = settings.quick ? 3 : 20
+      const windowMs = settings.quick ? 4_000 : 30_000
+      const { supervisor } = yield* Ours.instance()
+      collectGarbage()
+      const rssBefore = process.memoryUsage().rss
+      const watched = yield* Effect.forEach(
+        Array.from({ length: n }, (_, index) => index),
+        (index) => Ours.watch(supervisor, Ours.spec(`c${index}`, Reference.serviceCommand)),
+        { concurrency: "unbounded" }
+      )
+      yield* Ours.allRunning(watched)
+      // Each stats stream has delivered a sample with a CPU figure: the streams are flowing.
+      yield* Effect.sleep("500 millis").pipe(
+        Effect.repeat({ until: () => watched.every((one) => one.statsUpdates() > 0) }),
+        Effect.timeout("30 seconds")
+      )
+      const ids = (yield* supervisor.list()).map((container) => container.id)
+      const cli = yield* Reference.spawnQuiet(["stats", ...ids])
+      const pid = cli.child.pid
+      if (pid === undefined) return yield* Effect.fail(new Error("docker stats did not start"))
+      // Let the CLI open its streams too, then measure both over the same window.
+      yield* Effect.sleep("2 seconds")
+      const statsBefore = watched.reduce((sum, one) => sum + one.statsUpdates(), 0)
+      const cliBefore = Reference.cpuMillisOf(pid)
+      const oursBefore = process.cpuUsage()
+      yield* Effect.sleep(windowMs)
+      const oursCpu = process.cpuUsage(oursBefore)
+      const cliAfter = Reference.cpuMillisOf(pid)
+      const cliRss = Reference.rssOf(pid)
+      const statsUpdates = watched.reduce((sum, one) => sum + one.statsUpdates(), 0) - statsBefore
+      collectGarbage()
+      const rssDuring = process.memoryUsage().rss
+      yield* progress(
+        `supervision: ${statsUpdates} stats updates over ${windowMs / 1000} s for ${n} containers`
+      )
+      const oursMillis = (oursCpu.user + oursCpu.system) / 1000
+      const perContainer = (rssDuring - rssBefore) / n
+      const rows: ReadonlyArray<Row> = [
+        compare(
+          `supervision CPU, ${n} containers ${windowMs / 1000} s`,
+          figure([oursMillis], "cpu-ms"),
+          { name: "docker stats (CLI)", figure: figure([cliAfter - cliBefore], "cpu-ms") },
+          atMost(1),
+          `${statsUpdates} stats updates received in the window`
+        ),
+        compare(
+          "supervision RSS growth per container",
+          figure([mib(perContainer)], "MiB"),
+          { name: "docker stats RSS / N", figure: figure([mib(cliRss / n)], "MiB") },
+          undefined,
+          `this process: ${mib(rssBefore).toFixed(0)} MiB before, ${mib(rssDuring).toFixed(0)} MiB while supervising ${n}`
+        )
+      ]
+      return rows
+    })
+  )

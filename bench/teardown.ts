@@ -1,0 +1,143 @@
+/**
+ * Scenario 2, teardown: release a Supervisor holding N running containers that ignore
+ * SIGTERM (stop timeout 2 s, so each stop ends in a kill after 2 s), against the same stops
+ * done one after another as octoplex's `Close` does (stop with a timeout, remove, next).
+ *
+ * Target: teardown(50) / teardown(1) <= 1.5, i.e. about one stop timeout whatever N.
+ */
+import { Duration, Effect } from "effect"
+import { atMost, compare, figure, now, progress, type Row, type Settings } from "./harness.js"
+import * as Ours from "./ours.js"
+import * as Reference from "./reference.js"
+
+const stopTimeoutSeconds = 2
+
+/** Starts N stubborn containers under a Supervisor (not timed), then times its release. */
+const ours = (n: number, teardownConcurrency: number | undefined) =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      const { supervisor, release } = yield* Ours.instance(
+        teardownConcurrency === undefined ? undefined : { teardownConcurrency }
+      )
+      const watched = yield* Effect.forEach(
+        Array.from({ length: n }, (_, index) => index),
+        (index) =>
+          Ours.watch(
+            supervisor,
+            Ours.spec(`c${index}`, Reference.stubbornCommand, Duration.seconds(stopTimeoutSeconds))
+          ),
+        { concurrency: "unbounded" }
+      )
+      yield* Ours.allRunning(watched)
+      const started = now()
+      yield* release
+      const elapsed = now() - started
+      const finals = yield* Ours.finalStates(watched)
+      const lost = finals.filter((state) => state?.status !== "exited").length
+      return { elapsed, lost }
+    })
+  )
+
+/** Starts N stubborn containers by hand (not timed), then stops and removes them one by one. */
+const sequential = (n: number, round: number) =>
+  Effect.gen(function* () {
+    const network = yield* Reference.createNetwork(`teardown-${n}-${round}`)
+    const containers = yield* Effect.promise(() =>
+      Promise.all(
+        Array.from({ length: n }, (_, index) =>
+          Reference.createOnNetworkStart(
+            network,
+            `teardown-${n}-${round}-${index}`,
+            Reference.stubbornCommand
+          )
+        )
+      )
+    )
+    const started = now()
+    yield* Effect.promise(async () => {
+      for (const container of containers) {
+        await container.stop({ t: stopTimeoutSeconds })
+        await container.remove({ force: true })
+      }
+    })
+    yield* Reference.removeNetwork(network)
+    return now() - started
+  })
+
+const sizes = (settings: Settings) =>
+  settings.quick
+    ? [
+        { n: 1, rounds: 1, sequentialRounds: 1 },
+        { n: 3, rounds: 1, sequentialRounds: 1 }
+      ]
+    : [
+        { n: 1, rounds: 3, sequentialRounds: 2 },
+        { n: 10, rounds: 3, sequentialRounds: 1 },
+        { n: 50, rounds: 2, sequentialRounds: 1 }
+      ]
+
+/** Ours and the sequential stops for each N, and the ratio the target is about. */
+export const run = (settings: Settings) =>
+  Effect.gen(function* () {
+    const rows: Array<Row> = []
+    const oursByN = new Map<number, ReturnType<typeof figure>>()
+    let lost = 0
+    for (const { n, rounds, sequentialRounds } of sizes(settings)) {
+      const oursSamples: Array<number> = []
+      for (let round = 0; round < rounds; round++) {
+        const result = yield* ours(n, undefined)
+        oursSamples.push(result.elapsed)
+        lost += result.lost
+        yield* progress(`teardown N=${n} ours round ${round + 1}/${rounds}`)
+      }
+      const sequentialSamples: Array<number> = []
+      for (let round = 0; round < sequentialRounds; round++) {
+        sequentialSamples.push(yield* sequential(n, round))
+        yield* progress(`teardown N=${n} sequential round ${round + 1}/${sequentialRounds}`)
+      }
+      const oursFigure = figure(oursSamples, "ms")
+      oursByN.set(n, oursFigure)
+      rows.push(
+        compare(`teardown N=${n}`, oursFigure, {
+          name: `sequential stop+remove (octoplex), t=${stopTimeoutSeconds}s`,
+          figure: figure(sequentialSamples, "ms")
+        })
+      )
+    }
+    const largest = Math.max(...oursByN.keys())
+    const one = oursByN.get(1)
+    const many = oursByN.get(largest)
+    if (one !== undefined && many !== undefined) {
+      rows.push(
+        compare(
+          `teardown(${largest}) / teardown(1)`,
+          many,
+          { name: "ours N=1", figure: one },
+          atMost(1.5),
+          lost > 0 ? `${lost} final states lost` : undefined
+        )
+      )
+    }
+    // The same release with every container stopped at once: what the default concurrency
+    // costs (at quick N the default already stops them all at once).
+    const unbounded: Array<number> = []
+    for (let round = 0; round < (settings.quick ? 0 : 2); round++) {
+      const result = yield* ours(largest, largest)
+      unbounded.push(result.elapsed)
+      lost += result.lost
+      yield* progress(`teardown N=${largest} teardownConcurrency=${largest} round ${round + 1}`)
+    }
+    if (one !== undefined && unbounded.length > 0) {
+      rows.push(
+        compare(
+          `teardown(${largest}) / teardown(1), teardownConcurrency ${largest}`,
+          figure(unbounded, "ms"),
+          { name: "ours N=1", figure: one },
+          undefined,
+          "not the default: shows what the default teardownConcurrency (16) costs"
+        )
+      )
+    }
+    if (lost > 0) return yield* Effect.fail(new Error(`teardown: ${lost} final states were lost`))
+    return rows
+  })
