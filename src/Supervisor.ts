@@ -45,6 +45,7 @@ import {
   Stream,
   SubscriptionRef
 } from "effect"
+import * as ContainerSpec from "./ContainerSpec.js"
 import * as ContainerState from "./ContainerState.js"
 import {
   type ContainerSummary,
@@ -67,7 +68,6 @@ import {
 } from "./internal/supervisorErrors.js"
 import * as Events from "./internal/supervisorEvents.js"
 import * as Pulls from "./internal/supervisorPulls.js"
-import * as ContainerSpec from "./internal/supervisorSpec.js"
 
 export {
   /** @since 0.1.0 */
@@ -367,7 +367,7 @@ export const make = Effect.fn("Supervisor.make")(function* (options: Options) {
   const run = (input: ContainerSpec.Input): Stream.Stream<ContainerState.ContainerState, RunError> =>
     Stream.callback<ContainerState.ContainerState, RunError>((queue) =>
       Effect.gen(function* () {
-        const spec = yield* ContainerSpec.validate(input)
+        const spec = yield* ContainerSpec.validate(input, { labelPrefix: options.labelPrefix })
         const fiber = yield* supervise(spec, (state) => Queue.offer(queue, state).pipe(Effect.asVoid))
         // The consumer went away (take, interrupt, scope close): stop and remove, and wait for it.
         yield* Effect.addFinalizer(() => Fiber.interrupt(fiber))
@@ -394,7 +394,7 @@ export const make = Effect.fn("Supervisor.make")(function* (options: Options) {
     })
 
   const start = Effect.fn("Supervisor.start")(function* (input: ContainerSpec.Input) {
-    const spec = yield* ContainerSpec.validate(input)
+    const spec = yield* ContainerSpec.validate(input, { labelPrefix: options.labelPrefix })
     const latest = yield* SubscriptionRef.make(ContainerState.initial(spec.name, spec.image))
     const fiber = yield* supervise(spec, (state) => SubscriptionRef.set(latest, state))
     const group = yield* stopGroup(yield* Effect.scope)

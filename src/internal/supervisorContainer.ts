@@ -17,6 +17,7 @@ import {
   type Semaphore,
   Stream
 } from "effect"
+import * as ContainerSpec from "../ContainerSpec.js"
 import * as ContainerState from "../ContainerState.js"
 import type { DockerEngineShape, EngineEvent } from "../DockerEngine.js"
 import type { DockerError } from "../DockerError.js"
@@ -26,7 +27,6 @@ import * as Stats from "./stats.js"
 import { CopyError, CreateError, PullError, StartError, WaitError } from "./supervisorErrors.js"
 import type { InstanceEvents } from "./supervisorEvents.js"
 import type { Pulls } from "./supervisorPulls.js"
-import * as ContainerSpec from "./supervisorSpec.js"
 
 /** What a container's lifecycle needs from its Supervisor instance. @internal */
 export interface Instance {
@@ -213,6 +213,8 @@ const supervise = (
   Effect.gen(function* () {
     const { engine } = instance
     const fields = { component: spec.name, image: spec.image, containerId: id }
+    // The spec's sanitizer, with its `Redacted` env values masked: kept log lines never hold a secret.
+    const sanitize = ContainerSpec.sanitizer(spec)
     yield* update((state) => ContainerState.created(state, id))
 
     // Subscribed before the first start, so no health event is missed.
@@ -275,7 +277,7 @@ const supervise = (
           (Option.isSome(finished) ? epochMillis(finished.value.state.finishedAt) : undefined) ??
           (yield* Clock.currentTimeMillis)
         const lastLogLines = yield* engine.logs(id, { follow: false, tail: spec.logTail }).pipe(
-          Stream.map((line) => spec.logSanitizer(line.text)),
+          Stream.map((line) => sanitize(line.text)),
           Stream.runCollect,
           Effect.orElseSucceed(() => [])
         )

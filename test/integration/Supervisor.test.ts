@@ -229,7 +229,7 @@ layer(liveLayer, { excludeTestServices: true, concurrent: true })("Supervisor (l
             name: "health",
             image,
             // Failing checks within the start period keep it `starting`; the first success makes it healthy.
-            command: ["sh", "-c", "sleep 2; touch /tmp/ok; sleep 2; rm /tmp/ok; sleep 60"],
+            command: ["sh", "-c", "sleep 1; touch /tmp/ok; sleep 6; rm /tmp/ok; sleep 60"],
             healthcheck: {
               test: ["CMD", "test", "-f", "/tmp/ok"],
               interval: "500 millis",
