@@ -31,6 +31,7 @@ install_packages() {
   [ -x /bin/busybox ] || missing+=(busybox-static)
   command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
   command -v curl >/dev/null 2>&1 || missing+=(curl)
+  command -v tmux >/dev/null 2>&1 || missing+=(tmux)
   command -v openssl >/dev/null 2>&1 || missing+=(openssl)
   if [ ${#missing[@]} -gt 0 ]; then
     log "installing ${missing[*]}"
