@@ -21,7 +21,7 @@ export type Behaviour =
   | { readonly _tag: "Runs"; readonly onStop: "exit" | "ignore" }
   /** Exits by itself after `seconds` with `code`. */
   | { readonly _tag: "Exits"; readonly seconds: number; readonly code: number }
-  /** Writes these lines, then exits with `code` after `seconds`. */
+  /** Writes the stdout lines, then the stderr lines, then exits with `code` after `seconds`. */
   | {
       readonly _tag: "Prints"
       readonly stdout: ReadonlyArray<string>

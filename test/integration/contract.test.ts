@@ -24,7 +24,10 @@ const programOf = (behaviour: Behaviour): Partial<DockerEngine.CreateContainerOp
     case "Prints": {
       const out = behaviour.stdout.map((line) => `echo ${line};`).join(" ")
       const err = behaviour.stderr.map((line) => `echo ${line} >&2;`).join(" ")
-      return { cmd: ["sh", "-c", `${out} ${err} sleep ${behaviour.seconds}; exit ${behaviour.code}`] }
+      // stdout and stderr are copied to the log by separate readers: a pause keeps their order.
+      return {
+        cmd: ["sh", "-c", `${out} sleep 0.2; ${err} sleep ${behaviour.seconds}; exit ${behaviour.code}`]
+      }
     }
     case "Checked":
       return {
