@@ -14,7 +14,7 @@
  */
 import { Deferred, Effect, Option, Stream } from "effect"
 import type * as Fleet from "./Fleet.js"
-import type * as View from "./view.js"
+import * as View from "./view.js"
 
 /**
  * Where a running fleet reports to: the live table, plain lines or NDJSON.
@@ -143,7 +143,7 @@ export const runFleet = <E>(
           return yield* finish(true, undefined, undefined)
         }
         const how = state?.exitCode !== undefined ? `exit ${state.exitCode}` : "ended"
-        const detail = state?.error !== undefined ? `: ${state.error.split("\n")[0]}` : ""
+        const detail = state?.error !== undefined ? `: ${View.oneLine(state.error, 120)}` : ""
         return yield* finish(false, `${service.name} failed for good (${how})`, {
           status: undefined,
           text: `failed for good (${how})${detail}`,

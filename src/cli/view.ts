@@ -477,13 +477,22 @@ export const plainLine = (service: string, state: ViewState): string => {
   if (state.health !== "none") parts.push(`health ${state.health}`)
   if (state.restartCount > 0) parts.push(`restarts ${state.restartCount}`)
   if (state.exitCode !== undefined && state.status !== "running") parts.push(`exit ${state.exitCode}`)
-  if (state.error !== undefined && state.status !== "running") parts.push(`error: ${firstLine(state.error)}`)
+  if (state.error !== undefined && state.status !== "running") parts.push(`error: ${oneLine(state.error)}`)
   return `${service}: ${parts.join(", ")}`
 }
 
-const firstLine = (text: string): string => {
-  const line = text.split("\n")[0] ?? ""
-  return line.length > 200 ? line.slice(0, 200) + "…" : line
+/**
+ * A multi-line error (`exited with code 3; last output:` then log lines) on one line.
+ *
+ * @since 0.1.0
+ */
+export const oneLine = (text: string, max = 200): string => {
+  const line = text
+    .split("\n")
+    .map((part) => part.trim())
+    .filter((part) => part.length > 0)
+    .join(" ")
+  return line.length > max ? line.slice(0, max - 1) + "…" : line
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -122,7 +122,7 @@ describe("Up.runFleet", () => {
           ["report", false]
         ]
       )
-      assert.include(events, "web note  failed for good (exit 2): boom")
+      assert.include(events, "web note  failed for good (exit 2): boom more")
       assert.include(events, "job note not started web failed for good (exit 2)")
       assert.notInclude(events.join("\n"), "job running")
     })

@@ -175,7 +175,7 @@ describe("view: plain lines and NDJSON", () => {
         "worker",
         state({ status: "exited", health: "none", exitCode: 3, restartCount: 2, error: "lost\nmore" })
       ),
-      "worker: exited, restarts 2, exit 3, error: lost"
+      "worker: exited, restarts 2, exit 3, error: lost more"
     )
   })
 
