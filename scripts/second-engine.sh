@@ -105,7 +105,13 @@ make_bridge() {
     ip link add "$BRIDGE" type bridge
     echo "$BRIDGE" >"$STATE_DIR/bridge.created"
   fi
-  ip addr show dev "$BRIDGE" | grep -q "${BRIDGE_CIDR%/*}" || ip addr add "$BRIDGE_CIDR" dev "$BRIDGE"
+  # (Not `ip addr | grep -q`: under pipefail, grep quitting early fails the pipeline.)
+  local addresses
+  addresses=$(ip -o -4 addr show dev "$BRIDGE")
+  case "$addresses" in
+    *" ${BRIDGE_CIDR} "*) ;;
+    *) ip addr add "$BRIDGE_CIDR" dev "$BRIDGE" ;;
+  esac
   ip link set "$BRIDGE" up
 }
 
