@@ -85,6 +85,23 @@ export {
 } from "./internal/supervisorErrors.js"
 
 /**
+ * Metrics: supervised containers running now (gauge), restarts made by restart policies
+ * and bytes downloaded by pulls (counters), over every instance of this process.
+ *
+ * @example
+ * ```ts
+ * const running = yield* Metric.value(Supervisor.metrics.containersRunning)
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const metrics = {
+  containersRunning: Container.containersRunning,
+  restarts: Container.restarts,
+  pullBytes: Pulls.pullBytes
+} as const
+
+/**
  * Why a run failed, by step: the spec was invalid (no Docker call was made), or pulling,
  * creating, copying files, starting or waiting failed (each carries the engine's
  * `DockerError` as `cause`). A container exiting with a non-zero code is not an error: it is

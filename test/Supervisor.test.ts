@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Effect, Exit, Fiber, Scope, Stream } from "effect"
+import { Clock, Effect, Exit, Fiber, Metric, Redacted, Scope, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import type * as ContainerState from "../src/ContainerState.js"
 import * as MemoryEngine from "../src/MemoryEngine.js"
@@ -354,6 +354,63 @@ describe("Supervisor (MemoryEngine, TestClock)", () => {
       assert.strictEqual(finals.length, 5)
       const pulls = (yield* memory.calls).filter((call) => call.operation === "pullImage")
       assert.strictEqual(pulls.length, 1)
+    }).pipe(Effect.provide(memoryLayer()))
+  )
+
+  it.effect("a Redacted env value never appears in the states, even when the container prints it", () =>
+    Effect.gen(function* () {
+      const memory = yield* MemoryEngine.MemoryEngine
+      yield* memory.script(
+        { container: nameOf("leaky") },
+        { logs: [{ text: "connecting with password hunter2" }], exit: { after: "1 second", code: 1 } }
+      )
+      const states = yield* Effect.scoped(
+        Effect.gen(function* () {
+          const supervisor = yield* makeSupervisor
+          const fiber = yield* supervisor
+            .run({ name: "leaky", image, env: { PASSWORD: Redacted.make("hunter2") } })
+            .pipe(Stream.runCollect, Effect.forkChild)
+          yield* advance(2_000)
+          return yield* Fiber.join(fiber)
+        })
+      )
+      const final = states[states.length - 1]
+      assert.strictEqual(final?.exitCode, 1)
+      assert.include(final?.error ?? "", "connecting with password")
+      assert.notInclude(JSON.stringify(states), "hunter2")
+    }).pipe(Effect.provide(memoryLayer()))
+  )
+
+  it.effect("metrics count running containers, restarts and pulled bytes", () =>
+    Effect.gen(function* () {
+      const memory = yield* MemoryEngine.MemoryEngine
+      yield* memory.script({ container: nameOf("counted") }, { exit: { after: "1 second", code: 1 } })
+      const before = {
+        running: (yield* Metric.value(Supervisor.metrics.containersRunning)).value,
+        restarts: (yield* Metric.value(Supervisor.metrics.restarts)).count,
+        pulled: (yield* Metric.value(Supervisor.metrics.pullBytes)).count
+      }
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          const supervisor = yield* makeSupervisor
+          const steady = yield* supervisor
+            .start({ name: "steady", image: registryImage })
+            .pipe(Effect.forkChild)
+          const fiber = yield* supervisor
+            .run({ name: "counted", image, restartPolicy: RestartPolicy.onFailure({ maxRetries: 2 }) })
+            .pipe(Stream.runDrain, Effect.forkChild)
+          yield* advance(5_000)
+          yield* Fiber.join(steady)
+          yield* Fiber.join(fiber)
+          assert.strictEqual(
+            (yield* Metric.value(Supervisor.metrics.containersRunning)).value,
+            before.running + 1
+          )
+        })
+      )
+      assert.strictEqual((yield* Metric.value(Supervisor.metrics.containersRunning)).value, before.running)
+      assert.strictEqual((yield* Metric.value(Supervisor.metrics.restarts)).count, before.restarts + 2)
+      assert.strictEqual((yield* Metric.value(Supervisor.metrics.pullBytes)).count, before.pulled + 5_000_000)
     }).pipe(Effect.provide(memoryLayer()))
   )
 })

@@ -265,8 +265,8 @@ const supervise = (
             toHealth(started.state.health?.status)
           )
         )
-        yield* Metric.update(containersRunning, 1)
-        yield* Effect.addFinalizer(() => Metric.update(containersRunning, -1))
+        yield* Metric.modify(containersRunning, 1)
+        yield* Effect.addFinalizer(() => Metric.modify(containersRunning, -1))
         yield* Effect.forkScoped(observe)
         // `not-running` answers at once when the container already exited; `next-exit` would hang.
         const waited = yield* engine
@@ -311,7 +311,7 @@ const supervise = (
       }
       restartCount++
       yield* update((state) => ContainerState.restarting(state, restartCount, exit))
-      yield* Metric.update(restarts, 1)
+      yield* Metric.modify(restarts, 1)
       yield* Effect.logInfo("restarting the container").pipe(
         Effect.annotateLogs({ exitCode: exit.exitCode, restartCount, delay: Duration.format(delay.value) })
       )

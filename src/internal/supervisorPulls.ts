@@ -56,7 +56,7 @@ export const make = <A>(
             const next = progress.update(aggregate, line)
             const downloaded = progress.bytesDone(next) - progress.bytesDone(aggregate)
             return SubscriptionRef.set(state.progress, Option.some(next)).pipe(
-              Effect.andThen(downloaded > 0 ? Metric.update(pullBytes, downloaded) : Effect.void),
+              Effect.andThen(downloaded > 0 ? Metric.modify(pullBytes, downloaded) : Effect.void),
               Effect.as(next)
             )
           }
