@@ -132,7 +132,9 @@ layer(liveLayer, { excludeTestServices: true })("Supervisor (live engine, pulls)
           1,
           "one events connection for 20 containers"
         )
-      })
+      }),
+    // The engine starts containers one at a time (about a second each on the CI machines).
+    120_000
   )
 
   it.effect("interrupted while pulling, it leaves no container and no network", () =>
