@@ -268,7 +268,7 @@ layer(liveLayer, { excludeTestServices: true, concurrent: true })(
                     networkMode: "none"
                   })
                   .pipe(Effect.map((created) => created.id)),
-              { concurrency: 10 }
+              { concurrency: 5 }
             ),
             (ids) =>
               Effect.forEach(ids, (id) => engine.removeContainer(id, { force: true }).pipe(Effect.ignore), {
@@ -284,7 +284,7 @@ layer(liveLayer, { excludeTestServices: true, concurrent: true })(
                 engine
                   .startContainer(id)
                   .pipe(Effect.andThen(engine.waitContainer(id, { condition: "not-running" }))),
-              { concurrency: 10, discard: true }
+              { concurrency: 5, discard: true }
             )
             const watched = supervisor
               .run({
