@@ -44,6 +44,8 @@ export const run = (settings: Settings) =>
       if (pid === undefined) return yield* Effect.fail(new Error("docker stats did not start"))
       // Let the CLI open its streams too, then measure both over the same window.
       yield* Effect.sleep("2 seconds")
+      // Garbage left by what ran before is collected now, not on the window's account.
+      collectGarbage()
       const statsBefore = watched.reduce((sum, one) => sum + one.statsUpdates(), 0)
       const cliBefore = Reference.cpuMillisOf(pid)
       const oursBefore = process.cpuUsage()
