@@ -144,7 +144,21 @@ export const tty = (options: {
           updateRow(service, (row) => ({ ...row, state }))
         ),
       note: (service, note) => updateRow(service, (row) => ({ ...row, note })),
-      phase: (phase) => Ref.update(screen, (s) => ({ ...s, phase })).pipe(Effect.andThen(draw)),
+      phase: (phase) =>
+        Ref.update(screen, (s) => ({
+          ...s,
+          phase,
+          // The rows show the teardown: what runs is stopping until the fleet marks it removed.
+          rows:
+            phase === "stopping"
+              ? s.rows.map(
+                  (row): View.Row =>
+                    row.state !== undefined && row.state.status !== "exited" && row.note === undefined
+                      ? { ...row, note: { status: "stopping", text: "", tone: "warn" } }
+                      : row
+                )
+              : s.rows
+        })).pipe(Effect.andThen(draw)),
       message: (text) =>
         Ref.update(screen, (s) => ({ ...s, messages: [...s.messages, text].slice(-3) })).pipe(
           Effect.andThen(draw)

@@ -12,7 +12,7 @@
  *
  * @since 0.1.0
  */
-import { Deferred, Effect, Option, Stream } from "effect"
+import { Deferred, Effect, Option, Ref, Stream } from "effect"
 import type * as Fleet from "./Fleet.js"
 import * as View from "./view.js"
 
@@ -97,62 +97,73 @@ export const runFleet = <E>(
           return { service: service.name, ok, reason }
         })
 
-      return Effect.gen(function* () {
-        for (const dependency of service.dependsOn) {
-          const condition = CONDITION_TEXT[dependency.condition]
-          yield* output.note(service.name, {
-            status: "waiting",
-            text: `for ${dependency.service} (${condition})`,
-            tone: "info"
-          })
-          const ready = yield* Effect.result(
-            Deferred.await(gateOf(gatesOf(dependency.service), dependency.condition))
-          )
-          if (ready._tag === "Failure") {
-            const reason = `not started: ${ready.failure}`
-            return yield* finish(false, reason, { status: "not started", text: ready.failure, tone: "bad" })
-          }
-        }
-        yield* output.note(service.name, undefined)
-
-        const last = yield* run(service).pipe(
-          Stream.tap((state) =>
-            Effect.gen(function* () {
-              yield* output.state(service.name, state)
-              if (state.status === "running") yield* Deferred.succeed(own.started, undefined)
-              if (state.health === "healthy") yield* Deferred.succeed(own.healthy, undefined)
+      const lifetime = (ran: Ref.Ref<boolean>) =>
+        Effect.gen(function* () {
+          for (const dependency of service.dependsOn) {
+            const condition = CONDITION_TEXT[dependency.condition]
+            yield* output.note(service.name, {
+              status: "waiting",
+              text: `for ${dependency.service} (${condition})`,
+              tone: "info"
             })
-          ),
-          Stream.runLast,
-          Effect.result
-        )
-        if (last._tag === "Failure") {
-          const reason = describeError(last.failure)
-          return yield* finish(false, `${service.name}: ${reason}`, {
-            status: "failed",
-            text: reason,
+            const ready = yield* Effect.result(
+              Deferred.await(gateOf(gatesOf(dependency.service), dependency.condition))
+            )
+            if (ready._tag === "Failure") {
+              const reason = `not started: ${ready.failure}`
+              return yield* finish(false, reason, { status: "not started", text: ready.failure, tone: "bad" })
+            }
+          }
+          yield* output.note(service.name, undefined)
+
+          const last = yield* run(service).pipe(
+            Stream.tap((state) =>
+              Effect.gen(function* () {
+                yield* Ref.set(ran, true)
+                yield* output.state(service.name, state)
+                if (state.status === "running") yield* Deferred.succeed(own.started, undefined)
+                if (state.health === "healthy") yield* Deferred.succeed(own.healthy, undefined)
+              })
+            ),
+            Stream.runLast,
+            Effect.result
+          )
+          if (last._tag === "Failure") {
+            const reason = describeError(last.failure)
+            return yield* finish(false, `${service.name}: ${reason}`, {
+              status: "failed",
+              text: reason,
+              tone: "bad"
+            })
+          }
+          const state = Option.getOrUndefined(last.success)
+          if (state?.status === "exited" && state.exitCode === 0) {
+            yield* Deferred.succeed(own.started, undefined)
+            yield* Deferred.succeed(own.completed, undefined)
+            // A dependant waiting for a job to be healthy must not hang once the job is over.
+            yield* failGates(`${service.name} exited before it was healthy`)
+            return yield* finish(true, undefined, undefined)
+          }
+          const how = state?.exitCode !== undefined ? `exit ${state.exitCode}` : "ended"
+          const detail = state?.error !== undefined ? `: ${View.oneLine(state.error, 120)}` : ""
+          return yield* finish(false, `${service.name} failed for good (${how})`, {
+            status: undefined,
+            text: `failed for good (${how})${detail}`,
             tone: "bad"
           })
-        }
-        const state = Option.getOrUndefined(last.success)
-        if (state?.status === "exited" && state.exitCode === 0) {
-          yield* Deferred.succeed(own.started, undefined)
-          yield* Deferred.succeed(own.completed, undefined)
-          // A dependant waiting for a job to be healthy must not hang once the job is over.
-          yield* failGates(`${service.name} exited before it was healthy`)
-          return yield* finish(true, undefined, undefined)
-        }
-        const how = state?.exitCode !== undefined ? `exit ${state.exitCode}` : "ended"
-        const detail = state?.error !== undefined ? `: ${View.oneLine(state.error, 120)}` : ""
-        return yield* finish(false, `${service.name} failed for good (${how})`, {
-          status: undefined,
-          text: `failed for good (${how})${detail}`,
-          tone: "bad"
-        })
-      }).pipe(
-        // Runs after the stream's own finalizers: the container is gone when this is shown.
-        Effect.onInterrupt(() => output.note(service.name, { status: "removed", text: "", tone: "info" }))
-      )
+        }).pipe(
+          // Runs after the stream's own finalizers: the container is gone when this is shown.
+          Effect.onInterrupt(() =>
+            Effect.flatMap(Ref.get(ran), (hadContainer) =>
+              output.note(service.name, {
+                status: hadContainer ? "removed" : "not started",
+                text: "",
+                tone: "info"
+              })
+            )
+          )
+        )
+      return Effect.flatMap(Ref.make(false), lifetime)
     }
 
     return yield* Effect.forEach(fleet.services, runService, { concurrency: "unbounded" })
