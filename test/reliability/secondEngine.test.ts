@@ -5,9 +5,11 @@
  */
 import * as Net from "node:net"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Layer, Stream } from "effect"
+import { Cause, Effect, Exit, Fiber, Layer, Logger, Stream } from "effect"
+import type * as ContainerState from "../../src/ContainerState.js"
 import * as DockerEngine from "../../src/DockerEngine.js"
 import { DockerError } from "../../src/DockerError.js"
+import * as Supervisor from "../../src/Supervisor.js"
 import { assertNoLeftovers, removeImageIfPresent, testLabels } from "../support/live.js"
 import { certPaths, secondEngine, secondEngineHost, secondEngineLayer, timed } from "./support.js"
 
@@ -217,5 +219,96 @@ describe("second engine: going away", () => {
       assert.include(error.message, `Could not connect to Docker at tcp://127.0.0.1:${port}: is it running?`)
       assert.isBelow(elapsedMs, 2_000)
     })
+  )
+})
+
+describe("second engine: restarted under a Supervisor", () => {
+  it.live(
+    "dockerd restarted while 5 containers are supervised: every stream ends exited (or fails typed), nothing hangs, events reconnect with since, nothing is left",
+    () =>
+      Effect.gen(function* () {
+        const restartLabels = testLabels("reliability-restart")
+        const logged: Array<string> = []
+        const capture = Logger.make((options) => {
+          logged.push(String(Logger.formatJson.log(options)))
+        })
+        yield* Effect.gen(function* () {
+          const supervisor = yield* Supervisor.make({
+            app: restartLabels["dev.effect-docker.app"] ?? "test-reliability-restart",
+            labels: restartLabels
+          })
+          // Containers that stop at once on SIGTERM (the daemon stops them when it shuts down).
+          const spec = (name: string) => ({
+            name,
+            image,
+            command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.2; done"],
+            healthcheck: { test: ["CMD", "true"], interval: "300 millis" as const, retries: 1 },
+            stopTimeout: "2 seconds" as const
+          })
+          const seen = Array.from({ length: 5 }, (): Array<ContainerState.ContainerState> => [])
+          const runs = yield* Effect.forEach(seen, (states, index) =>
+            supervisor.run(spec(`worker-${index}`)).pipe(
+              Stream.runForEach((state) => Effect.sync(() => states.push(state))),
+              Effect.exit,
+              Effect.forkChild
+            )
+          )
+          // All five healthy: the health events came through the shared subscription.
+          yield* Effect.sleep("200 millis").pipe(
+            Effect.repeat({
+              until: () => seen.every((states) => states.some((state) => state.health === "healthy"))
+            }),
+            Effect.timeout("30 seconds")
+          )
+          assert.strictEqual(yield* supervisor.eventsConnections, 1)
+
+          yield* secondEngine("restart")
+
+          // Each stream ends, one way or the other, within bounded time: none hangs.
+          const exits = yield* Effect.forEach(
+            runs,
+            (run) => Fiber.join(run).pipe(Effect.timeout("30 seconds")),
+            {
+              concurrency: "unbounded"
+            }
+          )
+          exits.forEach((exit, index) => {
+            const last = seen[index]?.at(-1)
+            assert.strictEqual(last?.status, "exited", `worker-${index} ended with an exited state`)
+            if (Exit.isFailure(exit)) {
+              // Failing is allowed, but only with a typed error, never a defect.
+              assert.isFalse(Cause.hasDies(exit.cause), `worker-${index} died: ${String(exit.cause)}`)
+              assert.isTrue(Cause.findErrorOption(exit.cause)._tag === "Some", String(exit.cause))
+            }
+            // No state was published twice in a row (a replayed event would repeat one).
+            const states = seen[index] ?? []
+            const healthyTransitions = states.filter(
+              (state, at) => state.health === "healthy" && states[at - 1]?.health !== "healthy"
+            )
+            assert.isAtMost(healthyTransitions.length, 1, `worker-${index}: one healthy transition per run`)
+          })
+
+          // The subscription reconnected (with backoff) and resumed from the last event's time.
+          yield* Effect.sleep("200 millis").pipe(
+            Effect.repeat({
+              until: () => logged.some((line) => line.includes("reconnecting to the engine's events"))
+            }),
+            Effect.timeout("20 seconds")
+          )
+          const reconnect = logged.find((line) => line.includes("reconnecting to the engine's events")) ?? ""
+          assert.match(reconnect, /"since":\s*1\d{9}/, "the reconnection resumes with since")
+
+          // And it works: a container started now gets its health through it.
+          const after = yield* supervisor.run(spec("after-restart")).pipe(
+            Stream.takeUntil((state) => state.health === "healthy"),
+            Stream.runCollect,
+            Effect.timeout("30 seconds")
+          )
+          assert.strictEqual(after.at(-1)?.health, "healthy")
+          assert.isAtLeast(yield* supervisor.eventsConnections, 2)
+        }).pipe(Effect.scoped, Effect.provide(Logger.layer([capture], { mergeWithExisting: true })))
+        yield* assertNoLeftovers(restartLabels)
+      }).pipe(Effect.ensuring(secondEngine("start")), Effect.provide(secondEngineLayer())),
+    120_000
   )
 })
