@@ -108,19 +108,19 @@ export const tty = (options: {
       rows: options.services.map((service) => ({ service, state: undefined, note: undefined })),
       messages: []
     })
-    const drawn = yield* Ref.make({ lines: 0, text: "" })
+    const drawn = yield* Ref.make({ lines: 0, text: "", width: 0 })
     const draw = Effect.gen(function* () {
       const current = yield* Ref.get(screen)
-      const lines = View.table(current, {
-        width: Math.max(20, options.columns()),
-        color: options.color,
-        now: new Date()
-      })
+      const width = Math.max(20, options.columns())
+      const lines = View.table(current, { width, color: options.color, now: new Date() })
       const text = lines.join("\n")
       const previous = yield* Ref.get(drawn)
-      if (text === previous.text) return
-      options.out.write(View.redraw(previous.lines, lines))
-      yield* Ref.set(drawn, { lines: lines.length, text })
+      if (text === previous.text && width === previous.width) return
+      // After a resize the terminal has rewrapped the old frame: counting its lines back up
+      // would land in the wrong place, so the screen is cleared and the table starts at the top.
+      const resized = previous.width !== 0 && width !== previous.width
+      options.out.write((resized ? "\x1b[H\x1b[2J" : "") + View.redraw(resized ? 0 : previous.lines, lines))
+      yield* Ref.set(drawn, { lines: lines.length, text, width })
     })
     const updateRow = (service: string, f: (row: View.Row) => View.Row) =>
       Ref.update(screen, (s) => ({
