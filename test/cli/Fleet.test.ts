@@ -329,6 +329,7 @@ volumes: {}
 `),
       [
         'demo.yaml:5: services.web.healthcheck.test: a list test starts with "CMD", "CMD-SHELL" or "NONE"',
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: the message quotes Compose's \${VAR} syntax
         "demo.yaml:7: services.web.environment.A: unsupported interpolation ${B:?required} (use ${VAR}, ${VAR:-default} or $$ for a literal $)"
       ]
     )
