@@ -23,7 +23,7 @@ export const run = (settings: Settings) =>
       )
       yield* Ours.allRunning(watched)
       const ids = watched.map((one) => one.id() ?? "")
-      const waits = yield* Effect.forEach(ids, (id) => Reference.spawnQuiet(["wait", id]))
+      const waits = yield* Effect.forEach(ids, (id) => Reference.spawnQuiet("docker", ["wait", id]))
       // Give every `docker wait` time to start and send its request before the first kill.
       yield* Effect.sleep(settings.quick ? "2 seconds" : "4 seconds")
       const oursSamples: Array<number> = []

@@ -153,14 +153,14 @@ export const cli = (args: ReadonlyArray<string>): Promise<string> =>
 export const labelArgs = Object.entries(labels).flatMap(([key, value]) => ["--label", `${key}=${value}`])
 
 /**
- * A long-running `docker` child (stats, wait) whose output goes to /dev/null, so this process
- * spends nothing on it; killed when the scope closes.
+ * A long-running child (`docker stats`, `docker wait`) whose output goes to /dev/null, so this
+ * process spends nothing on it; killed when the scope closes.
  */
-export const spawnQuiet = (args: ReadonlyArray<string>) =>
+export const spawnQuiet = (command: string, args: ReadonlyArray<string>) =>
   Effect.acquireRelease(
     Effect.sync(() => {
       const devNull = openSync("/dev/null", "w")
-      const child = spawn("docker", args, { stdio: ["ignore", devNull, devNull] })
+      const child = spawn(command, args, { stdio: ["ignore", devNull, devNull] })
       const exited = new Promise<number>((resolve) =>
         child.on("exit", () => {
           resolve(performance.now())

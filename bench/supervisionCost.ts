@@ -7,10 +7,13 @@
  * Both run at once, so they see the same engine under the same load. RSS growth per
  * container: this process's RSS while supervising, minus before, over N.
  */
+import { fileURLToPath } from "node:url"
 import { Effect } from "effect"
 import { atMost, compare, figure, progress, type Row, type Settings } from "./harness.js"
 import * as Ours from "./ours.js"
 import * as Reference from "./reference.js"
+
+const rawStatsScript = fileURLToPath(new URL("./rawStats.js", import.meta.url))
 
 const mib = (bytes: number) => bytes / 2 ** 20
 
@@ -39,19 +42,25 @@ export const run = (settings: Settings) =>
         Effect.timeout("30 seconds")
       )
       const ids = (yield* supervisor.list()).map((container) => container.id)
-      const cli = yield* Reference.spawnQuiet(["stats", ...ids])
+      const cli = yield* Reference.spawnQuiet("docker", ["stats", ...ids])
+      const byHand = yield* Reference.spawnQuiet(process.execPath, [rawStatsScript, ...ids])
       const pid = cli.child.pid
-      if (pid === undefined) return yield* Effect.fail(new Error("docker stats did not start"))
-      // Let the CLI open its streams too, then measure both over the same window.
-      yield* Effect.sleep("2 seconds")
+      const byHandPid = byHand.child.pid
+      if (pid === undefined || byHandPid === undefined) {
+        return yield* Effect.fail(new Error("docker stats or the raw dockerode watcher did not start"))
+      }
+      // Let the others open their streams too, then measure all over the same window.
+      yield* Effect.sleep("3 seconds")
       // Garbage left by what ran before is collected now, not on the window's account.
       collectGarbage()
       const statsBefore = watched.reduce((sum, one) => sum + one.statsUpdates(), 0)
       const cliBefore = Reference.cpuMillisOf(pid)
+      const byHandBefore = Reference.cpuMillisOf(byHandPid)
       const oursBefore = process.cpuUsage()
       yield* Effect.sleep(windowMs)
       const oursCpu = process.cpuUsage(oursBefore)
       const cliAfter = Reference.cpuMillisOf(pid)
+      const byHandAfter = Reference.cpuMillisOf(byHandPid)
       const cliRss = Reference.rssOf(pid)
       const statsUpdates = watched.reduce((sum, one) => sum + one.statsUpdates(), 0) - statsBefore
       collectGarbage()
@@ -69,6 +78,10 @@ export const run = (settings: Settings) =>
           atMost(1),
           `${statsUpdates} stats updates received in the window`
         ),
+        compare(`supervision CPU, ${n} containers ${windowMs / 1000} s`, figure([oursMillis], "cpu-ms"), {
+          name: "raw dockerode + JSON.parse (node child)",
+          figure: figure([byHandAfter - byHandBefore], "cpu-ms")
+        }),
         compare(
           "supervision RSS growth per container",
           figure([mib(perContainer)], "MiB"),
