@@ -241,6 +241,35 @@ describe.concurrent("effect-docker CLI against the real engine", () => {
     await noLeftovers(app)
   }, 120_000)
 
+  it("no engine answering: up says so in one line and runs the fleet on MemoryEngine, marked simulated", async () => {
+    const app = appFor("memory")
+    const run = cli(["up", demoAs(app), "--json"], {
+      DOCKER_HOST: `unix://${path.join(workDir, "no-docker.sock")}`
+    })
+    try {
+      await waitFor(
+        "the simulated web healthy and job exited 0",
+        60_000,
+        () => {
+          const seen = states(run)
+          const web = seen.some((s) => s.service === "web" && s.health === "healthy")
+          const job = seen.some((s) => s.service === "job" && s.status === "exited" && s.exitCode === 0)
+          return web && job ? true : undefined
+        },
+        run.stderr
+      )
+      assert.isTrue(states(run).every((s) => (s as JsonState & { simulated?: boolean }).simulated === true))
+      assert.match(
+        run.stderr().split("\n")[0]!,
+        /^Could not connect to Docker at unix:\/\/.*no-docker\.sock: is it running\?.* Running the fleet on MemoryEngine \(simulated\)\.$/
+      )
+    } finally {
+      run.child.kill("SIGINT")
+    }
+    assert.strictEqual(await run.exit, 0, run.stderr())
+    await noLeftovers(app)
+  }, 120_000)
+
   it("a bad fleet file or bad flags: exit status 2, every problem with its line, no container created", async () => {
     const app = appFor("bad")
     const file = fleetFile(
