@@ -270,13 +270,24 @@ describe.concurrent("effect-docker CLI against the real engine", () => {
     await noLeftovers(app)
   }, 120_000)
 
-  it("a bad fleet file or bad flags: exit status 2, every problem with its line, no container created", async () => {
+  it("exit status: 2 for a bad fleet file (every problem with its line) or bad flags, 1 when a service fails for good", async () => {
     const app = appFor("bad")
     const file = fleetFile(
       app,
       `name: ${app}\nservices:\n  web:\n    image: busybox:latest\n    healthcheck:\n      test: "true"\n      interval: soon\n    ports: ["80:80"]\n`
     )
-    const [result, usage] = await Promise.all([cliDone(["up", file]), cliDone(["down"])])
+    const failing = fleetFile(
+      `${app}-fails`,
+      `name: ${app}\nservices:\n  once:\n    image: busybox:latest\n    command: ["sh", "-c", "echo giving up >&2; exit 3"]\n`
+    )
+    const [result, usage, failed] = await Promise.all([
+      cliDone(["up", file]),
+      cliDone(["down"]),
+      cliDone(["up", failing])
+    ])
+    assert.strictEqual(failed.code, 1, failed.stderr)
+    assert.include(failed.stdout, "once: exited, exit 3")
+    assert.include(failed.stderr, "once failed for good (exit 3)")
     assert.strictEqual(usage.code, 2)
     assert.include(usage.stderr, "give either --instance ID or --all")
     assert.strictEqual(result.code, 2)
