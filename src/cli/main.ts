@@ -19,7 +19,7 @@
 
 import { randomBytes } from "node:crypto"
 import * as path from "node:path"
-import { NodeRuntime } from "@effect/platform-node"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Data, Deferred, Effect, Exit, Fiber, Layer, Logger, LogLevel, Option, Runtime } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import * as DockerEngine from "../DockerEngine.js"
