@@ -7,7 +7,7 @@
  *
  * @example
  * ```ts
- * import { NodeRuntime, NodeServices } from "@effect/platform-node"
+ * import * as NodeServices from "@effect/platform-node/NodeServices"
  * import { Effect } from "effect"
  * import * as Main from "./cli/main.js"
  *
@@ -20,7 +20,19 @@
 import { randomBytes } from "node:crypto"
 import * as path from "node:path"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { Data, Deferred, Effect, Exit, Fiber, Layer, Logger, LogLevel, Option, Runtime } from "effect"
+import {
+  type Config,
+  Data,
+  Deferred,
+  Effect,
+  Exit,
+  Fiber,
+  Layer,
+  Logger,
+  LogLevel,
+  Option,
+  Runtime
+} from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import * as DockerEngine from "../DockerEngine.js"
 import type { DockerError } from "../DockerError.js"
@@ -95,10 +107,7 @@ const up = (options: {
     const { simulated } = yield* chooseEngine(options.engine)
     const app = appName(fleet)
     const instanceId = randomBytes(4).toString("hex")
-    const engineLayer: Layer.Layer<
-      DockerEngine.DockerEngine,
-      DockerError | import("effect").Config.ConfigError
-    > = simulated
+    const engineLayer: Layer.Layer<DockerEngine.DockerEngine, DockerError | Config.ConfigError> = simulated
       ? MemoryEngine.layer({
           images: [...new Set(fleet.services.map((service) => service.image))],
           containers: Object.fromEntries(
