@@ -6,7 +6,7 @@
  * EFFECT_DOCKER_LOAD_CONTAINERS and EFFECT_DOCKER_LOAD_SECONDS change the size and length.
  */
 import { assert, layer } from "@effect/vitest"
-import { Effect, Fiber, Stream } from "effect"
+import { Cause, Effect, Fiber, Stream } from "effect"
 import * as Supervisor from "../../src/Supervisor.js"
 import { assertNoLeftovers, liveLayer, testLabels } from "../support/live.js"
 
@@ -21,6 +21,7 @@ interface Counter {
   withStats: number
   lastAt: number
   running: boolean
+  ended?: string
 }
 
 layer(liveLayer, { excludeTestServices: true })("reliability: load (live engine)", (it) => {
@@ -42,30 +43,46 @@ layer(liveLayer, { excludeTestServices: true })("reliability: load (live engine)
             labels
           })
           const began = Date.now()
-          const runs = yield* Effect.forEach(counters, (counter, index) =>
-            supervisor
-              .run({
-                name: `load-${index}`,
-                image: "busybox:latest",
-                command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"],
-                stopTimeout: "2 seconds"
-              })
-              .pipe(
-                Stream.runForEach((state) =>
-                  Effect.sync(() => {
-                    counter.states++
-                    counter.lastAt = Date.now()
-                    if (state.status === "running") counter.running = true
-                    if (state.cpuPercent !== undefined) counter.withStats++
+          // Launched 8 at a time, each counted as launched once it runs: 100 starts at once
+          // overwhelm a 2-core engine (the connect deadline fails them, see the README).
+          const runs = yield* Effect.forEach(
+            counters,
+            (counter, index) =>
+              Effect.gen(function* () {
+                const fiber = yield* supervisor
+                  .run({
+                    name: `load-${index}`,
+                    image: "busybox:latest",
+                    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"],
+                    stopTimeout: "2 seconds"
                   })
-                ),
-                Effect.forkChild
-              )
+                  .pipe(
+                    Stream.runForEach((state) =>
+                      Effect.sync(() => {
+                        counter.states++
+                        counter.lastAt = Date.now()
+                        if (state.status === "running") counter.running = true
+                        if (state.cpuPercent !== undefined) counter.withStats++
+                      })
+                    ),
+                    Effect.onExit((exit) =>
+                      Effect.sync(() => {
+                        counter.ended = exit._tag === "Success" ? "ended" : String(Cause.squash(exit.cause))
+                      })
+                    ),
+                    Effect.forkDetach
+                  )
+                yield* Effect.sleep("100 millis").pipe(
+                  Effect.repeat({ until: () => counter.running || counter.ended !== undefined })
+                )
+                if (counter.ended !== undefined) {
+                  return yield* Effect.die(new Error(`load-${index} ended before it ran: ${counter.ended}`))
+                }
+                return fiber
+              }),
+            { concurrency: 8 }
           )
-          yield* Effect.sleep("500 millis").pipe(
-            Effect.repeat({ until: () => counters.every((counter) => counter.running) }),
-            Effect.timeout("5 minutes")
-          )
+          yield* Effect.addFinalizer(() => Fiber.interruptAll(runs))
           const allRunningMs = Date.now() - began
 
           const sampled = Date.now()
@@ -75,7 +92,9 @@ layer(liveLayer, { excludeTestServices: true })("reliability: load (live engine)
             yield* Effect.sleep("5 seconds")
           }
           const checkedAt = Date.now()
-          const silent = counters.filter((counter) => checkedAt - counter.lastAt > 15_000).length
+          const silent = counters.filter(
+            (counter) => counter.ended !== undefined || checkedAt - counter.lastAt > 15_000
+          ).length
           const statesAtEnd = counters.map((counter) => counter.states)
 
           const teardownBegan = Date.now()
