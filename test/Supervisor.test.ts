@@ -172,6 +172,30 @@ describe("Supervisor (MemoryEngine, TestClock)", () => {
     )
   }
 
+  it.effect("the exit error holds the last run's output only, not every earlier run's", () =>
+    Effect.gen(function* () {
+      const memory = yield* MemoryEngine.MemoryEngine
+      yield* memory.script({ container: nameOf("noisy") }, [
+        { logs: [{ text: "first run failed" }], exit: { after: "1 second", code: 1 } },
+        { logs: [{ text: "second run failed" }], exit: { after: "1 second", code: 2 } }
+      ])
+      const states = yield* Effect.scoped(
+        Effect.gen(function* () {
+          const supervisor = yield* makeSupervisor
+          const fiber = yield* supervisor
+            .run({ name: "noisy", image, restartPolicy: RestartPolicy.onFailure({ maxRetries: 1 }) })
+            .pipe(Stream.runCollect, Effect.forkChild)
+          yield* advance(5_000)
+          return yield* Fiber.join(fiber)
+        })
+      )
+      const final = states[states.length - 1]
+      assert.strictEqual(final?.exitCode, 2)
+      assert.deepStrictEqual(final?.lastLogLines, ["second run failed"])
+      assert.notInclude(final?.error ?? "", "first run failed")
+    }).pipe(Effect.provide(memoryLayer()))
+  )
+
   it.effect("one events subscription serves every container of the instance", () =>
     Effect.gen(function* () {
       const memory = yield* MemoryEngine.MemoryEngine

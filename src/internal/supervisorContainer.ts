@@ -276,11 +276,14 @@ const supervise = (
         const finishedAt =
           (Option.isSome(finished) ? epochMillis(finished.value.state.finishedAt) : undefined) ??
           (yield* Clock.currentTimeMillis)
-        const lastLogLines = yield* engine.logs(id, { follow: false, tail: spec.logTail }).pipe(
-          Stream.map((line) => sanitize(line.text)),
-          Stream.runCollect,
-          Effect.orElseSucceed(() => [])
-        )
+        // Only this run's output: the container is reused across restarts and its log keeps every run.
+        const lastLogLines = yield* engine
+          .logs(id, { follow: false, tail: spec.logTail, since: startedAt.getTime() / 1000 })
+          .pipe(
+            Stream.map((line) => sanitize(line.text)),
+            Stream.runCollect,
+            Effect.orElseSucceed(() => [])
+          )
         return {
           exitCode: waited.exitCode,
           ranFor: Duration.millis(Math.max(0, finishedAt - startedAt.getTime())),
