@@ -27,7 +27,8 @@
  */
 import type { Agent } from "node:http"
 import { PassThrough, Readable } from "node:stream"
-import { NodeStream } from "@effect/platform-node"
+// The module itself, not the package barrel: the barrel loads redis, http and cluster too.
+import * as NodeStream from "@effect/platform-node/NodeStream"
 import Dockerode from "dockerode"
 import {
   Config,
