@@ -123,6 +123,11 @@ export const runFleet = <E>(
                 yield* output.state(service.name, state)
                 if (state.status === "running") yield* Deferred.succeed(own.started, undefined)
                 if (state.health === "healthy") yield* Deferred.succeed(own.healthy, undefined)
+                // Running without a health status: there is no healthcheck, so it never becomes
+                // healthy (Compose refuses such a dependency too).
+                if (state.status === "running" && state.health === "none") {
+                  yield* Deferred.fail(own.healthy, `${service.name} has no healthcheck`)
+                }
               })
             ),
             Stream.runLast,

@@ -128,6 +128,39 @@ describe("Up.runFleet", () => {
     })
   )
 
+  it.effect("waiting for a dependency without a healthcheck to be healthy fails at once, never hangs", () =>
+    Effect.gen(function* () {
+      const { events, output } = recorder()
+      const fleet = fleetOf(`
+services:
+  web:
+    image: busybox
+  job:
+    image: busybox
+    depends_on:
+      web: { condition: service_healthy }
+`)
+      const run = scripted({
+        web: [
+          [0, state("running")],
+          [5, state("exited", { exitCode: 0 })]
+        ],
+        job: [[0, state("exited", { exitCode: 0 })]]
+      })
+      const fiber = yield* Effect.forkChild(Up.runFleet(fleet, run, output, String))
+      yield* TestClock.adjust("10 seconds")
+      const results = yield* Fiber.join(fiber)
+      assert.deepStrictEqual(
+        results.map((r) => [r.service, r.ok]),
+        [
+          ["web", true],
+          ["job", false]
+        ]
+      )
+      assert.include(events, "job note not started web has no healthcheck")
+    })
+  )
+
   it.effect("a run error is reported with its message", () =>
     Effect.gen(function* () {
       const { events, output } = recorder()
