@@ -1,5 +1,25 @@
 import { defineConfig } from "vitest/config"
 
+// vitest's reporter calls Map.groupBy (Node 21+) when it prints a failure; on Node 20, the
+// machine's default, it would crash and hide the assertion. Give it the function.
+if (typeof (Map as { groupBy?: unknown }).groupBy !== "function") {
+  Object.defineProperty(Map, "groupBy", {
+    configurable: true,
+    writable: true,
+    value: <K, T>(items: Iterable<T>, keyOf: (item: T, index: number) => K): Map<K, Array<T>> => {
+      const groups = new Map<K, Array<T>>()
+      let index = 0
+      for (const item of items) {
+        const key = keyOf(item, index++)
+        const group = groups.get(key)
+        if (group === undefined) groups.set(key, [item])
+        else group.push(item)
+      }
+      return groups
+    }
+  })
+}
+
 // Two projects: `unit` runs on MemoryEngine and pure functions (no daemon, TestClock),
 // `integration` runs against the real dockerd that scripts/engine-env.sh starts.
 export default defineConfig({
