@@ -163,9 +163,10 @@ layer(liveLayer, { excludeTestServices: true, concurrent: true })(
             left.map((container) => container.names.join(",")),
             []
           )
-          // Four containers that each need the full 2 s stop timeout: in parallel, not 8 s.
-          assert.isAtLeast(elapsedMs, 1_500)
-          assert.isBelow(elapsedMs, 6_000)
+          // Four containers that each need their full 3 s stop timeout: one after another would
+          // take at least 12 s.
+          assert.isAtLeast(elapsedMs, 2_500)
+          assert.isBelow(elapsedMs, 12_000)
           yield* assertNoLeftovers(labels)
         }),
       60_000
