@@ -3,7 +3,8 @@
  * supervised at once for 2 minutes with stats. Every stream keeps delivering states, teardown
  * removes everything, and the process's memory stays flat after warm-up. It prints its figures.
  *
- * EFFECT_DOCKER_LOAD_CONTAINERS and EFFECT_DOCKER_LOAD_SECONDS change the size and length.
+ * EFFECT_DOCKER_LOAD_CONTAINERS, EFFECT_DOCKER_LOAD_SECONDS and EFFECT_DOCKER_LOAD_LAUNCH (how many
+ * start at once, default 8) change the size, the length and the launch rate.
  */
 import { assert, layer } from "@effect/vitest"
 import { Cause, Effect, Fiber, Stream } from "effect"
@@ -12,6 +13,7 @@ import { assertNoLeftovers, liveLayer, testLabels } from "../support/live.js"
 
 const containers = Number(process.env.EFFECT_DOCKER_LOAD_CONTAINERS ?? 100)
 const seconds = Number(process.env.EFFECT_DOCKER_LOAD_SECONDS ?? 120)
+const launchConcurrency = Number(process.env.EFFECT_DOCKER_LOAD_LAUNCH ?? 8)
 const warmUpSeconds = Math.min(30, Math.floor(seconds / 4))
 
 const mib = (bytes: number) => Math.round((bytes / 1024 / 1024) * 10) / 10
@@ -43,7 +45,7 @@ layer(liveLayer, { excludeTestServices: true })("reliability: load (live engine)
             labels
           })
           const began = Date.now()
-          // Launched 8 at a time, each counted as launched once it runs: 100 starts at once
+          // Launched a few at a time, each counted as launched once it runs: 100 starts at once
           // overwhelm a 2-core engine (the connect deadline fails them, see the README).
           const runs = yield* Effect.forEach(
             counters,
@@ -80,7 +82,7 @@ layer(liveLayer, { excludeTestServices: true })("reliability: load (live engine)
                 }
                 return fiber
               }),
-            { concurrency: 8 }
+            { concurrency: launchConcurrency }
           )
           yield* Effect.addFinalizer(() => Fiber.interruptAll(runs))
           const allRunningMs = Date.now() - began
