@@ -7,7 +7,7 @@ import { spawn } from "node:child_process"
 import * as Path from "node:path"
 import { createInterface } from "node:readline"
 import { assert, layer } from "@effect/vitest"
-import { Deferred, type Duration, Effect, Fiber, Stream } from "effect"
+import { Deferred, type Duration, Effect, Fiber, Schedule, Stream } from "effect"
 import type * as ContainerState from "../../src/ContainerState.js"
 import * as DockerEngine from "../../src/DockerEngine.js"
 import * as RestartPolicy from "../../src/RestartPolicy.js"
@@ -256,10 +256,12 @@ layer(liveLayer, { excludeTestServices: true, concurrent: true })(
           const labels = testLabels("reliability-flood")
           const foreign = testLabels("reliability-foreign")
           const engine = yield* DockerEngine.DockerEngine
-          const foreignIds = yield* Effect.acquireRelease(
-            Effect.forEach(
-              Array.from({ length: 50 }, (_, index) => index),
-              (index) =>
+          // Each one released on its own (created ones are removed even when a later create
+          // fails), the removal retried: a busy engine can refuse a call or two.
+          const foreignIds = yield* Effect.forEach(
+            Array.from({ length: 50 }, (_, index) => index),
+            (index) =>
+              Effect.acquireRelease(
                 engine
                   .createContainer({
                     image,
@@ -269,13 +271,16 @@ layer(liveLayer, { excludeTestServices: true, concurrent: true })(
                     networkMode: "none"
                   })
                   .pipe(Effect.map((created) => created.id)),
-              { concurrency: 5 }
-            ),
-            (ids) =>
-              Effect.forEach(ids, (id) => engine.removeContainer(id, { force: true }).pipe(Effect.ignore), {
-                concurrency: 10,
-                discard: true
-              })
+                (id) =>
+                  engine.removeContainer(id, { force: true }).pipe(
+                    Effect.catchTag("DockerError", (error) =>
+                      error.reason === "NotFound" ? Effect.void : Effect.fail(error)
+                    ),
+                    Effect.retry(Schedule.spaced("1 second").pipe(Schedule.upTo({ times: 10 }))),
+                    Effect.ignore
+                  )
+              ),
+            { concurrency: 5 }
           )
           yield* Effect.gen(function* () {
             const supervisor = yield* instance(labels)
@@ -313,6 +318,12 @@ layer(liveLayer, { excludeTestServices: true, concurrent: true })(
           }).pipe(Effect.scoped)
           const stillThere = yield* engine.listContainers({ all: true, labels: foreign })
           assert.strictEqual(stillThere.length, 50)
+          // Removed here in parallel; the finalizers (one after another) then find nothing.
+          yield* Effect.forEach(
+            foreignIds,
+            (id) => engine.removeContainer(id, { force: true }).pipe(Effect.ignore),
+            { concurrency: 10, discard: true }
+          )
           yield* assertNoLeftovers(labels)
         }).pipe(Effect.scoped),
       90_000
