@@ -131,6 +131,8 @@ const healthOf = (event: EngineEvent): ContainerState.Health | undefined => {
 
 interface RunExit {
   readonly exitCode: number
+  /** Milliseconds since the epoch. */
+  readonly finishedAt: number
   readonly ranFor: Duration.Duration
   readonly lastLogLines: ReadonlyArray<string>
 }
@@ -249,54 +251,69 @@ const supervise = (
       )
     ).pipe(Stream.runDrain)
 
-    const runOnce: Effect.Effect<RunExit, StartError | WaitError> = Effect.scoped(
-      Effect.gen(function* () {
-        yield* engine
-          .startContainer(id)
-          .pipe(Effect.mapError((cause) => new StartError({ ...fields, cause })))
-        // The running time is measured from the container's own start (seed bug 5).
-        const started = yield* engine
-          .inspectContainer(id)
-          .pipe(Effect.mapError((cause) => new StartError({ ...fields, cause })))
-        const startedAt = new Date(epochMillis(started.state.startedAt) ?? (yield* Clock.currentTimeMillis))
-        yield* update((state) =>
-          ContainerState.health(
-            ContainerState.started(state, startedAt),
-            toHealth(started.state.health?.status)
+    // `previousExit` (ms): when the last run ended, so this run's output can be told from earlier runs'.
+    const runOnce = (previousExit: number | undefined): Effect.Effect<RunExit, StartError | WaitError> =>
+      Effect.scoped(
+        Effect.gen(function* () {
+          yield* engine
+            .startContainer(id)
+            .pipe(Effect.mapError((cause) => new StartError({ ...fields, cause })))
+          // The running time is measured from the container's own start (seed bug 5).
+          const started = yield* engine
+            .inspectContainer(id)
+            .pipe(Effect.mapError((cause) => new StartError({ ...fields, cause })))
+          const startedAt = new Date(epochMillis(started.state.startedAt) ?? (yield* Clock.currentTimeMillis))
+          yield* update((state) =>
+            ContainerState.health(
+              ContainerState.started(state, startedAt),
+              toHealth(started.state.health?.status)
+            )
           )
-        )
-        yield* Metric.modify(containersRunning, 1)
-        yield* Effect.addFinalizer(() => Metric.modify(containersRunning, -1))
-        yield* Effect.forkScoped(observe)
-        // `not-running` answers at once when the container already exited; `next-exit` would hang.
-        const waited = yield* engine
-          .waitContainer(id, { condition: "not-running" })
-          .pipe(Effect.mapError((cause) => new WaitError({ ...fields, cause })))
-        const finished = yield* engine.inspectContainer(id).pipe(Effect.option)
-        const finishedAt =
-          (Option.isSome(finished) ? epochMillis(finished.value.state.finishedAt) : undefined) ??
-          (yield* Clock.currentTimeMillis)
-        // Only this run's output: the container is reused across restarts and its log keeps every run.
-        const lastLogLines = yield* engine
-          .logs(id, { follow: false, tail: spec.logTail, since: startedAt.getTime() / 1000 })
-          .pipe(
-            Stream.map((line) => sanitize(line.text)),
-            Stream.runCollect,
-            Effect.orElseSucceed(() => [])
-          )
-        return {
-          exitCode: waited.exitCode,
-          ranFor: Duration.millis(Math.max(0, finishedAt - startedAt.getTime())),
-          lastLogLines: Array.from(lastLogLines)
-        }
-      })
-    )
+          yield* Metric.modify(containersRunning, 1)
+          yield* Effect.addFinalizer(() => Metric.modify(containersRunning, -1))
+          yield* Effect.forkScoped(observe)
+          // `not-running` answers at once when the container already exited; `next-exit` would hang.
+          const waited = yield* engine
+            .waitContainer(id, { condition: "not-running" })
+            .pipe(Effect.mapError((cause) => new WaitError({ ...fields, cause })))
+          const finished = yield* engine.inspectContainer(id).pipe(Effect.option)
+          const finishedAt =
+            (Option.isSome(finished) ? epochMillis(finished.value.state.finishedAt) : undefined) ??
+            (yield* Clock.currentTimeMillis)
+          // Only this run's output: the container is reused across restarts and its log keeps every
+          // run. Not `since` this run's start: a fast process writes before the engine records StartedAt.
+          const lastLogLines = yield* engine
+            .logs(id, {
+              follow: false,
+              tail: spec.logTail,
+              ...(previousExit === undefined ? {} : { since: previousExit / 1000 })
+            })
+            .pipe(
+              Stream.map((line) => sanitize(line.text)),
+              Stream.runCollect,
+              Effect.orElseSucceed(() => [])
+            )
+          return {
+            exitCode: waited.exitCode,
+            finishedAt,
+            ranFor: Duration.millis(Math.max(0, finishedAt - startedAt.getTime())),
+            lastLogLines: Array.from(lastLogLines)
+          }
+        })
+      )
 
     const delays = yield* RestartPolicy.backoff(spec.restartPolicy)
     let restartCount = 0
+    let previousExit: number | undefined
     while (true) {
-      const exit = yield* runOnce
-      const exitInfo: RestartPolicy.ExitInfo = { ...exit, restartCount }
+      const exit = yield* runOnce(previousExit)
+      previousExit = exit.finishedAt
+      const exitInfo: RestartPolicy.ExitInfo = {
+        exitCode: exit.exitCode,
+        ranFor: exit.ranFor,
+        lastLogLines: exit.lastLogLines,
+        restartCount
+      }
       const decision = RestartPolicy.decision(spec.restartPolicy, exitInfo)
       if (decision._tag === "PredicateFailed") {
         yield* Effect.logWarning("the restart predicate threw; not restarting", String(decision.cause))
