@@ -222,8 +222,12 @@ export const fromCause =
     if (field(cause, "name") === "AbortError" || field(cause, "name") === "TimeoutError") {
       return new DockerError({ reason: "Timeout", operation, message })
     }
-    if (typeof code === "string" && code.startsWith("ERR_TLS")) {
-      return new DockerError({ reason: "Unauthorized", operation, message })
+    // TLS refusals: ERR_TLS_* from Node, ERR_SSL_*_ALERT_* from OpenSSL, whose names changed
+    // between versions (Node 20: ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE, Node 22+:
+    // ERR_SSL_SSL/TLS_ALERT_BAD_CERTIFICATE).
+    if (typeof code === "string" && (code.startsWith("ERR_TLS") || /^ERR_SSL_.*ALERT/.test(code))) {
+      const where = options?.endpoint === undefined ? "" : ` (Docker at ${options.endpoint})`
+      return new DockerError({ reason: "Unauthorized", operation, message: `${message}${where}` })
     }
     return new DockerError({ reason: "ServerError", operation, message })
   }

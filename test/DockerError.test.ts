@@ -88,6 +88,20 @@ describe("DockerError.fromCause", () => {
     assert.strictEqual(answered.message, "boom")
   })
 
+  it("maps TLS refusals to Unauthorized under the names of every Node's OpenSSL", () => {
+    for (const code of [
+      "ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE",
+      "ERR_SSL_SSL/TLS_ALERT_BAD_CERTIFICATE",
+      "ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED",
+      "ERR_TLS_CERT_ALTNAME_INVALID"
+    ]) {
+      const error = DockerError.fromCause("ping", { endpoint: "tcp://127.0.0.1:2376" })(
+        socketError(code, "alert bad certificate")
+      )
+      assert.strictEqual(error.reason, "Unauthorized", code)
+    }
+  })
+
   it("passes a DockerError through unchanged", () => {
     const original = new DockerError.DockerError({ reason: "Conflict", operation: "a", message: "m" })
     assert.strictEqual(DockerError.fromCause("b")(original), original)
