@@ -110,10 +110,23 @@ const withConnectDeadline = <S extends Duplex | null | undefined>(
   secure: boolean
 ): S => {
   if (!(socket instanceof Net.Socket)) return socket
-  const timer = setTimeout(() => socket.destroy(connectTimeoutError(timeoutMs)), timeoutMs)
-  const clear = () => clearTimeout(timer)
+  let connected = false
+  // Timers run before I/O callbacks: after a stall of the event loop (a busy process), the
+  // deadline can fire while the connection's own callback is already waiting. Look again
+  // once pending I/O has run (setImmediate), and give up only if it still has not connected.
+  const timer = setTimeout(
+    () =>
+      setImmediate(() => {
+        if (!connected && !socket.destroyed) socket.destroy(connectTimeoutError(timeoutMs))
+      }),
+    timeoutMs
+  )
+  const clear = () => {
+    connected = true
+    clearTimeout(timer)
+  }
   socket.once(secure ? "secureConnect" : "connect", clear)
-  socket.once("close", clear)
+  socket.once("close", () => clearTimeout(timer))
   return socket
 }
 
