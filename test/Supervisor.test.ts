@@ -196,6 +196,29 @@ describe("Supervisor (MemoryEngine, TestClock)", () => {
     }).pipe(Effect.provide(memoryLayer()))
   )
 
+  it.effect("a removal refused by a busy or restarting engine is retried, not left behind", () =>
+    Effect.gen(function* () {
+      const memory = yield* MemoryEngine.MemoryEngine
+      yield* memory.script({ container: nameOf("short") }, { exit: { after: "1 second", code: 0 } })
+      yield* memory.failNext("removeContainer", "Unavailable", { times: 2 })
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          const supervisor = yield* makeSupervisor
+          const fiber = yield* supervisor
+            .run({ name: "short", image })
+            .pipe(Stream.runDrain, Effect.forkChild)
+          yield* advance(5_000)
+          yield* Fiber.join(fiber)
+          // Gone before the instance's own final sweep.
+          assert.deepStrictEqual(
+            (yield* memory.containers).map((container) => container.name),
+            []
+          )
+        })
+      )
+    }).pipe(Effect.provide(memoryLayer()))
+  )
+
   it.effect("one events subscription serves every container of the instance", () =>
     Effect.gen(function* () {
       const memory = yield* MemoryEngine.MemoryEngine

@@ -13,6 +13,7 @@ import {
   Metric,
   Option,
   Ref,
+  Schedule,
   type Scope,
   type Semaphore,
   Stream
@@ -76,6 +77,15 @@ const ignoreNotFound = <A>(effect: Effect.Effect<A, DockerError>): Effect.Effect
     )
   )
 
+const transientReasons: ReadonlySet<DockerError["reason"]> = new Set([
+  "Unavailable",
+  "Timeout",
+  "ServerError"
+])
+
+/** About 6 s in all: long enough for an engine restart or a stall, short enough for a teardown. */
+const removeRetry = Schedule.exponential("200 millis")
+
 /**
  * Stops (the stop signal, then a kill after `stopTimeout` seconds) and removes a container.
  * Never fails: errors are logged, the removal is forced anyway. Bounded by the instance's
@@ -101,6 +111,8 @@ export const stopAndRemove = (
         .pipe(Effect.ignore)
     }
     yield* ignoreNotFound(instance.engine.removeContainer(id, { force: true, volumes: true })).pipe(
+      // A busy or restarting engine is no reason to leave the container behind: try again.
+      Effect.retry({ schedule: removeRetry, times: 5, while: (error) => transientReasons.has(error.reason) }),
       Effect.catchTag("DockerError", (error) =>
         Effect.logError("could not remove the container", error.message)
       )
