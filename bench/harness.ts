@@ -41,7 +41,16 @@ export interface Row {
     | { readonly text: string; readonly direction: Direction; readonly limit: number }
     | undefined
   readonly note?: string | undefined
+  /** The scenario failed: why (its figures are missing). */
+  readonly error?: string | undefined
 }
+
+/** The row of a scenario that failed: the table shows it, the run fails at the end. */
+export const failed = (scenario: string, error: string): Row => ({
+  scenario,
+  ours: figure([], "ms"),
+  error
+})
 
 const quantile = (sorted: ReadonlyArray<number>, q: number): number => {
   if (sorted.length === 0) return Number.NaN
@@ -106,8 +115,9 @@ export const compare = (
   note
 })
 
-/** `pass`, `FAIL` or `info` (no target). */
-export const verdict = (row: Row): "pass" | "FAIL" | "info" => {
+/** `pass`, `FAIL`, `info` (no target) or `ERROR` (the scenario failed). */
+export const verdict = (row: Row): "pass" | "FAIL" | "info" | "ERROR" => {
+  if (row.error !== undefined) return "ERROR"
   if (row.target === undefined || row.ratio === undefined) return "info"
   const ok = row.target.direction === "lower" ? row.ratio <= row.target.limit : row.ratio >= row.target.limit
   return ok ? "pass" : "FAIL"
@@ -125,6 +135,7 @@ export const show = (value: Figure): string => {
   const seconds = value.unit === "ms" && value.median >= 1000
   const scale = (n: number) => (seconds ? n / 1000 : n)
   const unit = seconds ? "s" : value.unit
+  if (value.samples.length === 0) return "-"
   const spread = value.samples.length > 1 ? ` (${number(scale(value.min))}-${number(scale(value.max))})` : ""
   return `${number(scale(value.median))} ${unit}${spread}`
 }
@@ -148,7 +159,9 @@ export const table = (rows: ReadonlyArray<Row>): string => {
       .map((cell, column) => cell.padEnd(widths[column] ?? 0))
       .join(" | ")
       .trimEnd()
-  const notes = rows.filter((row) => row.note !== undefined).map((row) => `  ${row.scenario}: ${row.note}`)
+  const notes = rows
+    .filter((row) => row.note !== undefined || row.error !== undefined)
+    .map((row) => `  ${row.scenario}: ${row.error ?? row.note}`)
   return [
     format(header),
     widths.map((width) => "-".repeat(width)).join("-|-"),

@@ -19,7 +19,7 @@ import { Effect, References } from "effect"
 import * as DockerEngine from "../src/DockerEngine.js"
 import * as Decoding from "./decoding.js"
 import * as ExitDetection from "./exitDetection.js"
-import { machine, progress, type Row, type Settings, save, table } from "./harness.js"
+import { failed, machine, progress, type Row, type Settings, save, table } from "./harness.js"
 import * as Reference from "./reference.js"
 import * as Scale from "./scale.js"
 import * as StartOverhead from "./startOverhead.js"
@@ -68,7 +68,15 @@ const program = Effect.gen(function* () {
     if (settings.only.length > 0 && !settings.only.includes(scenario.name)) continue
     yield* progress(`${scenario.name}...`)
     const began = performance.now()
-    rows.push(...(yield* scenario.run(settings)))
+    // A failed scenario is a row of the table: the others still run, the run fails at the end.
+    const result = yield* Effect.result(scenario.run(settings))
+    if (result._tag === "Success") rows.push(...result.success)
+    else {
+      const error = result.failure
+      rows.push(failed(scenario.name, error instanceof Error ? error.message : String(error)))
+      // What the failed scenario left running is not the next one's business.
+      yield* Reference.cleanup
+    }
     yield* progress(`${scenario.name} done in ${((performance.now() - began) / 1000).toFixed(0)} s`)
   }
   const left = yield* Reference.leftovers
@@ -80,6 +88,10 @@ const program = Effect.gen(function* () {
   yield* save(resultsPath, settings, host, rows)
   if (left > 0) {
     return yield* Effect.fail(new Error(`${left} containers or networks of this run were left behind`))
+  }
+  const errors = rows.filter((row) => row.error !== undefined)
+  if (errors.length > 0) {
+    return yield* Effect.fail(new Error(`failed: ${errors.map((row) => row.scenario).join(", ")}`))
   }
 }).pipe(
   Effect.ensuring(
