@@ -309,7 +309,8 @@ layer(liveLayer, { excludeTestServices: true, concurrent: true })(
               "the healthy event arrived through the flood"
             )
             assert.strictEqual(states.result.at(-1)?.exitCode, 4)
-            assert.isBelow(states.elapsedMs, 20_000)
+            // No absolute time bound here: the machines are shared and noisy (the bench measures
+            // speed). A stream that hangs in the flood fails on the test's own timeout.
             assert.strictEqual(yield* supervisor.eventsConnections, 1)
 
             // The instance removes only what carries its labels.
