@@ -7,7 +7,7 @@ import { type ChildProcess, spawn } from "node:child_process"
 import { randomBytes } from "node:crypto"
 import { openSync, readFileSync } from "node:fs"
 import Dockerode from "dockerode"
-import { Effect } from "effect"
+import { Effect, Schedule } from "effect"
 
 /** The image every scenario runs (local: no pull). */
 export const image = "busybox:latest"
@@ -39,7 +39,15 @@ export const createNetwork = (name: string) =>
     docker.createNetwork({ Name: `bench-${runId}-${name}`, Driver: "bridge", Labels: { ...labels } })
   )
 
-export const removeNetwork = (network: Dockerode.Network) => Effect.promise(() => network.remove())
+/**
+ * Removes a reference side's network. The engine can still hold endpoints of containers it
+ * has just removed ("has active endpoints"): tried a few times, then left to the final cleanup.
+ */
+export const removeNetwork = (network: Dockerode.Network) =>
+  Effect.tryPromise(() => network.remove()).pipe(
+    Effect.retry({ schedule: Schedule.spaced("500 millis"), times: 10 }),
+    Effect.ignore
+  )
 
 /** What octoplex does by hand for each container: create, connect to the instance network, start. */
 export const createConnectStart = async (

@@ -15,7 +15,7 @@
  */
 import { fileURLToPath } from "node:url"
 import { NodeRuntime } from "@effect/platform-node"
-import { Effect, References } from "effect"
+import { Cause, Effect, Exit, References } from "effect"
 import * as DockerEngine from "../src/DockerEngine.js"
 import * as Decoding from "./decoding.js"
 import * as ExitDetection from "./exitDetection.js"
@@ -69,10 +69,13 @@ const program = Effect.gen(function* () {
     yield* progress(`${scenario.name}...`)
     const began = performance.now()
     // A failed scenario is a row of the table: the others still run, the run fails at the end.
-    const result = yield* Effect.result(scenario.run(settings))
-    if (result._tag === "Success") rows.push(...result.success)
-    else {
-      const error = result.failure
+    const exit = yield* Effect.exit(scenario.run(settings))
+    if (Exit.isSuccess(exit)) {
+      rows.push(...exit.value)
+      // Figures as they come: a long run that breaks later keeps what it measured.
+      yield* progress(`\n${table(exit.value)}`)
+    } else {
+      const error = Cause.squash(exit.cause)
       rows.push(failed(scenario.name, error instanceof Error ? error.message : String(error)))
       // What the failed scenario left running is not the next one's business.
       yield* Reference.cleanup
