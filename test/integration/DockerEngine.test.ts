@@ -146,7 +146,7 @@ layer(liveLayer, { excludeTestServices: true, concurrent: true })("DockerEngine 
         const seen = yield* engine.events({ labels: caseLabel, since, types: ["container"] }).pipe(
           Stream.takeUntil((event) => event.action === "destroy"),
           Stream.runCollect,
-          Effect.timeout("20 seconds"),
+          Effect.timeout("50 seconds"),
           Effect.forkChild
         )
         const foreign = yield* container({ cmd: ["true"], labels: foreignLabels })
