@@ -1,3 +1,4 @@
+import * as Util from "node:util"
 import { assert, describe, it } from "@effect/vitest"
 import * as Connection from "../src/internal/connection.js"
 
@@ -51,5 +52,16 @@ describe("DOCKER_HOST parsing", () => {
       ]
     )
     assert.strictEqual(Connection.describe({ _tag: "Tcp", host: "h", port: 2376, tls: true }), "tcp://h:2376")
+  })
+})
+
+describe("the connect-deadline agent", () => {
+  it("inspects as its name: docker-modem inspects every request's options, agent and open sockets included", () => {
+    const agent = Connection.makeAgent({ secure: false, connectTimeoutMs: 1000 })
+    assert.strictEqual(
+      Util.inspect({ agent }, { showHidden: true, depth: null }),
+      "{ agent: HttpConnectDeadlineAgent }"
+    )
+    agent.destroy()
   })
 })

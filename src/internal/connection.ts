@@ -11,6 +11,7 @@ import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import type { Duplex } from "node:stream"
+import * as Util from "node:util"
 
 /** How to reach an engine, after parsing. */
 export type Endpoint =
@@ -131,7 +132,13 @@ const withConnectDeadline = <S extends Duplex | null | undefined>(
 }
 
 class HttpConnectDeadlineAgent extends Http.Agent {
-  readonly connectTimeoutMs: number
+  readonly connectTimeoutMs: number;
+  // docker-modem runs util.inspect (showHidden, no depth limit) over every request's options,
+  // which hold this agent: without this it walks every open socket, and each request slows
+  // with the number of open streams (142 ms instead of 2 ms with 20 stats streams).
+  [Util.inspect.custom](): string {
+    return "HttpConnectDeadlineAgent"
+  }
   constructor(connectTimeoutMs: number) {
     super({ keepAlive: false })
     this.connectTimeoutMs = connectTimeoutMs
@@ -145,7 +152,13 @@ class HttpConnectDeadlineAgent extends Http.Agent {
 }
 
 class HttpsConnectDeadlineAgent extends Https.Agent {
-  readonly connectTimeoutMs: number
+  readonly connectTimeoutMs: number;
+  // docker-modem runs util.inspect (showHidden, no depth limit) over every request's options,
+  // which hold this agent: without this it walks every open socket, and each request slows
+  // with the number of open streams (142 ms instead of 2 ms with 20 stats streams).
+  [Util.inspect.custom](): string {
+    return "HttpsConnectDeadlineAgent"
+  }
   constructor(connectTimeoutMs: number) {
     super({ keepAlive: false })
     this.connectTimeoutMs = connectTimeoutMs
