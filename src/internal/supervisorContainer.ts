@@ -288,13 +288,9 @@ const supervise = (
           const waited = yield* engine
             .waitContainer(id, { condition: "not-running" })
             .pipe(Effect.mapError((cause) => new WaitError({ ...fields, cause })))
-          const finished = yield* engine.inspectContainer(id).pipe(Effect.option)
-          const finishedAt =
-            (Option.isSome(finished) ? epochMillis(finished.value.state.finishedAt) : undefined) ??
-            (yield* Clock.currentTimeMillis)
           // Only this run's output: the container is reused across restarts and its log keeps every
           // run. Not `since` this run's start: a fast process writes before the engine records StartedAt.
-          const lastLogLines = yield* engine
+          const lastRunLines = engine
             .logs(id, {
               follow: false,
               tail: spec.logTail,
@@ -305,6 +301,14 @@ const supervise = (
               Stream.runCollect,
               Effect.orElseSucceed(() => [])
             )
+          // Both on the way from the exit to the `exited` state: ask for them at once.
+          const [finished, lastLogLines] = yield* Effect.all(
+            [engine.inspectContainer(id).pipe(Effect.option), lastRunLines],
+            { concurrency: 2 }
+          )
+          const finishedAt =
+            (Option.isSome(finished) ? epochMillis(finished.value.state.finishedAt) : undefined) ??
+            (yield* Clock.currentTimeMillis)
           return {
             exitCode: waited.exitCode,
             finishedAt,
