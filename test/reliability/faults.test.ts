@@ -179,7 +179,7 @@ layer(liveLayer, { excludeTestServices: true, concurrent: true })(
           const labels = testLabels("reliability-exit")
           yield* Effect.gen(function* () {
             const supervisor = yield* instance(labels)
-            const { result: states, elapsedMs } = yield* timed(
+            const { result: states } = yield* timed(
               supervisor
                 .run({ name: "quitter", image, command: ["sh", "-c", "exit 7"] })
                 .pipe(Stream.runCollect)
@@ -188,7 +188,6 @@ layer(liveLayer, { excludeTestServices: true, concurrent: true })(
             assert.strictEqual(last?.status, "exited")
             assert.strictEqual(last?.exitCode, 7)
             assert.strictEqual(states.filter((state) => state.status === "exited").length, 1)
-            assert.isBelow(elapsedMs, 15_000)
             assert.deepStrictEqual(yield* containersOf(supervisor), [])
           }).pipe(Effect.scoped)
           yield* assertNoLeftovers(labels)
@@ -203,7 +202,7 @@ layer(liveLayer, { excludeTestServices: true, concurrent: true })(
           const labels = testLabels("reliability-unhealthy")
           yield* Effect.gen(function* () {
             const supervisor = yield* instance(labels)
-            const { result: error, elapsedMs } = yield* timed(
+            const { result: error } = yield* timed(
               supervisor
                 .start({
                   ...stubborn("sick"),
@@ -221,7 +220,6 @@ layer(liveLayer, { excludeTestServices: true, concurrent: true })(
               assert.strictEqual(error.outcome, "unhealthy")
               assert.strictEqual(error.component, "sick")
             }
-            assert.isBelow(elapsedMs, 15_000)
             assert.deepStrictEqual(yield* containersOf(supervisor), [])
           }).pipe(Effect.scoped)
           yield* assertNoLeftovers(labels)
@@ -239,9 +237,8 @@ layer(liveLayer, { excludeTestServices: true, concurrent: true })(
             const supervisor = yield* instance(labels)
             const handle = yield* supervisor.start(stubborn("victim"))
             yield* engine.removeContainer(handle.id, { force: true })
-            const { result: final, elapsedMs } = yield* timed(handle.await)
+            const { result: final } = yield* timed(handle.await)
             assert.strictEqual(final.status, "exited")
-            assert.isBelow(elapsedMs, 10_000)
             assert.deepStrictEqual(yield* containersOf(supervisor), [])
           }).pipe(Effect.scoped)
           yield* assertNoLeftovers(labels)
