@@ -72,8 +72,9 @@ layer(liveLayer, { excludeTestServices: true, concurrent: true })(
             )
             // The runs' own teardown removed them, before the instance's release.
             assert.deepStrictEqual(yield* containersOf(supervisor), [])
-            // One stop timeout (1 s) each, plus the engine's work, never a pile-up.
-            assert.isBelow(Math.max(...teardowns), 8_000, `teardowns: ${teardowns.join(", ")} ms`)
+            // A bound, not a speed figure (the bench measures speed): a loaded engine took 9 s to
+            // stop and remove eight containers at once, each with its 1 s stop timeout.
+            assert.isBelow(Math.max(...teardowns), 20_000, `teardowns: ${teardowns.join(", ")} ms`)
           }).pipe(Effect.scoped)
           yield* assertNoLeftovers(labels)
         }),
@@ -135,8 +136,8 @@ layer(liveLayer, { excludeTestServices: true, concurrent: true })(
           const holder = yield* Effect.gen(function* () {
             const supervisor = yield* instance(labels)
             const handles = yield* Effect.forEach(
-              [0, 1, 2, 3],
-              (index) => supervisor.start(stubborn(`stubborn-${index}`, "3 seconds")),
+              [0, 1, 2, 3, 4, 5],
+              (index) => supervisor.start(stubborn(`stubborn-${index}`, "5 seconds")),
               { concurrency: "unbounded" }
             )
             yield* Deferred.succeed(
@@ -146,7 +147,7 @@ layer(liveLayer, { excludeTestServices: true, concurrent: true })(
             return yield* Effect.never
           }).pipe(Effect.scoped, Effect.forkChild)
           const ids = yield* Deferred.await(ready)
-          assert.lengthOf(ids, 4)
+          assert.lengthOf(ids, 6)
 
           const started = Date.now()
           // The first interrupt starts the teardown; the one waiting on it is itself interrupted
@@ -163,10 +164,11 @@ layer(liveLayer, { excludeTestServices: true, concurrent: true })(
             left.map((container) => container.names.join(",")),
             []
           )
-          // Four containers that each need their full 3 s stop timeout: one after another would
-          // take at least 12 s.
-          assert.isAtLeast(elapsedMs, 2_500)
-          assert.isBelow(elapsedMs, 12_000)
+          // Six containers that each need their full 5 s stop timeout: one after another would
+          // take at least 30 s; in parallel one stop timeout plus the engine's work (which a
+          // loaded engine stretches by several seconds).
+          assert.isAtLeast(elapsedMs, 4_500)
+          assert.isBelow(elapsedMs, 20_000)
           yield* assertNoLeftovers(labels)
         }),
       60_000
