@@ -181,11 +181,9 @@ layer(liveLayer, { excludeTestServices: true, concurrent: true })(
           const labels = testLabels("reliability-exit")
           yield* Effect.gen(function* () {
             const supervisor = yield* instance(labels)
-            const { result: states } = yield* timed(
-              supervisor
-                .run({ name: "quitter", image, command: ["sh", "-c", "exit 7"] })
-                .pipe(Stream.runCollect)
-            )
+            const states = yield* supervisor
+              .run({ name: "quitter", image, command: ["sh", "-c", "exit 7"] })
+              .pipe(Stream.runCollect)
             const last = states.at(-1)
             assert.strictEqual(last?.status, "exited")
             assert.strictEqual(last?.exitCode, 7)
@@ -204,19 +202,17 @@ layer(liveLayer, { excludeTestServices: true, concurrent: true })(
           const labels = testLabels("reliability-unhealthy")
           yield* Effect.gen(function* () {
             const supervisor = yield* instance(labels)
-            const { result: error } = yield* timed(
-              supervisor
-                .start({
-                  ...stubborn("sick"),
-                  healthcheck: {
-                    test: ["CMD", "false"],
-                    interval: "200 millis",
-                    timeout: "1 second",
-                    retries: 1
-                  }
-                })
-                .pipe(Effect.scoped, Effect.flip)
-            )
+            const error = yield* supervisor
+              .start({
+                ...stubborn("sick"),
+                healthcheck: {
+                  test: ["CMD", "false"],
+                  interval: "200 millis",
+                  timeout: "1 second",
+                  retries: 1
+                }
+              })
+              .pipe(Effect.scoped, Effect.flip)
             assert.strictEqual(error._tag, "NotReadyError")
             if (error._tag === "NotReadyError") {
               assert.strictEqual(error.outcome, "unhealthy")
@@ -239,7 +235,7 @@ layer(liveLayer, { excludeTestServices: true, concurrent: true })(
             const supervisor = yield* instance(labels)
             const handle = yield* supervisor.start(stubborn("victim"))
             yield* engine.removeContainer(handle.id, { force: true })
-            const { result: final } = yield* timed(handle.await)
+            const final = yield* handle.await
             assert.strictEqual(final.status, "exited")
             assert.deepStrictEqual(yield* containersOf(supervisor), [])
           }).pipe(Effect.scoped)
