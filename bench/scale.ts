@@ -64,7 +64,7 @@ const dockerode = (n: number, round: number) =>
 
 export const run = (settings: Settings) =>
   Effect.gen(function* () {
-    const n = settings.quick ? 10 : 100
+    const n = settings.quick ? 5 : 100
     const result = yield* ours(n)
     yield* progress(`scale N=${n} ours: running in ${result.running.toFixed(0)} ms`)
     const reference = yield* dockerode(n, 0)

@@ -26,7 +26,7 @@ export const run = (settings: Settings) =>
   Effect.scoped(
     Effect.gen(function* () {
       const n = settings.quick ? 3 : 20
-      const windowMs = settings.quick ? 4_000 : 30_000
+      const windowMs = settings.quick ? 3_000 : 30_000
       const { supervisor } = yield* Ours.instance()
       collectGarbage()
       const rssBefore = process.memoryUsage().rss
@@ -49,8 +49,10 @@ export const run = (settings: Settings) =>
       if (pid === undefined || byHandPid === undefined) {
         return yield* Effect.fail(new Error("docker stats or the raw dockerode watcher did not start"))
       }
-      // Let the others open their streams too, then measure all over the same window.
-      yield* Effect.sleep("3 seconds")
+      // Let the others open their streams too, and every process's JIT settle (a supervisor
+      // runs for hours: its first seconds of compilation are not its cost), then measure all
+      // over the same window.
+      yield* Effect.sleep(settings.quick ? "1 second" : "10 seconds")
       // Garbage left by what ran before is collected now, not on the window's account.
       collectGarbage()
       const statsBefore = watched.reduce((sum, one) => sum + one.statsUpdates(), 0)

@@ -10,15 +10,14 @@ import { atMost, compare, figure, now, progress, type Row, type Settings } from 
 import * as Ours from "./ours.js"
 import * as Reference from "./reference.js"
 
-const stopTimeoutSeconds = 2
+/** The stop timeout: 2 s, as the issue says (1 s in quick mode, to keep it under a minute). */
+const stopTimeoutOf = (settings: Settings) => (settings.quick ? 1 : 2)
 
 /** Starts N stubborn containers under a Supervisor (not timed), then times its release. */
-const ours = (n: number, teardownConcurrency: number | undefined) =>
+const ours = (n: number, stopTimeoutSeconds: number) =>
   Effect.scoped(
     Effect.gen(function* () {
-      const { supervisor, release } = yield* Ours.instance(
-        teardownConcurrency === undefined ? undefined : { teardownConcurrency }
-      )
+      const { supervisor, release } = yield* Ours.instance()
       const watched = yield* Effect.forEach(
         Array.from({ length: n }, (_, index) => index),
         (index) =>
@@ -39,7 +38,7 @@ const ours = (n: number, teardownConcurrency: number | undefined) =>
   )
 
 /** Starts N stubborn containers by hand (not timed), then stops and removes them one by one. */
-const sequential = (n: number, round: number) =>
+const sequential = (n: number, round: number, stopTimeoutSeconds: number) =>
   Effect.gen(function* () {
     const network = yield* Reference.createNetwork(`teardown-${n}-${round}`)
     const containers = yield* Effect.promise(() =>
@@ -65,7 +64,7 @@ const sequential = (n: number, round: number) =>
   })
 
 /** Starts N stubborn containers by hand (not timed), then stops and removes them all at once: the engine's own floor. */
-const parallel = (n: number) =>
+const parallel = (n: number, stopTimeoutSeconds: number) =>
   Effect.gen(function* () {
     const network = yield* Reference.createNetwork(`teardown-parallel-${n}`)
     const containers = yield* Effect.promise(() =>
@@ -96,7 +95,7 @@ const sizes = (settings: Settings) =>
   settings.quick
     ? [
         { n: 1, rounds: 1, sequentialRounds: 1 },
-        { n: 3, rounds: 1, sequentialRounds: 1 }
+        { n: 2, rounds: 1, sequentialRounds: 1 }
       ]
     : [
         { n: 1, rounds: 3, sequentialRounds: 2 },
@@ -107,20 +106,21 @@ const sizes = (settings: Settings) =>
 /** Ours and the sequential stops for each N, and the ratio the target is about. */
 export const run = (settings: Settings) =>
   Effect.gen(function* () {
+    const stopTimeoutSeconds = stopTimeoutOf(settings)
     const rows: Array<Row> = []
     const oursByN = new Map<number, ReturnType<typeof figure>>()
     let lost = 0
     for (const { n, rounds, sequentialRounds } of sizes(settings)) {
       const oursSamples: Array<number> = []
       for (let round = 0; round < rounds; round++) {
-        const result = yield* ours(n, undefined)
+        const result = yield* ours(n, stopTimeoutSeconds)
         oursSamples.push(result.elapsed)
         lost += result.lost
         yield* progress(`teardown N=${n} ours round ${round + 1}/${rounds}`)
       }
       const sequentialSamples: Array<number> = []
       for (let round = 0; round < sequentialRounds; round++) {
-        sequentialSamples.push(yield* sequential(n, round))
+        sequentialSamples.push(yield* sequential(n, round, stopTimeoutSeconds))
         yield* progress(`teardown N=${n} sequential round ${round + 1}/${sequentialRounds}`)
       }
       const oursFigure = figure(oursSamples, "ms")
@@ -146,30 +146,11 @@ export const run = (settings: Settings) =>
         )
       )
     }
-    // The same release with every container stopped at once: what the default concurrency
-    // costs (at quick N the default already stops them all at once).
-    const unbounded: Array<number> = []
-    for (let round = 0; round < (settings.quick ? 0 : 1); round++) {
-      const result = yield* ours(largest, largest)
-      unbounded.push(result.elapsed)
-      lost += result.lost
-      yield* progress(`teardown N=${largest} teardownConcurrency=${largest} round ${round + 1}`)
-    }
-    if (one !== undefined && unbounded.length > 0) {
-      rows.push(
-        compare(
-          `teardown(${largest}) / teardown(1), teardownConcurrency ${largest}`,
-          figure(unbounded, "ms"),
-          { name: "ours N=1", figure: one },
-          undefined,
-          "not the default (16): every stop sent at once"
-        )
-      )
-    }
     // What the engine itself needs to stop and remove them all at once, whoever asks.
-    const floor = yield* parallel(largest)
-    yield* progress(`teardown N=${largest} raw dockerode Promise.all`)
-    if (many !== undefined) {
+    // (Not in quick mode, where N is too small for a floor to say anything.)
+    const floor = settings.quick ? undefined : yield* parallel(largest, stopTimeoutSeconds)
+    if (many !== undefined && floor !== undefined) {
+      yield* progress(`teardown N=${largest} raw dockerode Promise.all`)
       rows.push(
         compare(
           `teardown N=${largest}`,

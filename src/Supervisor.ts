@@ -136,13 +136,23 @@ export interface Options {
   readonly labelPrefix?: string | undefined
   /** Extra labels on every container and network of the instance. */
   readonly labels?: Readonly<Record<string, string>> | undefined
-  /** How many containers are stopped and removed at once on release and by `remove` (default 16). */
-  readonly teardownConcurrency?: number | undefined
+  /**
+   * How many containers are stopped and removed at once on release and by `remove`: a number
+   * (at least 1), or `"unbounded"` (the default: all at once, as `docker compose down`, so that
+   * tearing down N containers takes about one stop timeout, not N).
+   */
+  readonly teardownConcurrency?: number | "unbounded" | undefined
   /** The instance id (default: 8 random hex characters). */
   readonly instanceId?: string | undefined
   /** The backoff between reconnections of the events subscription (default: exponential from 100 ms, jittered, capped at 10 s). */
   readonly eventsReconnect?: Schedule.Schedule<unknown, DockerError> | undefined
 }
+
+/** The teardown semaphore's permits: a bound of at least 1, or as many as there can be containers. */
+const teardownPermits = (concurrency: Options["teardownConcurrency"]): number =>
+  concurrency === undefined || concurrency === "unbounded" || !Number.isFinite(concurrency)
+    ? Number.MAX_SAFE_INTEGER
+    : Math.max(1, Math.floor(concurrency))
 
 /**
  * Which containers `list`, `isRunning` and `remove` act on: this instance's or those of every
@@ -312,7 +322,7 @@ export const make = Effect.fn("Supervisor.make")(function* (options: Options) {
     ...options.labels,
     ...Labels.instanceLabels(keys, { app, instance: instanceId, owner: Labels.currentOwner() })
   }
-  const teardown = yield* Semaphore.make(options.teardownConcurrency ?? 16)
+  const teardown = yield* Semaphore.make(teardownPermits(options.teardownConcurrency))
   const supervised = yield* Ref.make<ReadonlyMap<string, Fiber.Fiber<unknown, unknown>>>(new Map())
   const networkName = `${app}-${instanceId}`
 
