@@ -236,31 +236,60 @@ describe("Supervisor (MemoryEngine, TestClock)", () => {
     }).pipe(Effect.provide(memoryLayer()))
   )
 
+  /**
+   * Runs `count` SIGTERM-ignoring containers (stop timeout 2 s) under a Supervisor made with
+   * `options`, releases it, and returns how long the release took (test clock, 100 ms steps).
+   */
+  const releaseOfStubborn = (count: number, options?: Partial<Supervisor.Options>) =>
+    Effect.gen(function* () {
+      const memory = yield* MemoryEngine.MemoryEngine
+      yield* memory.script({ image }, { onStopSignal: "ignore" })
+      const scope = yield* Scope.make()
+      const supervisor = yield* Supervisor.make({ app, instanceId, ...options }).pipe(Scope.provide(scope))
+      for (let index = 0; index < count; index++) {
+        yield* supervisor
+          .run({ name: `stubborn-${index}`, image, command: ["sleep", "60"], stopTimeout: "2 seconds" })
+          .pipe(Stream.runDrain, Effect.forkDetach)
+      }
+      yield* advance(100)
+      assert.strictEqual(
+        (yield* memory.containers).filter((container) => container.state.running).length,
+        count
+      )
+      const closing = yield* Scope.close(scope, Exit.void).pipe(Effect.forkChild)
+      let waited = 0
+      while (closing.pollUnsafe() === undefined && waited < 60_000) {
+        yield* advance(100)
+        waited += 100
+      }
+      assert.deepStrictEqual(yield* leftovers, { containers: [], networks: [] })
+      return waited
+    }).pipe(Effect.provide(memoryLayer()))
+
   it.effect(
-    "releasing the layer stops SIGTERM-ignoring containers in parallel: one stop timeout, not five",
+    "releasing the layer stops SIGTERM-ignoring containers all at once by default: 20 in one stop timeout",
     () =>
       Effect.gen(function* () {
-        const memory = yield* MemoryEngine.MemoryEngine
-        yield* memory.script({ image }, { onStopSignal: "ignore" })
-        const scope = yield* Scope.make()
-        const supervisor = yield* makeSupervisor.pipe(Scope.provide(scope))
-        for (let index = 0; index < 5; index++) {
-          yield* supervisor
-            .run({ name: `stubborn-${index}`, image, command: ["sleep", "60"], stopTimeout: "2 seconds" })
-            .pipe(Stream.runDrain, Effect.forkDetach)
-        }
-        yield* advance(100)
-        assert.strictEqual(
-          (yield* memory.containers).filter((container) => container.state.running).length,
-          5
-        )
-        const closing = yield* Scope.close(scope, Exit.void).pipe(Effect.forkChild)
-        yield* advance(1_900)
-        assert.isUndefined(closing.pollUnsafe(), "still waiting for the stop timeout")
-        yield* advance(300)
-        assert.isDefined(closing.pollUnsafe(), "all five stopped within one 2 s stop timeout")
-        assert.deepStrictEqual(yield* leftovers, { containers: [], networks: [] })
-      }).pipe(Effect.provide(memoryLayer()))
+        const waited = yield* releaseOfStubborn(20)
+        assert.isAtLeast(waited, 2_000, "waited for the stop timeout")
+        assert.isAtMost(waited, 2_300, "all twenty stopped within one 2 s stop timeout")
+      })
+  )
+
+  it.effect("teardownConcurrency bounds the stops: 5 containers 2 at a time take three stop timeouts", () =>
+    Effect.gen(function* () {
+      const waited = yield* releaseOfStubborn(5, { teardownConcurrency: 2 })
+      assert.isAtLeast(waited, 6_000)
+      assert.isAtMost(waited, 6_500)
+    })
+  )
+
+  it.effect("a teardownConcurrency below 1 counts as 1: the release still ends", () =>
+    Effect.gen(function* () {
+      const waited = yield* releaseOfStubborn(2, { teardownConcurrency: 0 })
+      assert.isAtLeast(waited, 4_000)
+      assert.isAtMost(waited, 4_500)
+    })
   )
 
   it.effect("a scope with five start handles closes in one stop timeout", () =>
