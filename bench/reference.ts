@@ -45,7 +45,7 @@ export const createNetwork = (name: string) =>
  */
 export const removeNetwork = (network: Dockerode.Network) =>
   Effect.tryPromise(() => network.remove()).pipe(
-    Effect.retry({ schedule: Schedule.spaced("500 millis"), times: 10 }),
+    Effect.retry({ schedule: Schedule.spaced("500 millis"), times: 30 }),
     Effect.ignore
   )
 
@@ -121,12 +121,26 @@ export const cleanup = Effect.promise(async () => {
   return { containers: containers.length, networks: networks.length }
 })
 
-/** How many containers and networks of this run remain. */
+/**
+ * The containers and networks of this run that remain, by name: the library's (they carry a
+ * Supervisor instance label) apart from the references' own.
+ */
 export const leftovers = Effect.promise(async () => {
   const filters = JSON.stringify({ label: [`dev.effect-docker.test=${runId}`] })
   const containers = await docker.listContainers({ all: true, filters })
   const networks = await docker.listNetworks({ filters })
-  return containers.length + networks.length
+  const left = [
+    ...containers.map((container) => ({
+      name: container.Names[0] ?? container.Id,
+      labels: container.Labels
+    })),
+    ...networks.map((network) => ({ name: network.Name, labels: network.Labels }))
+  ]
+  const isLibrary = (one: (typeof left)[number]) => one.labels?.["dev.effect-docker.instance"] !== undefined
+  return {
+    library: left.filter(isLibrary).map((one) => one.name),
+    references: left.filter((one) => !isLibrary(one)).map((one) => one.name)
+  }
 })
 
 /** The engine's version, for the machine description. */

@@ -90,8 +90,12 @@ const program = Effect.gen(function* () {
       `${settings.quick ? "quick" : "full"} run in ${((performance.now() - started) / 1000).toFixed(0)} s\n`
   )
   yield* save(resultsPath, settings, host, rows)
-  if (left > 0) {
-    return yield* Effect.fail(new Error(`${left} containers or networks of this run were left behind`))
+  if (left.references.length > 0) {
+    // A reference's network the engine still held endpoints of: the final cleanup removes it.
+    yield* progress(`left by the references, removed now: ${left.references.join(", ")}`)
+  }
+  if (left.library.length > 0) {
+    return yield* Effect.fail(new Error(`the library left behind: ${left.library.join(", ")}`))
   }
   const errors = rows.filter((row) => row.error !== undefined)
   if (errors.length > 0) {

@@ -89,7 +89,7 @@ export const run = (settings: Settings) =>
   Effect.gen(function* () {
     const rows: Array<Row> = []
     for (const n of settings.quick ? [1, 2] : [1, 20]) {
-      const rounds = settings.quick ? 1 : n === 1 ? 5 : 3
+      const rounds = settings.quick ? 1 : n === 1 ? 3 : 2
       const samples: Record<Side, Array<number>> = { ours: [], connect: [], minimal: [], cli: [] }
       for (let round = 0; round < rounds; round++) {
         // Each round starts with another side, so none always meets a cold (or warm) engine.

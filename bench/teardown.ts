@@ -98,8 +98,8 @@ const sizes = (settings: Settings) =>
         { n: 2, rounds: 1, sequentialRounds: 1 }
       ]
     : [
-        { n: 1, rounds: 3, sequentialRounds: 2 },
-        { n: 10, rounds: 3, sequentialRounds: 1 },
+        { n: 1, rounds: 3, sequentialRounds: 1 },
+        { n: 10, rounds: 2, sequentialRounds: 1 },
         { n: 50, rounds: 1, sequentialRounds: 1 }
       ]
 
