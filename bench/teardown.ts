@@ -100,7 +100,9 @@ const sizes = (settings: Settings) =>
     : [
         { n: 1, rounds: 3, sequentialRounds: 1 },
         { n: 10, rounds: 2, sequentialRounds: 1 },
-        { n: 50, rounds: 1, sequentialRounds: 1 }
+        // Sequential stops cost N stop timeouts (118 s for 50 in an earlier run): measured at
+        // 1 and 10, where the trend shows, not at 50, to keep the full run in 15 minutes.
+        { n: 50, rounds: 1, sequentialRounds: 0 }
       ]
 
 /** Ours and the sequential stops for each N, and the ratio the target is about. */
@@ -126,10 +128,12 @@ export const run = (settings: Settings) =>
       const oursFigure = figure(oursSamples, "ms")
       oursByN.set(n, oursFigure)
       rows.push(
-        compare(`teardown N=${n}`, oursFigure, {
-          name: `sequential stop+remove (octoplex), t=${stopTimeoutSeconds}s`,
-          figure: figure(sequentialSamples, "ms")
-        })
+        sequentialSamples.length > 0
+          ? compare(`teardown N=${n}`, oursFigure, {
+              name: `sequential stop+remove (octoplex), t=${stopTimeoutSeconds}s`,
+              figure: figure(sequentialSamples, "ms")
+            })
+          : { scenario: `teardown N=${n}`, ours: oursFigure }
       )
     }
     const largest = Math.max(...oursByN.keys())

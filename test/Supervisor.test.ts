@@ -219,6 +219,24 @@ describe("Supervisor (MemoryEngine, TestClock)", () => {
     }).pipe(Effect.provide(memoryLayer()))
   )
 
+  it.effect("a network the engine still holds endpoints on after the release is removed on a retry", () =>
+    Effect.gen(function* () {
+      const memory = yield* MemoryEngine.MemoryEngine
+      const scope = yield* Scope.make()
+      const supervisor = yield* makeSupervisor.pipe(Scope.provide(scope))
+      yield* supervisor.run({ name: "web", image }).pipe(Stream.runDrain, Effect.forkDetach)
+      yield* advance(100)
+      yield* memory.failNext("removeNetwork", "Conflict", {
+        times: 3,
+        message: `network ${supervisor.network} has active endpoints`
+      })
+      const closing = yield* Scope.close(scope, Exit.void).pipe(Effect.forkChild)
+      yield* advance(3_000)
+      assert.isDefined(closing.pollUnsafe(), "released after the retries")
+      assert.deepStrictEqual(yield* leftovers, { containers: [], networks: [] })
+    }).pipe(Effect.provide(memoryLayer()))
+  )
+
   it.effect("one events subscription serves every container of the instance", () =>
     Effect.gen(function* () {
       const memory = yield* MemoryEngine.MemoryEngine

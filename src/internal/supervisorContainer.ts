@@ -83,6 +83,9 @@ const transientReasons: ReadonlySet<DockerError["reason"]> = new Set([
   "ServerError"
 ])
 
+/** Whether an engine error may pass if the call is made again: unavailable, timed out, a 5xx. @internal */
+export const isTransient = (error: DockerError): boolean => transientReasons.has(error.reason)
+
 /** About 6 s in all: long enough for an engine restart or a stall, short enough for a teardown. */
 const removeRetry = Schedule.exponential("200 millis")
 
@@ -112,7 +115,7 @@ export const stopAndRemove = (
     }
     yield* ignoreNotFound(instance.engine.removeContainer(id, { force: true, volumes: true })).pipe(
       // A busy or restarting engine is no reason to leave the container behind: try again.
-      Effect.retry({ schedule: removeRetry, times: 5, while: (error) => transientReasons.has(error.reason) }),
+      Effect.retry({ schedule: removeRetry, times: 5, while: isTransient }),
       Effect.catchTag("DockerError", (error) =>
         Effect.logError("could not remove the container", error.message)
       )
