@@ -14,7 +14,7 @@ import * as Reference from "./reference.js"
 export const run = (settings: Settings) =>
   Effect.scoped(
     Effect.gen(function* () {
-      const kills = settings.quick ? 3 : 20
+      const kills = settings.quick ? 2 : 20
       const { supervisor, release } = yield* Ours.instance()
       const watched = yield* Effect.forEach(
         Array.from({ length: kills }, (_, index) => index),

@@ -33,7 +33,7 @@ const collectGarbage = () => {
 export const run = (settings: Settings) =>
   Effect.scoped(
     Effect.gen(function* () {
-      const n = settings.quick ? 3 : 20
+      const n = settings.quick ? 2 : 20
       const windowMs = settings.quick ? 3_000 : 30_000
       const { supervisor } = yield* Ours.instance()
       collectGarbage()

@@ -95,7 +95,7 @@ const sizes = (settings: Settings) =>
   settings.quick
     ? [
         { n: 1, rounds: 1, sequentialRounds: 1 },
-        { n: 2, rounds: 1, sequentialRounds: 1 }
+        { n: 2, rounds: 1, sequentialRounds: 0 }
       ]
     : [
         { n: 1, rounds: 3, sequentialRounds: 1 },
