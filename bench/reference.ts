@@ -8,6 +8,7 @@ import { randomBytes } from "node:crypto"
 import { openSync, readFileSync } from "node:fs"
 import Dockerode from "dockerode"
 import { Effect, Schedule } from "effect"
+import * as Labels from "../src/internal/labels.js"
 
 /** The image every scenario runs (local: no pull). */
 export const image = "busybox:latest"
@@ -136,7 +137,7 @@ export const leftovers = Effect.promise(async () => {
     })),
     ...networks.map((network) => ({ name: network.Name, labels: network.Labels }))
   ]
-  const isLibrary = (one: (typeof left)[number]) => one.labels?.["dev.effect-docker.instance"] !== undefined
+  const isLibrary = (one: (typeof left)[number]) => one.labels?.[Labels.keys().instance] !== undefined
   return {
     library: left.filter(isLibrary).map((one) => one.name),
     references: left.filter((one) => !isLibrary(one)).map((one) => one.name)

@@ -39,7 +39,7 @@ import {
   Option,
   Queue,
   Ref,
-  Schedule,
+  type Schedule,
   Scope,
   Semaphore,
   Stream,
@@ -147,9 +147,6 @@ export interface Options {
   /** The backoff between reconnections of the events subscription (default: exponential from 100 ms, jittered, capped at 10 s). */
   readonly eventsReconnect?: Schedule.Schedule<unknown, DockerError> | undefined
 }
-
-/** 200 ms, doubling: six tries wait about 12.6 s in all. */
-const networkRemovalRetry = Schedule.exponential("200 millis")
 
 /** The teardown semaphore's permits: a bound of at least 1, or as many as there can be containers. */
 const teardownPermits = (concurrency: Options["teardownConcurrency"]): number =>
@@ -333,20 +330,12 @@ export const make = Effect.fn("Supervisor.make")(function* (options: Options) {
   // the events subscription, then a sweep of anything left with the instance's labels, then
   // the network.
   yield* Effect.acquireRelease(engine.createNetwork({ name: networkName, driver: "bridge", labels }), () =>
-    engine.removeNetwork(networkName).pipe(
-      // Right after a large teardown the engine can still hold endpoints of containers it has
-      // removed ("has active endpoints", a Conflict), or be busy: try again for about 12 s.
-      Effect.retry({
-        schedule: networkRemovalRetry,
-        times: 6,
-        while: (error) => error.reason === "Conflict" || Container.isTransient(error)
-      }),
-      Effect.catchTag("DockerError", (error) =>
-        error.reason === "NotFound"
-          ? Effect.void
-          : Effect.logError("could not remove the network", error.message)
-      )
-    )
+    // Right after a large teardown the engine can still hold endpoints of containers it has
+    // removed ("has active endpoints", a Conflict).
+    Container.removeOrLog(engine.removeNetwork(networkName), {
+      what: "the network",
+      ...Container.networkRemoval
+    })
   )
   const sweep = Effect.gen(function* () {
     const left = yield* engine.listContainers({ all: true, labels: { [keys.instance]: instanceId } })
@@ -573,14 +562,7 @@ export const make = Effect.fn("Supervisor.make")(function* (options: Options) {
     const staleNetworks = networks.filter((network) => isStale(network.labels))
     yield* Effect.forEach(
       staleNetworks,
-      (network) =>
-        engine
-          .removeNetwork(network.id)
-          .pipe(
-            Effect.catchTag("DockerError", (error) =>
-              error.reason === "NotFound" ? Effect.void : Effect.fail(error)
-            )
-          ),
+      (network) => Container.retryRemoval(engine.removeNetwork(network.id), Container.networkRemoval),
       { concurrency: "unbounded", discard: true }
     )
     return { containers: staleContainers.length, networks: staleNetworks.length }

@@ -10,6 +10,7 @@ import { Effect } from "effect"
 import type { ContainerSummary, DockerEngineShape, NetworkInspect } from "../DockerEngine.js"
 import type { DockerError } from "../DockerError.js"
 import * as Labels from "../internal/labels.js"
+import * as Container from "../internal/supervisorContainer.js"
 
 /**
  * Whether the process that owns an instance runs: `alive`, `gone` (same host, pid dead), or
@@ -93,30 +94,28 @@ export const remove = (
   instances: ReadonlyArray<Instance>
 ): Effect.Effect<{ readonly containers: number; readonly networks: number }, DockerError> =>
   Effect.gen(function* () {
-    const gone = <A>(effect: Effect.Effect<A, DockerError>) =>
-      effect.pipe(
-        Effect.asVoid,
-        Effect.catchTag("DockerError", (error) =>
-          error.reason === "NotFound" ? Effect.void : Effect.fail(error)
-        )
-      )
     const containers = instances.flatMap((instance) => instance.containers)
     yield* Effect.forEach(
       containers,
       (container) =>
-        gone(
+        Container.retryRemoval(
           (container.state === "running" || container.state === "restarting"
             ? engine.stopContainer(container.id)
             : Effect.void
-          ).pipe(Effect.andThen(engine.removeContainer(container.id, { force: true })))
+          ).pipe(Effect.andThen(engine.removeContainer(container.id, { force: true }))),
+          { times: 5 }
         ),
       { concurrency: "unbounded", discard: true }
     )
     const networks = instances.flatMap((instance) => instance.networks)
-    yield* Effect.forEach(networks, (network) => gone(engine.removeNetwork(network.id)), {
-      concurrency: "unbounded",
-      discard: true
-    })
+    yield* Effect.forEach(
+      networks,
+      (network) => Container.retryRemoval(engine.removeNetwork(network.id), Container.networkRemoval),
+      {
+        concurrency: "unbounded",
+        discard: true
+      }
+    )
     return { containers: containers.length, networks: networks.length }
   })
 

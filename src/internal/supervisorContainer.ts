@@ -83,11 +83,50 @@ const transientReasons: ReadonlySet<DockerError["reason"]> = new Set([
   "ServerError"
 ])
 
-/** Whether an engine error may pass if the call is made again: unavailable, timed out, a 5xx. @internal */
-export const isTransient = (error: DockerError): boolean => transientReasons.has(error.reason)
+/** How a removal is retried: how often, and on which reason besides a busy or restarting engine. @internal */
+export interface RemovalRetry {
+  readonly times: number
+  /** E.g. `Conflict`: a network's "active endpoints" while the engine still cleans up. */
+  readonly alsoRetry?: DockerError["reason"]
+}
 
-/** About 6 s in all: long enough for an engine restart or a stall, short enough for a teardown. */
-const removeRetry = Schedule.exponential("200 millis")
+/**
+ * A removal that does not give up on a busy or restarting engine (or on `alsoRetry`): retried
+ * `times` times, 200 ms doubling (5 tries: about 6 s, long enough for an engine restart or a
+ * stall, short enough for a teardown; 6: about 12.6 s). NotFound counts as removed.
+ *
+ * @internal
+ */
+export const retryRemoval = (
+  removal: Effect.Effect<unknown, DockerError>,
+  retry: RemovalRetry
+): Effect.Effect<void, DockerError> =>
+  ignoreNotFound(removal).pipe(
+    Effect.retry({
+      schedule: Schedule.exponential("200 millis"),
+      times: retry.times,
+      while: (error) => transientReasons.has(error.reason) || error.reason === retry.alsoRetry
+    })
+  )
+
+/**
+ * How a network is removed after its containers: six tries (about 12.6 s), also while the
+ * engine still holds endpoints of the containers it has just removed.
+ *
+ * @internal
+ */
+export const networkRemoval: RemovalRetry = { times: 6, alsoRetry: "Conflict" }
+
+/** {@link retryRemoval}, then what is still refused is logged as "could not remove <what>", never failed. @internal */
+export const removeOrLog = (
+  removal: Effect.Effect<unknown, DockerError>,
+  options: RemovalRetry & { readonly what: string }
+): Effect.Effect<void> =>
+  retryRemoval(removal, options).pipe(
+    Effect.catchTag("DockerError", (error) =>
+      Effect.logError(`could not remove ${options.what}`, error.message)
+    )
+  )
 
 /**
  * Stops (the stop signal, then a kill after `stopTimeout` seconds) and removes a container.
@@ -113,13 +152,10 @@ export const stopAndRemove = (
         .stopContainer(id, options.stopTimeout === undefined ? undefined : { timeout: options.stopTimeout })
         .pipe(Effect.ignore)
     }
-    yield* ignoreNotFound(instance.engine.removeContainer(id, { force: true, volumes: true })).pipe(
-      // A busy or restarting engine is no reason to leave the container behind: try again.
-      Effect.retry({ schedule: removeRetry, times: 5, while: isTransient }),
-      Effect.catchTag("DockerError", (error) =>
-        Effect.logError("could not remove the container", error.message)
-      )
-    )
+    yield* removeOrLog(instance.engine.removeContainer(id, { force: true, volumes: true }), {
+      what: "the container",
+      times: 5
+    })
   }).pipe(
     instance.teardown.withPermits(1),
     Effect.annotateLogs({ container: shortId(id) }),
