@@ -51,11 +51,7 @@ const load = (file: string, targetBytes: number): Payload => {
 
 /** What `DockerEngine.stats` does with the response's bytes. */
 const decodeStats = (chunks: ReadonlyArray<Uint8Array>) =>
-  Stream.fromIterable(chunks).pipe(
-    Ndjson.decode("stats", Wire.WireStats),
-    Stream.map(Wire.toStatsSample),
-    Stream.runCount
-  )
+  Stream.fromIterable(chunks).pipe(Ndjson.lines("stats", Wire.readStats), Stream.runCount)
 
 /** What `DockerEngine.pullImage` does with the response's bytes (every line checked for an error). */
 const decodePull = (chunks: ReadonlyArray<Uint8Array>) =>

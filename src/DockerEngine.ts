@@ -38,6 +38,7 @@ import {
   Layer,
   Option,
   type Redacted,
+  Result,
   Schema,
   type Scope,
   Stream
@@ -774,10 +775,18 @@ export const make = (options: Options = {}): Effect.Effect<DockerEngineShape, Do
      * stream ends, fails or is interrupted; a response docker-modem collected (a Buffer)
      * is one chunk.
      */
-    const bytes = (operation: string, request: Request): Stream.Stream<Uint8Array, DockerError> =>
-      Stream.unwrap(
+    const bytes = (
+      operation: string,
+      request: Request,
+      /** A span around opening the stream only (see `stats`). */
+      openSpan?: { readonly name: string; readonly attributes: Record<string, unknown> }
+    ): Stream.Stream<Uint8Array, DockerError> => {
+      const open = Effect.interruptible(call(operation, { ...request, stream: true }))
+      return Stream.unwrap(
         Effect.acquireRelease(
-          Effect.interruptible(call(operation, { ...request, stream: true })),
+          openSpan === undefined
+            ? open
+            : Effect.withSpan(open, openSpan.name, { attributes: openSpan.attributes }),
           (response) =>
             Effect.sync(() => {
               if (response instanceof Readable) response.destroy()
@@ -796,6 +805,7 @@ export const make = (options: Options = {}): Effect.Effect<DockerEngineShape, Do
           })
         )
       )
+    }
 
     /** Sends `body` as a tar archive to be extracted at `path`, while `feed` writes it. */
     const upload = <E>(
@@ -905,24 +915,29 @@ export const make = (options: Options = {}): Effect.Effect<DockerEngineShape, Do
         Wire.toWaitResult
       ).pipe(Effect.withSpan("DockerEngine.waitContainer", { attributes: { id } }))
 
+    // The span covers opening the stream, not its life: a stream's span is entered on every
+    // pull, and stats are pulled every second per container for as long as it runs.
     const stats = (id: string) =>
-      bytes("stats", {
-        method: "GET",
-        path: `/containers/${segment(id)}/stats`,
-        query: { stream: true }
-      }).pipe(
-        Ndjson.decode("stats", Wire.WireStats),
-        Stream.map(Wire.toStatsSample),
-        Stream.withSpan("DockerEngine.stats", { attributes: { id } })
-      )
+      bytes(
+        "stats",
+        { method: "GET", path: `/containers/${segment(id)}/stats`, query: { stream: true } },
+        { name: "DockerEngine.stats", attributes: { id } }
+      ).pipe(Ndjson.lines("stats", Wire.readStats))
 
     const statsOnce = (id: string) =>
-      decoded(
-        "statsOnce",
-        { method: "GET", path: `/containers/${segment(id)}/stats`, query: { stream: false } },
-        Wire.WireStats,
-        Wire.toStatsSample
-      ).pipe(Effect.withSpan("DockerEngine.statsOnce", { attributes: { id } }))
+      call("statsOnce", {
+        method: "GET",
+        path: `/containers/${segment(id)}/stats`,
+        query: { stream: false }
+      }).pipe(
+        Effect.flatMap((body) =>
+          Result.match(Wire.readStats(body), {
+            onSuccess: Effect.succeed,
+            onFailure: (cause) => Effect.fail(decodeError("statsOnce", cause))
+          })
+        ),
+        Effect.withSpan("DockerEngine.statsOnce", { attributes: { id } })
+      )
 
     const toLogLine =
       (timestamps: boolean) =>

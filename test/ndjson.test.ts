@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Schema, Stream } from "effect"
+import { Effect, Result, Schema, Stream } from "effect"
 import * as Ndjson from "../src/internal/ndjson.js"
 import * as Wire from "../src/internal/wire.js"
 
@@ -69,8 +69,7 @@ describe("NDJSON framing", () => {
         precpu_stats: { cpu_usage: { total_usage: 0 }, throttling_data: {} }
       })
       const samples = yield* Stream.make(new TextEncoder().encode(`${line}\n`)).pipe(
-        Ndjson.decode("stats", Wire.WireStats),
-        Stream.map(Wire.toStatsSample),
+        Ndjson.lines("stats", Wire.readStats),
         Stream.runCollect
       )
       assert.deepStrictEqual(samples, [
@@ -85,6 +84,39 @@ describe("NDJSON framing", () => {
       ])
     })
   )
+
+  it.effect("fails a stats line whose field has the wrong type, naming the field", () =>
+    Effect.gen(function* () {
+      const line = JSON.stringify({
+        read: "2026-01-01T00:00:01Z",
+        cpu_stats: { cpu_usage: { total_usage: "5000" } }
+      })
+      const error = yield* Stream.make(new TextEncoder().encode(`${line}\n`)).pipe(
+        Ndjson.lines("stats", Wire.readStats),
+        Stream.runCollect,
+        Effect.flip
+      )
+      assert.strictEqual(error.reason, "Decode")
+      assert.include(error.message, 'cpu_stats.cpu_usage.total_usage: expected a number, got "5000"')
+    })
+  )
+
+  it("reads stats fields Docker leaves null or absent as absent", () => {
+    const sample = Wire.readStats({
+      read: "2026-01-01T00:00:01Z",
+      networks: null,
+      cpu_stats: null,
+      memory_stats: { stats: null }
+    })
+    assert.deepStrictEqual(Result.getOrThrow(sample), {
+      read: "2026-01-01T00:00:01Z",
+      cpu: { totalUsage: 0 },
+      precpu: { totalUsage: 0 },
+      memory: {}
+    })
+    assert.isTrue(Result.isFailure(Wire.readStats({ read: "x", networks: { eth0: { rx_bytes: 1 } } })))
+    assert.isTrue(Result.isFailure(Wire.readStats(null)))
+  })
 
   it("tells pull error lines from progress lines", () => {
     assert.strictEqual(

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs"
 import { assert, describe, it } from "@effect/vitest"
-import { Schema } from "effect"
+import { Result } from "effect"
 import type { StatsSample } from "../src/DockerEngine.js"
 import * as Stats from "../src/internal/stats.js"
 import * as Wire from "../src/internal/wire.js"
@@ -9,12 +9,11 @@ import * as Wire from "../src/internal/wire.js"
 // CPUs). cgroup v2: no v2 host here, so written after dockerd's v2 output, field for field (8 CPUs, no
 // percpu_usage, `inactive_file` and no `total_*` keys, two interfaces). The first line of each is the
 // stream's first sample, with an empty precpu_stats.
-const decodeLine = Schema.decodeUnknownSync(Schema.fromJsonString(Wire.WireStats))
 const recorded = (file: string): ReadonlyArray<StatsSample> =>
   readFileSync(new URL(`./fixtures/${file}`, import.meta.url), "utf8")
     .split("\n")
     .filter((line) => line.trim().length > 0)
-    .map((line) => Wire.toStatsSample(decodeLine(line)))
+    .map((line) => Result.getOrThrow(Wire.readStats(JSON.parse(line))))
 
 const v1 = recorded("stats-cgroup-v1.ndjson")
 const v2 = recorded("stats-cgroup-v2.ndjson")
