@@ -279,28 +279,27 @@ const supervise = (
         .pipe(Effect.mapError((cause) => new CopyError({ ...fields, cause })))
     }
 
-    // While a run lasts: health changes from the shared events, and stats.
-    const observe = Stream.merge(
-      events.pipe(
-        Stream.map(healthOf),
-        Stream.filter((health) => health !== undefined),
-        Stream.mapEffect((health) => update((state) => ContainerState.health(state, health)))
+    // While a run lasts: health changes from the shared events, and stats. Each source applies
+    // its own updates (not one `Stream.merge`): a stats sample arrives every second for as long
+    // as the container runs, and a merge would hand each one to a third fiber.
+    const healthChanges = events.pipe(
+      Stream.map(healthOf),
+      Stream.filter((health) => health !== undefined),
+      Stream.runForEach((health) => update((state) => ContainerState.health(state, health)))
+    )
+    const statsChanges = engine.stats(id).pipe(
+      Stream.mapAccum(
+        () => Stats.initialWindow(spec.statsInterface),
+        (window, sample) => {
+          const [next, snapshot] = Stats.step(window, sample)
+          return [next, [snapshot]]
+        }
       ),
-      engine.stats(id).pipe(
-        Stream.mapAccum(
-          () => Stats.initialWindow(spec.statsInterface),
-          (window, sample) => {
-            const [next, snapshot] = Stats.step(window, sample)
-            return [next, [snapshot]]
-          }
-        ),
-        Stream.mapEffect((snapshot) => update((state) => ContainerState.stats(state, snapshot))),
-        // Stats are an observation, not the run: losing them must not end the container.
-        Stream.catchTag("DockerError", (error) =>
-          Stream.fromEffectDrain(Effect.logDebug("container stats ended", error.message))
-        )
-      )
-    ).pipe(Stream.runDrain)
+      Stream.runForEach((snapshot) => update((state) => ContainerState.stats(state, snapshot))),
+      // Stats are an observation, not the run: losing them must not end the container.
+      Effect.catchTag("DockerError", (error) => Effect.logDebug("container stats ended", error.message))
+    )
+    const observe = Effect.all([healthChanges, statsChanges], { concurrency: 2, discard: true })
 
     // `previousExit` (ms): when the last run ended, so this run's output can be told from earlier runs'.
     const runOnce = (previousExit: number | undefined): Effect.Effect<RunExit, StartError | WaitError> =>
