@@ -78,6 +78,7 @@ export const watch = (
     let id: string | undefined
     let states = 0
     let statsUpdates = 0
+    let sawRunning = false
     const fiber = yield* supervisor.run(input).pipe(
       Stream.runForEach((state) =>
         Effect.suspend(() => {
@@ -85,7 +86,11 @@ export const watch = (
           states++
           id = state.id ?? id
           if (state.cpuPercent !== undefined) statsUpdates++
-          if (state.status === "running") return Deferred.succeed(running, at)
+          // Once: every stats sample is a `running` state too, and the consumer is on our account.
+          if (state.status === "running" && !sawRunning) {
+            sawRunning = true
+            return Deferred.succeed(running, at)
+          }
           if (state.status === "exited") return Deferred.succeed(exited, { at, state })
           return Effect.void
         })

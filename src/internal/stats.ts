@@ -122,8 +122,10 @@ export const pushRate = (window: RateWindow, at: number, totals: NetworkTotals):
   const last = window.points[window.points.length - 1]
   if (last !== undefined && !(at > last.at)) return window
   const reset = last !== undefined && (totals.rx < last.rx || totals.tx < last.tx)
-  const kept = reset ? [] : window.points.slice(Math.max(0, window.points.length - window.size + 1))
-  return { ...window, points: [...kept, { at, rx: totals.rx, tx: totals.tx }] }
+  // Once a second per container: one new array, no spreads.
+  const points = reset ? [] : window.points.slice(Math.max(0, window.points.length - window.size + 1))
+  points.push({ at, rx: totals.rx, tx: totals.tx })
+  return { networkInterface: window.networkInterface, size: window.size, points }
 }
 
 /** Rates in bits per second. @internal */
