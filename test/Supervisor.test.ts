@@ -237,25 +237,6 @@ describe("Supervisor (MemoryEngine, TestClock)", () => {
     }).pipe(Effect.provide(memoryLayer()))
   )
 
-  it.effect("a network the engine holds endpoints on for 20 s after the release is still removed", () =>
-    Effect.gen(function* () {
-      const memory = yield* MemoryEngine.MemoryEngine
-      const scope = yield* Scope.make()
-      const supervisor = yield* makeSupervisor.pipe(Scope.provide(scope))
-      yield* supervisor.run({ name: "web", image }).pipe(Stream.runDrain, Effect.forkDetach)
-      yield* advance(100)
-      // Refused for the first 19 s of retries (0.2, 0.6, 1.4, 3 s, then every 2 s).
-      yield* memory.failNext("removeNetwork", "Conflict", {
-        times: 12,
-        message: `network ${supervisor.network} has active endpoints`
-      })
-      const closing = yield* Scope.close(scope, Exit.void).pipe(Effect.forkChild)
-      yield* advance(25_000)
-      assert.isDefined(closing.pollUnsafe(), "released after the retries")
-      assert.deepStrictEqual(yield* leftovers, { containers: [], networks: [] })
-    }).pipe(Effect.provide(memoryLayer()))
-  )
-
   it.effect("one events subscription serves every container of the instance", () =>
     Effect.gen(function* () {
       const memory = yield* MemoryEngine.MemoryEngine
