@@ -98,28 +98,35 @@ export const removeContainers = (ids: ReadonlyArray<string>) =>
     )
   )
 
-/** Everything this run created, removed (forced): run at the end, also on failure and Ctrl-C. */
+/**
+ * Everything this run created, removed (forced): run at the end, also on failure and Ctrl-C.
+ * Returns what was removed and the names of what the engine refused.
+ */
 export const cleanup = Effect.promise(async () => {
   const filters = JSON.stringify({ label: [`dev.effect-docker.test=${runId}`] })
+  const refused: Array<string> = []
+  const removed = async (name: string, remove: () => Promise<unknown>) =>
+    remove().then(
+      () => 1,
+      () => {
+        refused.push(name)
+        return 0
+      }
+    )
   const containers = await docker.listContainers({ all: true, filters })
-  await Promise.all(
+  const containersRemoved = await Promise.all(
     containers.map((container) =>
-      docker
-        .getContainer(container.Id)
-        .remove({ force: true })
-        .catch(() => undefined)
+      removed(container.Names[0] ?? container.Id, () =>
+        docker.getContainer(container.Id).remove({ force: true })
+      )
     )
   )
   const networks = await docker.listNetworks({ filters })
-  await Promise.all(
-    networks.map((network) =>
-      docker
-        .getNetwork(network.Id)
-        .remove()
-        .catch(() => undefined)
-    )
+  const networksRemoved = await Promise.all(
+    networks.map((network) => removed(network.Name, () => docker.getNetwork(network.Id).remove()))
   )
-  return { containers: containers.length, networks: networks.length }
+  const sum = (counts: ReadonlyArray<number>) => counts.reduce((total, count) => total + count, 0)
+  return { containers: sum(containersRemoved), networks: sum(networksRemoved), refused }
 })
 
 /**

@@ -91,8 +91,8 @@ const program = Effect.gen(function* () {
   )
   yield* save(resultsPath, settings, host, rows)
   if (left.references.length > 0) {
-    // A reference's network the engine still held endpoints of: the final cleanup removes it.
-    yield* progress(`left by the references, removed now: ${left.references.join(", ")}`)
+    // Not the library's: the final cleanup removes them, and says which the engine refused.
+    yield* progress(`left by the references: ${left.references.join(", ")}`)
   }
   if (left.library.length > 0) {
     return yield* Effect.fail(new Error(`the library left behind: ${left.library.join(", ")}`))
@@ -104,10 +104,15 @@ const program = Effect.gen(function* () {
 }).pipe(
   Effect.ensuring(
     Reference.cleanup.pipe(
-      Effect.flatMap(({ containers, networks }) =>
-        containers + networks > 0
-          ? progress(`removed ${containers} containers, ${networks} networks`)
-          : Effect.void
+      Effect.flatMap(({ containers, networks, refused }) =>
+        Effect.all([
+          containers + networks > 0
+            ? progress(`removed ${containers} containers, ${networks} networks`)
+            : Effect.void,
+          // dockerd 20.10 can keep a stale endpoint on a network whose containers are all gone
+          // (moby/moby#43286): only a daemon restart clears it.
+          refused.length > 0 ? progress(`the engine refused to remove: ${refused.join(", ")}`) : Effect.void
+        ])
       )
     )
   ),
