@@ -755,20 +755,30 @@ export const make = (options: Options = {}): Effect.Effect<DockerEngineShape, Do
     const call = (operation: string, request: Request): Effect.Effect<unknown, DockerError> =>
       Effect.tryPromise({ try: (signal) => send(request, signal), catch: toError(operation) })
 
+    /** One request whose answer `read` turns into a value; what it refuses is a `Decode` error. */
+    const readAnswer = <A>(
+      operation: string,
+      request: Request,
+      read: (body: unknown) => Result.Result<A, unknown>
+    ): Effect.Effect<A, DockerError> =>
+      call(operation, request).pipe(
+        Effect.flatMap((body) =>
+          Result.match(read(body), {
+            onSuccess: Effect.succeed,
+            onFailure: (cause) => Effect.fail(decodeError(operation, cause))
+          })
+        )
+      )
+
     const decoded = <A, I, B>(
       operation: string,
       request: Request,
       schema: Schema.Codec<A, I, never, never>,
       map: (a: A) => B
-    ): Effect.Effect<B, DockerError> =>
-      call(operation, request).pipe(
-        Effect.flatMap((body) =>
-          Schema.decodeUnknownEffect(schema)(body).pipe(
-            Effect.mapError((cause) => decodeError(operation, cause))
-          )
-        ),
-        Effect.map(map)
-      )
+    ): Effect.Effect<B, DockerError> => {
+      const decode = Schema.decodeUnknownResult(schema)
+      return readAnswer(operation, request, (body) => Result.map(decode(body), map))
+    }
 
     /**
      * A streamed response as bytes. The response is destroyed (its socket closed) when the
@@ -925,19 +935,11 @@ export const make = (options: Options = {}): Effect.Effect<DockerEngineShape, Do
       ).pipe(Ndjson.lines("stats", Wire.readStats))
 
     const statsOnce = (id: string) =>
-      call("statsOnce", {
-        method: "GET",
-        path: `/containers/${segment(id)}/stats`,
-        query: { stream: false }
-      }).pipe(
-        Effect.flatMap((body) =>
-          Result.match(Wire.readStats(body), {
-            onSuccess: Effect.succeed,
-            onFailure: (cause) => Effect.fail(decodeError("statsOnce", cause))
-          })
-        ),
-        Effect.withSpan("DockerEngine.statsOnce", { attributes: { id } })
-      )
+      readAnswer(
+        "statsOnce",
+        { method: "GET", path: `/containers/${segment(id)}/stats`, query: { stream: false } },
+        Wire.readStats
+      ).pipe(Effect.withSpan("DockerEngine.statsOnce", { attributes: { id } }))
 
     const toLogLine =
       (timestamps: boolean) =>
