@@ -266,76 +266,86 @@ class StatsMismatch {
   }
 }
 
-const mismatch = (path: string, expected: string, value: unknown): never => {
-  throw new StatsMismatch(`${path}: expected ${expected}, got ${JSON.stringify(value)}`)
+// A field is named by its parent and its own path, joined only when it is wrong: building
+// the names of a good sample's fields would cost on every line.
+const mismatch = (parent: string, field: string, expected: string, value: unknown): never => {
+  throw new StatsMismatch(
+    `${parent === "" ? field : `${parent}.${field}`}: expected ${expected}, got ${JSON.stringify(value)}`
+  )
 }
 
-const optionalObject = (value: unknown, path: string): Readonly<Record<string, unknown>> | undefined => {
+const optionalObject = (
+  value: unknown,
+  parent: string,
+  field: string
+): Readonly<Record<string, unknown>> | undefined => {
   if (value === undefined || value === null) return undefined
   if (typeof value === "object" && !Array.isArray(value)) return value as Readonly<Record<string, unknown>>
-  return mismatch(path, "an object", value)
+  return mismatch(parent, field, "an object", value)
 }
 
-const optionalNumber = (value: unknown, path: string): number | undefined => {
+const optionalNumber = (value: unknown, parent: string, field: string): number | undefined => {
   if (value === undefined || value === null) return undefined
-  return typeof value === "number" ? value : mismatch(path, "a number", value)
+  return typeof value === "number" ? value : mismatch(parent, field, "a number", value)
 }
 
-const requiredNumber = (value: unknown, path: string): number =>
-  typeof value === "number" ? value : mismatch(path, "a number", value)
-
-const optionalNumbers = (value: unknown, path: string): ReadonlyArray<number> | undefined => {
+const optionalNumbers = (
+  value: unknown,
+  parent: string,
+  field: string
+): ReadonlyArray<number> | undefined => {
   if (value === undefined || value === null) return undefined
   if (Array.isArray(value) && value.every((item) => typeof item === "number")) return value
-  return mismatch(path, "an array of numbers", value)
+  return mismatch(parent, field, "an array of numbers", value)
 }
 
 // Optional parts are assigned, not spread in: spreads cost more than the rest of the sample.
-const readCpu = (value: unknown, path: "cpu_stats" | "precpu_stats"): StatsSample["cpu"] => {
-  const wire = optionalObject(value, path)
-  const usage = optionalObject(wire?.cpu_usage, `${path}.cpu_usage`)
+const readCpu = (value: unknown, parent: "cpu_stats" | "precpu_stats"): StatsSample["cpu"] => {
+  const wire = optionalObject(value, "", parent)
+  const usage = optionalObject(wire?.cpu_usage, parent, "cpu_usage")
   const cpu: Mutable<StatsSample["cpu"]> = {
-    totalUsage: optionalNumber(usage?.total_usage, `${path}.cpu_usage.total_usage`) ?? 0
+    totalUsage: optionalNumber(usage?.total_usage, parent, "cpu_usage.total_usage") ?? 0
   }
-  const percpu = optionalNumbers(usage?.percpu_usage, `${path}.cpu_usage.percpu_usage`)
+  const percpu = optionalNumbers(usage?.percpu_usage, parent, "cpu_usage.percpu_usage")
   if (percpu !== undefined) cpu.percpuUsage = percpu
-  const system = optionalNumber(wire?.system_cpu_usage, `${path}.system_cpu_usage`)
+  const system = optionalNumber(wire?.system_cpu_usage, parent, "system_cpu_usage")
   if (system !== undefined) cpu.systemUsage = system
-  const online = optionalNumber(wire?.online_cpus, `${path}.online_cpus`)
+  const online = optionalNumber(wire?.online_cpus, parent, "online_cpus")
   if (online !== undefined) cpu.onlineCpus = online
   return cpu
 }
 
 const readMemory = (value: unknown): StatsSample["memory"] => {
   const memory: Mutable<StatsSample["memory"]> = {}
-  const wire = optionalObject(value, "memory_stats")
+  const wire = optionalObject(value, "", "memory_stats")
   if (wire === undefined) return memory
-  const usage = optionalNumber(wire.usage, "memory_stats.usage")
+  const usage = optionalNumber(wire.usage, "memory_stats", "usage")
   if (usage !== undefined) memory.usage = usage
-  const limit = optionalNumber(wire.limit, "memory_stats.limit")
+  const limit = optionalNumber(wire.limit, "memory_stats", "limit")
   if (limit !== undefined) memory.limit = limit
-  const stats = optionalObject(wire.stats, "memory_stats.stats")
+  const stats = optionalObject(wire.stats, "memory_stats", "stats")
   const totalInactiveFile = optionalNumber(
     stats?.total_inactive_file,
-    "memory_stats.stats.total_inactive_file"
+    "memory_stats",
+    "stats.total_inactive_file"
   )
   if (totalInactiveFile !== undefined) memory.totalInactiveFile = totalInactiveFile
-  const inactiveFile = optionalNumber(stats?.inactive_file, "memory_stats.stats.inactive_file")
+  const inactiveFile = optionalNumber(stats?.inactive_file, "memory_stats", "stats.inactive_file")
   if (inactiveFile !== undefined) memory.inactiveFile = inactiveFile
   return memory
 }
 
 const readNetworks = (value: unknown): StatsSample["networks"] => {
-  const wire = optionalObject(value, "networks")
+  const wire = optionalObject(value, "", "networks")
   if (wire === undefined) return undefined
   const networks: Record<string, { readonly rxBytes: number; readonly txBytes: number }> = {}
   for (const name of Object.keys(wire)) {
     const network =
-      optionalObject(wire[name], `networks.${name}`) ?? mismatch(`networks.${name}`, "an object", null)
-    networks[name] = {
-      rxBytes: requiredNumber(network.rx_bytes, `networks.${name}.rx_bytes`),
-      txBytes: requiredNumber(network.tx_bytes, `networks.${name}.tx_bytes`)
-    }
+      optionalObject(wire[name], "networks", name) ?? mismatch("networks", name, "an object", null)
+    const { rx_bytes: rxBytes, tx_bytes: txBytes } = network
+    if (typeof rxBytes !== "number") return mismatch("networks", `${name}.rx_bytes`, "a number", rxBytes)
+    if (typeof txBytes !== "number") return mismatch("networks", `${name}.tx_bytes`, "a number", txBytes)
+    networks[name] = { rxBytes, txBytes }
   }
   return networks
 }
@@ -346,8 +356,8 @@ const readNetworks = (value: unknown): StatsSample["networks"] => {
  */
 export const readStats = (json: unknown): Result.Result<StatsSample, StatsMismatch> => {
   try {
-    const wire = optionalObject(json, "stats") ?? mismatch("stats", "an object", json)
-    if (typeof wire.read !== "string") return mismatch("read", "a string", wire.read)
+    const wire = optionalObject(json, "", "stats") ?? mismatch("", "stats", "an object", json)
+    if (typeof wire.read !== "string") return mismatch("", "read", "a string", wire.read)
     const sample: Mutable<StatsSample> = {
       read: wire.read,
       cpu: readCpu(wire.cpu_stats, "cpu_stats"),
@@ -356,7 +366,11 @@ export const readStats = (json: unknown): Result.Result<StatsSample, StatsMismat
     }
     const networks = readNetworks(wire.networks)
     if (networks !== undefined) sample.networks = networks
-    const pids = optionalNumber(optionalObject(wire.pids_stats, "pids_stats")?.current, "pids_stats.current")
+    const pids = optionalNumber(
+      optionalObject(wire.pids_stats, "", "pids_stats")?.current,
+      "pids_stats",
+      "current"
+    )
     if (pids !== undefined) sample.pids = pids
     return Result.succeed(sample)
   } catch (cause) {
