@@ -331,7 +331,8 @@ export const make = Effect.fn("Supervisor.make")(function* (options: Options) {
   // the network.
   yield* Effect.acquireRelease(engine.createNetwork({ name: networkName, driver: "bridge", labels }), () =>
     // Right after a large teardown the engine can still hold endpoints of containers it has
-    // removed ("has active endpoints", a Conflict).
+    // removed ("has active endpoints", a Conflict): retried. dockerd 20.10 sometimes keeps such
+    // an endpoint for good (moby/moby#43286, only a daemon restart clears it): logged.
     Container.removeOrLog(engine.removeNetwork(networkName), {
       what: "the network",
       ...Container.networkRemoval

@@ -103,7 +103,7 @@ export const remove = (
             ? engine.stopContainer(container.id)
             : Effect.void
           ).pipe(Effect.andThen(engine.removeContainer(container.id, { force: true }))),
-          { times: 5 }
+          Container.containerRemoval
         ),
       { concurrency: "unbounded", discard: true }
     )

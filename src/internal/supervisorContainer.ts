@@ -117,6 +117,9 @@ export const retryRemoval = (
  */
 export const networkRemoval: RemovalRetry = { times: 6, alsoRetry: "Conflict" }
 
+/** How a container is removed: five tries (about 6 s). @internal */
+export const containerRemoval: RemovalRetry = { times: 5 }
+
 /** {@link retryRemoval}, then what is still refused is logged as "could not remove <what>", never failed. @internal */
 export const removeOrLog = (
   removal: Effect.Effect<unknown, DockerError>,
@@ -154,7 +157,7 @@ export const stopAndRemove = (
     }
     yield* removeOrLog(instance.engine.removeContainer(id, { force: true, volumes: true }), {
       what: "the container",
-      times: 5
+      ...containerRemoval
     })
   }).pipe(
     instance.teardown.withPermits(1),
