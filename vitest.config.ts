@@ -36,19 +36,21 @@ export default defineConfig({
         test: {
           name: "integration",
           include: ["test/integration/**/*.test.ts"],
+          globalSetup: ["test/support/engineSetup.ts"],
           testTimeout: 60_000,
           hookTimeout: 60_000
         }
       },
       {
         // Faults, bad input and security against the real engine and a second, TLS-only engine
-        // (scripts/second-engine.sh, started by the global setup when it does not answer). The
+        // (scripts/second-engine.sh, started by the global setup when it does not answer; the
+        // first engine, like the integration project's, by test/support/engineSetup.ts). The
         // 100-container load test is not here: `npm run test:load`.
         test: {
           name: "reliability",
           include: ["test/reliability/**/*.test.ts"],
           exclude: ["test/reliability/**/*.load.test.ts"],
-          globalSetup: ["test/reliability/globalSetup.ts"],
+          globalSetup: ["test/support/engineSetup.ts", "test/reliability/globalSetup.ts"],
           testTimeout: 60_000,
           hookTimeout: 60_000
         }

@@ -3,7 +3,9 @@
 #
 #   scripts/engine-env.sh [start]   install what is missing, start dockerd and the registry
 #                                   when they are not answering, build and push the test image
-#   scripts/engine-env.sh stop      stop only what an earlier `start` started
+#   scripts/engine-env.sh stop [registry|dockerd ...]
+#                                   stop only what an earlier `start` started (all of it, or
+#                                   the parts named)
 #
 # Idempotent: every step checks before it acts. There is no Docker Hub here, so the test image
 # `busybox:latest` is imported from the host's static busybox, and a registry on 127.0.0.1:5000
@@ -125,7 +127,9 @@ YAML
 }
 
 stop_started() {
-  for what in registry dockerd; do
+  local parts=("$@")
+  [ ${#parts[@]} -gt 0 ] || parts=(registry dockerd)
+  for what in "${parts[@]}"; do
     local file="$STATE_DIR/$what.started"
     [ -f "$file" ] || continue
     local pid
@@ -142,12 +146,15 @@ stop_started() {
 
 case "${1:-start}" in
   start)
+    # Test projects may start it at the same time (each has the same global setup): one at a time.
+    exec 9>"$STATE_DIR/start.lock"
+    flock 9
     install_packages
     start_dockerd
     build_busybox
     start_registry
     log "ready: $("$DOCKER" version --format 'engine {{.Server.Version}}, API {{.Server.APIVersion}}')"
     ;;
-  stop) stop_started ;;
+  stop) shift; stop_started "$@" ;;
   *) echo "usage: $0 [start|stop]" >&2; exit 2 ;;
 esac

@@ -6,6 +6,7 @@ export default defineConfig({
   root: Path.resolve(import.meta.dirname, "../.."),
   test: {
     include: ["test/reliability/**/*.load.test.ts"],
+    globalSetup: ["test/support/engineSetup.ts"],
     testTimeout: 15 * 60_000,
     hookTimeout: 60_000
   }
