@@ -55,7 +55,7 @@ start_dockerd() {
   if daemon_answers; then log "a Docker daemon already answers"; return; fi
   log "starting dockerd"
   # containerd is started by dockerd itself when none runs.
-  nohup dockerd --pidfile "$STATE_DIR/dockerd.pid" >"$STATE_DIR/dockerd.log" 2>&1 &
+  nohup dockerd --pidfile "$STATE_DIR/dockerd.pid" >"$STATE_DIR/dockerd.log" 2>&1 9>&- &
   echo $! >"$STATE_DIR/dockerd.started"
   if ! wait_for dockerd 60 daemon_answers; then tail -n 40 "$STATE_DIR/dockerd.log" >&2; exit 1; fi
 }
@@ -106,7 +106,7 @@ storage:
 http:
   addr: $REGISTRY
 YAML
-    nohup docker-registry serve "$STATE_DIR/registry.yml" >"$STATE_DIR/registry.log" 2>&1 &
+    nohup docker-registry serve "$STATE_DIR/registry.yml" >"$STATE_DIR/registry.log" 2>&1 9>&- &
     echo $! >"$STATE_DIR/registry.started"
     if ! wait_for registry 30 registry_answers; then tail -n 40 "$STATE_DIR/registry.log" >&2; exit 1; fi
   fi
@@ -148,7 +148,7 @@ case "${1:-start}" in
   start)
     # Test projects may start it at the same time (each has the same global setup): one at a time.
     exec 9>"$STATE_DIR/start.lock"
-    flock 9
+    flock -w 600 9 || { echo "[engine-env] another start holds $STATE_DIR/start.lock" >&2; exit 1; }
     install_packages
     start_dockerd
     build_busybox
