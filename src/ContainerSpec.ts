@@ -22,10 +22,10 @@
  *
  * @since 0.1.0
  */
-import * as Path from "node:path"
 import { Duration, Effect, Option, Redacted, Schema, SchemaIssue, SchemaTransformation, Stream } from "effect"
 import type { CreateContainerOptions } from "./DockerEngine.js"
 import type { DockerError } from "./DockerError.js"
+import * as ContainerPath from "./internal/containerPath.js"
 import * as Labels from "./internal/labels.js"
 import * as Sanitize from "./internal/sanitize.js"
 import * as RestartPolicy from "./RestartPolicy.js"
@@ -82,6 +82,42 @@ export const imageReferenceProblem = (reference: string): string | undefined => 
 }
 
 /**
+ * What is wrong with a file path in the container, checked in this order: `nul` (contains
+ * NUL), `relative` (not absolute), `parent` (a `..` segment), `directory` (`/` or a trailing
+ * `/`), `notNormalised` (`//` or a `.` segment).
+ *
+ * @category validation
+ * @since 0.1.0
+ */
+export type FilePathIssue = ContainerPath.ContainerPathIssue
+
+/**
+ * The first problem of `path` as a file path in the container, or `undefined` when it can be
+ * one. For a message to show, {@link filePathProblem} words it.
+ *
+ * @example
+ * ```ts
+ * import { ContainerSpec } from "effect-docker"
+ *
+ * ContainerSpec.filePathIssue("/etc/app/config.json") // undefined
+ * ContainerSpec.filePathIssue("etc/app/config.json") // "relative"
+ * ContainerSpec.filePathIssue("/etc/../root/.ssh/keys") // "parent"
+ * ```
+ *
+ * @category validation
+ * @since 0.1.0
+ */
+export const filePathIssue: (path: string) => FilePathIssue | undefined = ContainerPath.containerPathIssue
+
+const FILE_PATH_PROBLEM: Readonly<Record<FilePathIssue, string>> = {
+  nul: "the path must not contain NUL",
+  relative: "the path must be absolute",
+  parent: "the path must not contain '..'",
+  directory: "the path must name a file, not a directory",
+  notNormalised: "the path must be normalised (no '//' or '.')"
+}
+
+/**
  * Why `path` cannot be a file path in the container, or `undefined` when it can: it must be
  * absolute, normalised, without `..` and without NUL.
  *
@@ -93,15 +129,12 @@ export const imageReferenceProblem = (reference: string): string | undefined => 
  * ContainerSpec.filePathProblem("/etc/../root/.ssh/keys") // "the path must not contain '..'"
  * ```
  *
+ * @category validation
  * @since 0.1.0
  */
 export const filePathProblem = (path: string): string | undefined => {
-  if (path.includes("\0")) return "the path must not contain NUL"
-  if (!path.startsWith("/")) return "the path must be absolute"
-  if (path.split("/").includes("..")) return "the path must not contain '..'"
-  if (path === "/" || path.endsWith("/")) return "the path must name a file, not a directory"
-  if (Path.posix.normalize(path) !== path) return "the path must be normalised (no '//' or '.')"
-  return undefined
+  const issue = filePathIssue(path)
+  return issue === undefined ? undefined : FILE_PATH_PROBLEM[issue]
 }
 
 const lineBreakOrNul = /[\0\r\n]/

@@ -5,20 +5,24 @@
  *
  * @internal
  */
-import * as Path from "node:path"
 import { Effect, Stream } from "effect"
 import type * as TarStream from "tar-stream"
 import type { ContainerFile } from "../DockerEngine.js"
 import { DockerError } from "../DockerError.js"
+import { type ContainerPathIssue, containerPathIssue } from "./containerPath.js"
+
+const PROBLEM: Readonly<Record<ContainerPathIssue, string>> = {
+  nul: "contains a NUL byte",
+  relative: "is not absolute",
+  parent: "contains `..`",
+  directory: "names a directory, not a file",
+  notNormalised: "is not normalised"
+}
 
 /** Why `path` cannot be a file's place in a container, or `undefined` when it can. */
 export const invalidPath = (path: string): string | undefined => {
-  if (path.includes("\0")) return "contains a NUL byte"
-  if (!path.startsWith("/")) return "is not absolute"
-  if (path.split("/").some((segment) => segment === "..")) return "contains `..`"
-  if (path === "/" || path.endsWith("/")) return "names a directory, not a file"
-  if (Path.posix.normalize(path) !== path) return "is not normalised"
-  return undefined
+  const issue = containerPathIssue(path)
+  return issue === undefined ? undefined : PROBLEM[issue]
 }
 
 /** A `BadRequest` for the first file whose path is invalid, before anything is sent. */

@@ -8,6 +8,7 @@
 import * as path from "node:path"
 import type { Duration } from "effect"
 import { isScalar, isSeq, type Node } from "yaml"
+import * as ContainerSpec from "../../ContainerSpec.js"
 import { dependencyOrder } from "./dependencies.js"
 import type { Dependency, DependencyCondition, File, Fleet, Healthcheck, Restart, Service } from "./model.js"
 import {
@@ -334,11 +335,15 @@ const readFiles = (ctx: Context, node: Node | undefined, keyPath: string): Reado
  * @since 0.1.0
  */
 export const containerPathProblem = (filePath: string): string | undefined => {
-  if (filePath.includes("\0")) return "a path must not contain NUL"
-  if (!filePath.startsWith("/")) return "expected an absolute path like /etc/app.conf"
-  if (filePath.split("/").includes("..")) return "a path must not contain '..'"
-  if (filePath.endsWith("/")) return "expected a file path, not a directory"
-  if (path.posix.normalize(filePath) !== filePath)
-    return `expected a normalised path (${path.posix.normalize(filePath)})`
-  return undefined
+  const issue = ContainerSpec.filePathIssue(filePath)
+  if (issue === undefined) return undefined
+  if (issue === "notNormalised") return `expected a normalised path (${path.posix.normalize(filePath)})`
+  return PATH_PROBLEM[issue]
+}
+
+const PATH_PROBLEM: Readonly<Record<Exclude<ContainerSpec.FilePathIssue, "notNormalised">, string>> = {
+  nul: "a path must not contain NUL",
+  relative: "expected an absolute path like /etc/app.conf",
+  parent: "a path must not contain '..'",
+  directory: "expected a file path, not a directory"
 }
