@@ -150,6 +150,74 @@ services:
     assert.deepStrictEqual(service(fleet, "b").restart, { _tag: "no" })
   })
 
+  it("interpolates as Compose does: nested defaults, -, :+, +, :?, ? and $$", () => {
+    const fleet = ok(
+      `
+services:
+  web:
+    image: busybox:\${TAG:-\${FALLBACK_TAG:-latest}}
+    environment:
+      NESTED: \${UNSET:-\${NAME}}
+      NESTED_TEXT: \${EMPTY:-\${NAME}-\${UNSET:-x}}
+      DASH_EMPTY: "[\${EMPTY-fallback}]"
+      DASH_UNSET: \${UNSET-fallback}
+      PLUS: \${NAME:+\${NAME} is set}
+      PLUS_EMPTY: "[\${EMPTY:+set}]"
+      PLUS_SET_EMPTY: "[\${EMPTY+set}]"
+      PLUS_UNSET: "[\${UNSET+set}]"
+      REQUIRED: \${NAME:?name is required}
+      REQUIRED_SET_EMPTY: "[\${EMPTY?must be set}]"
+      LAZY: \${NAME:-\${UNSET:?never evaluated}}
+      DOLLARS: $$NAME costs $$5 \${NAME}$$
+`,
+      { NAME: "web", EMPTY: "" }
+    )
+    assert.strictEqual(service(fleet, "web").image, "busybox:latest")
+    assert.deepStrictEqual(service(fleet, "web").environment, {
+      NESTED: "web",
+      NESTED_TEXT: "web-x",
+      DASH_EMPTY: "[]",
+      DASH_UNSET: "fallback",
+      PLUS: "web is set",
+      PLUS_EMPTY: "[]",
+      PLUS_SET_EMPTY: "[set]",
+      PLUS_UNSET: "[]",
+      REQUIRED: "web",
+      REQUIRED_SET_EMPTY: "[]",
+      LAZY: "web",
+      DOLLARS: "$NAME costs $5 web$"
+    })
+  })
+
+  it("a required variable that is missing is an error with its message, file and line", () => {
+    assert.deepStrictEqual(
+      problems(
+        `services:
+  web:
+    image: busybox
+    environment:
+      A: \${B:?B is required for web}
+      C: \${D?}
+      E: \${EMPTY:?must not be empty}
+      F: \${UNSET:-\${ALSO_UNSET:?nested required}}
+      G: \${B:x}
+      H: \${B:-unterminated
+`,
+        { EMPTY: "" }
+      ),
+      [
+        "demo.yaml:5: services.web.environment.A: required variable B is missing a value: B is required for web",
+        "demo.yaml:6: services.web.environment.C: required variable D is missing a value",
+        "demo.yaml:7: services.web.environment.E: required variable EMPTY is missing a value: must not be empty",
+        "demo.yaml:8: services.web.environment.F: required variable ALSO_UNSET is missing a value: nested required",
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: the message quotes Compose's \${VAR} syntax
+        "demo.yaml:9: services.web.environment.G: unsupported interpolation ${B:x} (use ${VAR}, ${VAR:-default} or $$ for a literal $)",
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: the message quotes Compose's \${VAR} syntax
+        "demo.yaml:10: services.web.environment.H: unsupported interpolation ${B:-unterminated (use ${VAR}, ${VAR:-default} or $$ for a literal $)"
+      ]
+    )
+  })
+
   it("reads the demo fleet", () => {
     const source = fs.readFileSync(new URL("../../examples/demo.yaml", import.meta.url), "utf8")
     const fleet = ok(source)
@@ -325,12 +393,12 @@ volumes: {}
     healthcheck:
       test: [wget, -q]
     environment:
-      A: \${B:?required}
+      A: \${B/x/y}
 `),
       [
         'demo.yaml:5: services.web.healthcheck.test: a list test starts with "CMD", "CMD-SHELL" or "NONE"',
         // biome-ignore lint/suspicious/noTemplateCurlyInString: the message quotes Compose's \${VAR} syntax
-        "demo.yaml:7: services.web.environment.A: unsupported interpolation ${B:?required} (use ${VAR}, ${VAR:-default} or $$ for a literal $)"
+        "demo.yaml:7: services.web.environment.A: unsupported interpolation ${B/x/y} (use ${VAR}, ${VAR:-default} or $$ for a literal $)"
       ]
     )
   })
