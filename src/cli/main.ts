@@ -76,31 +76,34 @@ const describeRunError = (error: Supervisor.RunError): string =>
 // up
 // ---------------------------------------------------------------------------------------------
 
-type EngineChoice = "docker" | "memory"
+type EngineChoice = "docker" | "memory" | "auto"
 
-/** The engine to run on: Docker when it answers; MemoryEngine when asked, or when Docker does not answer and no engine was asked for. */
-const chooseEngine = (choice: Option.Option<EngineChoice>) =>
+/**
+ * The engine to run on: Docker (the default) or MemoryEngine, as asked; `auto` is Docker when it
+ * answers, else MemoryEngine with a notice. Never simulated unless asked: a CI job without an
+ * engine must fail, not pass on a simulation.
+ */
+const chooseEngine = (choice: EngineChoice) =>
   Effect.gen(function* () {
-    if (Option.isSome(choice) && choice.value === "memory") return { simulated: true } as const
+    if (choice === "memory") return { simulated: true } as const
     const reachable = yield* Effect.gen(function* () {
       const engine = yield* DockerEngine.DockerEngine
       yield* engine.ping.pipe(Effect.timeout("5 seconds"))
     }).pipe(Effect.provide(DockerEngine.layer), Effect.result)
     if (reachable._tag === "Success") return { simulated: false } as const
     const why = "message" in reachable.failure ? String(reachable.failure.message) : String(reachable.failure)
-    if (Option.isSome(choice)) {
+    if (choice === "docker") {
       yield* stderr(why)
+      yield* stderr(
+        "(--engine memory, or --engine auto, runs the fleet on the simulated MemoryEngine instead)"
+      )
       return yield* new ExitStatus({ code: 1 })
     }
     yield* stderr(`${why.split("\n")[0]} Running the fleet on MemoryEngine (simulated).`)
     return { simulated: true } as const
   })
 
-const up = (options: {
-  readonly file: string
-  readonly json: boolean
-  readonly engine: Option.Option<EngineChoice>
-}) =>
+const up = (options: { readonly file: string; readonly json: boolean; readonly engine: EngineChoice }) =>
   Effect.gen(function* () {
     const fleet = yield* Fleet.load(options.file, { env: process.env })
     yield* Spec.validateAll(fleet)
@@ -253,11 +256,11 @@ const upCommand = Command.make(
       Flag.withDescription("Write one NDJSON ContainerState per change on stdout instead of the live view"),
       Flag.withDefault(false)
     ),
-    engine: Flag.Literals("engine", ["docker", "memory"]).pipe(
+    engine: Flag.Literals("engine", ["docker", "memory", "auto"]).pipe(
       Flag.withDescription(
-        "docker (DOCKER_HOST or the local socket) or memory (simulated); default: docker, else memory"
+        "docker (DOCKER_HOST or the local socket; exit 1 when it does not answer), memory (simulated) or auto (docker when it answers, else memory)"
       ),
-      Flag.optional
+      Flag.withDefault("docker")
     )
   },
   up

@@ -244,9 +244,36 @@ describe.concurrent("effect-docker CLI against the real engine", () => {
     await noLeftovers(app)
   }, 120_000)
 
-  it("no engine answering: up says so in one line and runs the fleet on MemoryEngine, marked simulated", async () => {
+  it("no engine answering, no --engine: up exits 1 with the engine's message and simulates nothing", async () => {
+    const app = appFor("noengine")
+    const file = demoAs(app)
+    const noDocker = { DOCKER_HOST: `unix://${path.join(workDir, "no-docker.sock")}` }
+    const runs = [cli(["up", file, "--json"], noDocker), cli(["up", file, "--engine", "docker"], noDocker)]
+    try {
+      for (const run of runs) {
+        const code = await Promise.race([
+          run.exit,
+          new Promise<string>((resolve) => setTimeout(() => resolve("still running after 20 s"), 20_000))
+        ])
+        assert.strictEqual(code, 1, run.stderr())
+        assert.strictEqual(run.stdout().includes('"status"'), false, run.stdout())
+        assert.notInclude(run.stdout(), "SIMULATED")
+        assert.notInclude(run.stderr(), "MemoryEngine (simulated)")
+        assert.match(
+          run.stderr().split("\n")[0]!,
+          /^Could not connect to Docker at unix:\/\/.*no-docker\.sock: is it running\?/
+        )
+        assert.include(run.stderr(), "--engine auto")
+      }
+    } finally {
+      for (const run of runs) run.child.kill("SIGKILL")
+    }
+    await noLeftovers(app)
+  }, 60_000)
+
+  it("no engine answering, --engine auto: up says so in one line and runs the fleet on MemoryEngine, marked simulated", async () => {
     const app = appFor("memory")
-    const run = cli(["up", demoAs(app), "--json"], {
+    const run = cli(["up", demoAs(app), "--json", "--engine", "auto"], {
       DOCKER_HOST: `unix://${path.join(workDir, "no-docker.sock")}`
     })
     try {
