@@ -16,7 +16,7 @@
  *
  * @since 0.1.0
  */
-import { Schema, type Redacted, type Stream } from "effect"
+import { type Redacted, Schema, type Stream } from "effect"
 import type { DockerError } from "./DockerError.js"
 
 // ---------------------------------------------------------------------------------------------
