@@ -39,6 +39,7 @@ import { Schema } from "effect"
  * - `Timeout`: no answer within the configured time.
  * - `Decode`: the engine answered with something this library could not decode.
  *
+ * @category errors
  * @since 0.1.0
  */
 export const DockerErrorReason = Schema.Literals([
@@ -52,12 +53,50 @@ export const DockerErrorReason = Schema.Literals([
   "Decode"
 ])
 
-/** @since 0.1.0 */
+/**
+ * @category errors
+ * @since 0.1.0
+ */
 export type DockerErrorReason = typeof DockerErrorReason.Type
+
+/**
+ * Options of the {@link DockerError} constructor beside its fields.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export interface DockerErrorOptions extends Schema.MakeOptions {
+  /**
+   * What was thrown underneath (a socket or TLS error, docker-modem's HTTP error, a
+   * decoding issue). Kept as the error's standard `cause`, not as a field.
+   */
+  readonly cause?: unknown
+}
 
 /**
  * A failed Docker Engine call.
  *
+ * `cause` holds what was thrown underneath (for `Unavailable`, the socket error with its
+ * `code`, `address` and `syscall`). It is a non-enumerable property, like the `cause` of a
+ * native `Error`: error trackers and `Cause.pretty` show it, but it is not one of the
+ * error's fields, so `JSON.stringify`, `toJSON` and the error's `toString` leave it out
+ * and nothing underneath (a request's body, a registry's answer) is serialised with it.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { DockerEngine } from "effect-docker"
+ *
+ * const diagnose = Effect.gen(function*() {
+ *   const engine = yield* DockerEngine.DockerEngine
+ *   yield* engine.ping
+ * }).pipe(
+ *   Effect.catchTag("DockerError", (error) =>
+ *     Effect.logError(error.message, error.cause))
+ * )
+ * ```
+ *
+ * @category errors
  * @since 0.1.0
  */
 export class DockerError extends Schema.TaggedError<DockerError>()("DockerError", {
@@ -65,11 +104,33 @@ export class DockerError extends Schema.TaggedError<DockerError>()("DockerError"
   operation: Schema.String,
   statusCode: Schema.optionalKey(Schema.Number),
   message: Schema.String
-}) {}
+}) {
+  constructor(
+    fields: {
+      readonly reason: DockerErrorReason
+      readonly operation: string
+      readonly statusCode?: number
+      readonly message: string
+    },
+    options?: DockerErrorOptions
+  ) {
+    super(fields, options)
+    if (options?.cause !== undefined) {
+      // Non-enumerable, as `new Error(message, { cause })` makes it.
+      Object.defineProperty(this, "cause", {
+        value: options.cause,
+        enumerable: false,
+        writable: true,
+        configurable: true
+      })
+    }
+  }
+}
 
 /**
  * Whether a value is a {@link DockerError}.
  *
+ * @category guards
  * @since 0.1.0
  */
 export const isDockerError = (u: unknown): u is DockerError =>
@@ -78,6 +139,7 @@ export const isDockerError = (u: unknown): u is DockerError =>
 /**
  * The reason for an HTTP status the engine answered with.
  *
+ * @category mapping
  * @since 0.1.0
  */
 export const reasonFromStatus = (statusCode: number): DockerErrorReason => {
@@ -164,6 +226,7 @@ const connectCodes = new Set([
  * // "Could not connect to Docker at unix:///var/run/docker.sock: is it running? (connect ENOENT ...)"
  * ```
  *
+ * @category mapping
  * @since 0.1.0
  */
 export const unreachableMessage = (endpoint: string, detail?: string): string =>
@@ -172,6 +235,7 @@ export const unreachableMessage = (endpoint: string, detail?: string): string =>
 /**
  * Options of {@link fromCause}.
  *
+ * @category mapping
  * @since 0.1.0
  */
 export interface FromCauseOptions {
@@ -185,6 +249,7 @@ export interface FromCauseOptions {
  * error codes become reasons. Given the `endpoint`, a connection that could not be made
  * (no socket, refused, unreachable, connect timeout) gets the message
  * "Could not connect to Docker at <endpoint>: is it running?".
+ * What was thrown is kept as the error's (non-enumerable) `cause`.
  *
  * @example
  * ```ts
@@ -194,6 +259,7 @@ export interface FromCauseOptions {
  * })
  * ```
  *
+ * @category mapping
  * @since 0.1.0
  */
 export const fromCause =
@@ -208,38 +274,45 @@ export const fromCause =
         statusCode === 403 && /active endpoints|in use/i.test(message)
           ? "Conflict"
           : reasonFromStatus(statusCode)
-      return new DockerError({ reason, operation, statusCode, message })
+      return new DockerError({ reason, operation, statusCode, message }, { cause })
     }
     const code = field(cause, "code")
     const reason = typeof code === "string" ? socketReasons[code] : undefined
     if (reason !== undefined) {
       const endpoint = options?.endpoint
       if (endpoint !== undefined && typeof code === "string" && connectCodes.has(code)) {
-        return new DockerError({ reason, operation, message: unreachableMessage(endpoint, message) })
+        return new DockerError(
+          { reason, operation, message: unreachableMessage(endpoint, message) },
+          { cause }
+        )
       }
-      return new DockerError({ reason, operation, message })
+      return new DockerError({ reason, operation, message }, { cause })
     }
     if (field(cause, "name") === "AbortError" || field(cause, "name") === "TimeoutError") {
-      return new DockerError({ reason: "Timeout", operation, message })
+      return new DockerError({ reason: "Timeout", operation, message }, { cause })
     }
     // TLS refusals: ERR_TLS_* from Node, ERR_SSL_*_ALERT_* from OpenSSL, whose names changed
     // between versions (Node 20: ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE, Node 22+:
     // ERR_SSL_SSL/TLS_ALERT_BAD_CERTIFICATE).
     if (typeof code === "string" && (code.startsWith("ERR_TLS") || /^ERR_SSL_.*ALERT/.test(code))) {
       const where = options?.endpoint === undefined ? "" : ` (Docker at ${options.endpoint})`
-      return new DockerError({ reason: "Unauthorized", operation, message: `${message}${where}` })
+      return new DockerError({ reason: "Unauthorized", operation, message: `${message}${where}` }, { cause })
     }
-    return new DockerError({ reason: "ServerError", operation, message })
+    return new DockerError({ reason: "ServerError", operation, message }, { cause })
   }
 
 /**
  * A `Decode` error for an engine answer that does not have the expected shape.
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const decode = (operation: string, cause: unknown): DockerError =>
-  new DockerError({
-    reason: "Decode",
-    operation,
-    message: `could not decode the engine's answer: ${String(cause)}`
-  })
+  new DockerError(
+    {
+      reason: "Decode",
+      operation,
+      message: `could not decode the engine's answer: ${String(cause)}`
+    },
+    { cause }
+  )

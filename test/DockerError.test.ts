@@ -107,3 +107,41 @@ describe("DockerError.fromCause", () => {
     assert.strictEqual(DockerError.fromCause("b")(original), original)
   })
 })
+
+describe("DockerError cause", () => {
+  it("keeps the socket error behind Unavailable, out of the error's fields and its JSON", () => {
+    const refused = Object.assign(new Error("connect ECONNREFUSED /var/run/docker.sock"), {
+      code: "ECONNREFUSED",
+      address: "/var/run/docker.sock",
+      syscall: "connect"
+    })
+    const error = DockerError.fromCause("ping", { endpoint: "unix:///var/run/docker.sock" })(refused)
+    assert.strictEqual(error.reason, "Unavailable")
+    assert.strictEqual(error.cause, refused)
+    assert.isFalse(Object.keys(error).includes("cause"))
+    const serialised = JSON.stringify(error)
+    assert.include(serialised, "Could not connect to Docker")
+    assert.notInclude(serialised, "syscall")
+    assert.notInclude(String(error), "syscall")
+  })
+
+  it("keeps the engine's HTTP error and a decoding issue as the cause", () => {
+    const answered = { statusCode: 409, json: { message: "name in use" } }
+    assert.strictEqual(DockerError.fromCause("createContainer")(answered).cause, answered)
+    const issue = new Error("Expected string, got null")
+    assert.strictEqual(DockerError.decode("version", issue).cause, issue)
+  })
+
+  it("takes a cause from its constructor and has none unless given one", () => {
+    const secret = { body: "PASSWORD=hunter2" }
+    const error = new DockerError.DockerError(
+      { reason: "BadRequest", operation: "connect", message: "bad host" },
+      { cause: secret }
+    )
+    assert.strictEqual(error.cause, secret)
+    assert.notInclude(JSON.stringify(error), "hunter2")
+    assert.strictEqual(error.message, "bad host")
+    const plain = new DockerError.DockerError({ reason: "Conflict", operation: "a", message: "m" })
+    assert.isUndefined(plain.cause)
+  })
+})

@@ -1,0 +1,89 @@
+/**
+ * The Engine API's image endpoints (`/images/...`): pull with streamed progress, inspect and
+ * remove, and how an image reference becomes a path or a pull's `fromImage` and `tag`.
+ *
+ * @see https://docs.docker.com/reference/api/engine/version/v1.41/#tag/Image
+ * @internal
+ */
+import { Effect, Stream } from "effect"
+import type { DockerEngineShape } from "../../DockerEngine.js"
+import { DockerError } from "../../DockerError.js"
+import type { RemoveImageOptions } from "../../DockerModel.js"
+import * as Ndjson from "../ndjson.js"
+import * as Wire from "../wire.js"
+import type { Transport } from "./transport.js"
+
+/**
+ * The image operations of the engine.
+ *
+ * @internal
+ */
+export type Images = Pick<DockerEngineShape, "pullImage" | "inspectImage" | "removeImage">
+
+// Image references keep their slashes: the engine routes `/images/{name:.*}/json`.
+const imagePath = (reference: string): string => reference.split("/").map(encodeURIComponent).join("/")
+
+/** `name[:tag]` or `name@digest` → the `fromImage` and `tag` of `POST /images/create`. */
+const splitReference = (reference: string): { readonly fromImage: string; readonly tag: string } => {
+  const at = reference.indexOf("@")
+  if (at !== -1) return { fromImage: reference.slice(0, at), tag: reference.slice(at + 1) }
+  const colon = reference.lastIndexOf(":")
+  if (colon > reference.lastIndexOf("/")) {
+    return { fromImage: reference.slice(0, colon), tag: reference.slice(colon + 1) }
+  }
+  return { fromImage: reference, tag: "latest" }
+}
+
+/**
+ * The image endpoints over `transport`.
+ *
+ * @internal
+ */
+export const make = ({ call, decoded, bytes }: Transport): Images => {
+  const pullImage = (reference: string) =>
+    bytes("pullImage", { method: "POST", path: "/images/create", query: splitReference(reference) }).pipe(
+      Ndjson.decode("pullImage", Wire.WirePullLine),
+      Stream.mapEffect((line) => {
+        const error = Wire.pullLineError(line)
+        return error === undefined
+          ? Effect.succeed(Wire.toPullProgress(line))
+          : Effect.fail(
+              new DockerError({
+                reason: "ServerError",
+                operation: "pullImage",
+                message: error.includes(reference) ? error : `${reference}: ${error}`
+              })
+            )
+      }),
+      Stream.mapError((error) =>
+        error.message.includes(reference)
+          ? error
+          : new DockerError({ ...error, message: `${reference}: ${error.message}` }, { cause: error.cause })
+      ),
+      Stream.withSpan("DockerEngine.pullImage", { attributes: { reference } })
+    )
+
+  const inspectImage = Effect.fn("DockerEngine.inspectImage")(function* (reference: string) {
+    yield* Effect.annotateCurrentSpan({ reference })
+    return yield* decoded(
+      "inspectImage",
+      { method: "GET", path: `/images/${imagePath(reference)}/json` },
+      Wire.WireImageInspect,
+      Wire.toImageInspect
+    )
+  })
+
+  const removeImage = Effect.fn("DockerEngine.removeImage")(function* (
+    reference: string,
+    remove?: RemoveImageOptions
+  ) {
+    yield* Effect.annotateCurrentSpan({ reference })
+    yield* call("removeImage", {
+      method: "DELETE",
+      path: `/images/${imagePath(reference)}`,
+      query: { force: remove?.force }
+    })
+  })
+
+  return { pullImage, inspectImage, removeImage }
+}
