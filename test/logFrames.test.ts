@@ -15,7 +15,9 @@ const concat = (...parts: ReadonlyArray<Uint8Array>) => {
 
 const demux = (chunks: ReadonlyArray<Uint8Array>, tty = false, maxLineBytes?: number) =>
   Stream.fromIterable(chunks).pipe(
-    Stream.mapAccum(() => LogFrames.initial({ tty, maxLineBytes }), LogFrames.feed, { onHalt: LogFrames.flush }),
+    Stream.mapAccum(() => LogFrames.initial({ tty, maxLineBytes }), LogFrames.feed, {
+      onHalt: LogFrames.flush
+    }),
     Stream.runCollect
   )
 
@@ -118,10 +120,11 @@ describe("log frame demultiplexing", () => {
 
   it.effect("never cuts a UTF-8 character in two", () =>
     Effect.gen(function* () {
-      const lines = yield* demux([encode("ééé€\n")], true, 3)
+      // 2-byte and 3-byte characters against a cap of 5 bytes: a cut at 5 would land inside one.
+      const lines = yield* demux([encode("éééé€\n")], true, 5)
       assert.deepStrictEqual(
         lines.map((line) => line.text),
-        ["é", "é", "é", "€"]
+        ["éé", "éé", "€"]
       )
     })
   )
@@ -146,15 +149,23 @@ describe("log frame demultiplexing", () => {
     feed(header)
     const chunk = new Uint8Array(64 * 1024).fill(0x2e)
     for (let sent = 0; sent < payloadSize; sent += chunk.length) feed(chunk)
-    assert.strictEqual(emitted, payloadSize)
-    assert.deepStrictEqual(LogFrames.flush(state), [])
+    // All but the last piece (exactly the cap: it may still be a whole line) came out already.
+    assert.strictEqual(emitted, payloadSize - cap)
+    assert.deepStrictEqual(
+      LogFrames.flush(state).map((line) => line.text.length),
+      [cap]
+    )
     // The stream is still framed: the next frame is read as one.
-    feed(LogFrames.frame("stderr", encode("done\n")))
+    const [, next] = LogFrames.feed(state, LogFrames.frame("stderr", encode("done\n")))
+    assert.deepStrictEqual(next, [{ stream: "stderr", text: "done" }])
   })
 
   it("caps a line at 1 MiB by default", () => {
     assert.strictEqual(LogFrames.defaultMaxLineBytes, 1024 * 1024)
-    const [state, lines] = LogFrames.feed(LogFrames.initial({ tty: true }), new Uint8Array(3 * 1024 * 1024 + 5).fill(0x41))
+    const [state, lines] = LogFrames.feed(
+      LogFrames.initial({ tty: true }),
+      new Uint8Array(3 * 1024 * 1024 + 5).fill(0x41)
+    )
     assert.deepStrictEqual(
       lines.map((line) => line.text.length),
       [1024 * 1024, 1024 * 1024, 1024 * 1024]
