@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Context, Effect, Layer } from "effect"
 import * as MemoryEngine from "../src/MemoryEngine.js"
 import * as Supervisor from "../src/Supervisor.js"
 
@@ -9,22 +9,31 @@ describe("Supervisor app name (MemoryEngine)", () => {
     () =>
       Effect.gen(function* () {
         const memory = yield* MemoryEngine.MemoryEngine
+        const builtInNetworks = yield* memory.networks
         for (const options of [{ app: "bad name!" }, { app: "demo", instanceId: "a b" }]) {
-          const error = yield* Layer.build(Supervisor.layer(options)).pipe(Effect.scoped, Effect.flip)
-          assert.strictEqual(error._tag, "InvalidSpec")
-          assert.strictEqual(
-            error._tag === "InvalidSpec" ? error.field : undefined,
-            options.instanceId === undefined ? "app" : "instanceId"
+          // Checked before the build's scope closes: a release could hide what the build created.
+          yield* Effect.scoped(
+            Effect.gen(function* () {
+              const error = yield* Layer.build(Supervisor.layer(options)).pipe(Effect.flip)
+              assert.strictEqual(error._tag, "InvalidSpec")
+              assert.strictEqual(
+                error._tag === "InvalidSpec" ? error.field : undefined,
+                options.instanceId === undefined ? "app" : "instanceId"
+              )
+              assert.deepStrictEqual(yield* memory.networks, builtInNetworks)
+              assert.deepStrictEqual(yield* memory.containers, [])
+            })
           )
         }
-        assert.deepStrictEqual(yield* memory.networks, [])
-        assert.deepStrictEqual(yield* memory.containers, [])
-        // A valid app builds, on the same engine.
-        const supervisor = yield* Layer.build(Supervisor.layer({ app: "good.app_1", instanceId: "i1" })).pipe(
-          Effect.map(() => "built"),
-          Effect.scoped
+        // A valid app builds, on the same engine, and names its network with it.
+        yield* Effect.scoped(
+          Effect.gen(function* () {
+            const context = yield* Layer.build(Supervisor.layer({ app: "good.app_1", instanceId: "i1" }))
+            assert.strictEqual(Context.get(context, Supervisor.Supervisor).network, "good.app_1-i1")
+            const networks = yield* memory.networks
+            assert.isTrue(networks.some((network) => network.name === "good.app_1-i1"))
+          })
         )
-        assert.strictEqual(supervisor, "built")
       }).pipe(Effect.provide(MemoryEngine.layer()))
   )
 })
