@@ -377,8 +377,12 @@ const RestartPolicySchema = Schema.declare(RestartPolicy.isRestartPolicy, {
   expected: "a RestartPolicy (RestartPolicy.never, always(), onFailure({ maxRetries }), when(predicate))"
 }).check(
   Schema.makeFilter((policy: RestartPolicy.RestartPolicy) =>
-    policy._tag === "OnFailure" && !(Number.isSafeInteger(policy.maxRetries) && policy.maxRetries >= 0)
-      ? { path: ["maxRetries"], issue: "must be a whole number, 0 or more" }
+    policy._tag === "OnFailure" &&
+    !(
+      policy.maxRetries === Number.POSITIVE_INFINITY ||
+      (Number.isSafeInteger(policy.maxRetries) && policy.maxRetries >= 1)
+    )
+      ? { path: ["maxRetries"], issue: "must be a whole number, 1 or more (leave it out for no limit)" }
       : policy._tag !== "Never" && !Duration.isFinite(policy.stableAfter)
         ? { path: ["stableAfter"], issue: "must be finite" }
         : true

@@ -5,7 +5,8 @@
  * restart comes from ({@link backoff}). The defaults are Docker's own (moby's restartmanager):
  * the first delay is 100 ms, each fast failure doubles it up to 1 minute, and a run that
  * lasted at least 10 seconds resets it. `onFailure` restarts only non-zero exits, up to its
- * maximum count.
+ * maximum count (at least 1), or without limit when no count is given: `maxRetries: 0`, which
+ * Docker reads as "no limit", is refused rather than given another meaning.
  *
  * @example
  * ```ts
@@ -57,7 +58,7 @@ export interface Options {
 
 /**
  * A restart policy: `Never`, `Always`, `OnFailure` (non-zero exits, at most `maxRetries`
- * restarts) or `When` (a predicate on the exit).
+ * restarts, `Infinity` for no limit) or `When` (a predicate on the exit).
  *
  * @since 0.1.0
  */
@@ -171,19 +172,41 @@ export const never: RestartPolicy = Never()
 export const always = (options?: Options): RestartPolicy => Always(withDefaults(options))
 
 /**
- * Restart after a non-zero exit, at most `maxRetries` times; the last exit code is final.
+ * A count of retries as a type: a literal `0`, negative or fractional count is a type error
+ * (a count computed at run time is checked by `ContainerSpec.validate`).
+ *
+ * @since 0.1.0
+ */
+export type RetryCount<N extends number> = number extends N
+  ? N
+  : `${N}` extends "0" | `-${string}` | `${string}.${string}`
+    ? never
+    : N
+
+/**
+ * Restart after a non-zero exit, at most `maxRetries` times (a whole number, at least 1); the
+ * last exit code is final. Without `maxRetries`, restart every non-zero exit with no limit,
+ * as Docker's `on-failure` does.
+ *
+ * There is no `maxRetries: 0`: Docker reads it as "no limit", the opposite of what the words
+ * say, so it is refused (a type error for a literal, an `InvalidSpec` from
+ * `ContainerSpec.validate` for a computed value) rather than given either meaning. Never
+ * restarting is {@link never}.
  *
  * @example
  * ```ts
  * import { RestartPolicy } from "effect-docker"
  *
- * const policy = RestartPolicy.onFailure({ maxRetries: 2 })
+ * const twice = RestartPolicy.onFailure({ maxRetries: 2 })
+ * const untilItWorks = RestartPolicy.onFailure()
  * ```
  *
  * @since 0.1.0
  */
-export const onFailure = (options: Options & { readonly maxRetries: number }): RestartPolicy =>
-  OnFailure({ maxRetries: options.maxRetries, ...withDefaults(options) })
+export const onFailure = <N extends number = number>(
+  options?: Options & { readonly maxRetries?: RetryCount<N> | undefined }
+): RestartPolicy =>
+  OnFailure({ maxRetries: options?.maxRetries ?? Number.POSITIVE_INFINITY, ...withDefaults(options) })
 
 /**
  * Restart when the predicate holds for the exit. A predicate that throws means "don't

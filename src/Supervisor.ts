@@ -317,6 +317,8 @@ export const make = Effect.fn("Supervisor.make")(function* (options: Options) {
   const engine = yield* DockerEngine
   const app = options.app
   const instanceId = options.instanceId ?? randomBytes(4).toString("hex")
+  const badName = Labels.namesIssue({ app, instanceId })
+  if (badName !== undefined) return yield* new ContainerSpec.InvalidSpec(badName)
   const keys = Labels.keys(options.labelPrefix)
   const labels: Record<string, string> = {
     ...options.labels,
@@ -597,5 +599,7 @@ export const make = Effect.fn("Supervisor.make")(function* (options: Options) {
  *
  * @since 0.1.0
  */
-export const layer = (options: Options): Layer.Layer<Supervisor, DockerError, DockerEngine> =>
+export const layer = (
+  options: Options
+): Layer.Layer<Supervisor, DockerError | ContainerSpec.InvalidSpec, DockerEngine> =>
   Layer.effect(Supervisor, make(options))

@@ -215,13 +215,19 @@ describe("ContainerSpec.validate", () => {
 
   it.effect("refuses a bad restart policy value", () =>
     Effect.gen(function* () {
-      const negative = yield* refuse({ ...base, restartPolicy: RestartPolicy.onFailure({ maxRetries: -1 }) })
-      assert.strictEqual(negative.field, "restartPolicy.maxRetries")
-      const fractional = yield* refuse({
+      // Counts computed at run time (a literal 0, -1 or 1.5 is already a type error).
+      for (const maxRetries of [0, -1, 1.5, Number.NaN]) {
+        const error = yield* refuse({ ...base, restartPolicy: RestartPolicy.onFailure({ maxRetries }) })
+        assert.strictEqual(error.field, "restartPolicy.maxRetries", String(maxRetries))
+      }
+      const zero = yield* refuse({
         ...base,
-        restartPolicy: RestartPolicy.onFailure({ maxRetries: 1.5 })
+        restartPolicy: RestartPolicy.onFailure({ maxRetries: Number("0") })
       })
-      assert.strictEqual(fractional.field, "restartPolicy.maxRetries")
+      assert.include(zero.message, "1 or more")
+      // No limit is written by leaving maxRetries out.
+      const unlimited = yield* ContainerSpec.validate({ ...base, restartPolicy: RestartPolicy.onFailure() })
+      assert.strictEqual(unlimited.restartPolicy._tag, "OnFailure")
     })
   )
 

@@ -31,7 +31,26 @@ describe("RestartPolicy.decide", () => {
     assert.isTrue(RestartPolicy.decide(policy, exit(1, 0)))
     assert.isTrue(RestartPolicy.decide(policy, exit(1, 1)))
     assert.isFalse(RestartPolicy.decide(policy, exit(1, 2)))
-    assert.isFalse(RestartPolicy.decide(RestartPolicy.onFailure({ maxRetries: 0 }), exit(1, 0)))
+    const once = RestartPolicy.onFailure({ maxRetries: 1 })
+    assert.isTrue(RestartPolicy.decide(once, exit(1, 0)))
+    assert.isFalse(RestartPolicy.decide(once, exit(1, 1)))
+  })
+
+  it("onFailure() without maxRetries restarts every non-zero exit, without limit (Docker's `on-failure`)", () => {
+    for (const policy of [RestartPolicy.onFailure(), RestartPolicy.onFailure({ stableAfter: "1 minute" })]) {
+      assert.isTrue(RestartPolicy.decide(policy, exit(1, 0)))
+      assert.isTrue(RestartPolicy.decide(policy, exit(137, 1_000_000)))
+      assert.isFalse(RestartPolicy.decide(policy, exit(0, 0)))
+    }
+  })
+
+  it("refuses maxRetries: 0 at compile time: Docker reads 0 as no limit, so it is written onFailure()", () => {
+    // @ts-expect-error: 0 is not a retry count here
+    const zero = () => RestartPolicy.onFailure({ maxRetries: 0 })
+    // @ts-expect-error: nor is a negative one
+    const negative = () => RestartPolicy.onFailure({ maxRetries: -2 })
+    assert.isFunction(zero)
+    assert.isFunction(negative)
   })
 
   it("when hands the predicate the exit: code, restart count, time it ran, last log lines", () => {

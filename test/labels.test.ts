@@ -72,4 +72,27 @@ describe("Labels", () => {
     assert.isTrue(Labels.isOwnerGone(Labels.formatOwner({ hostname: host, pid: 2 ** 22 + 7, startedAt: 1 })))
     assert.isFalse(Labels.isOwnerGone("not an owner label"))
   })
+
+  it("accepts an app and instance id that Docker accepts in names, and names what is wrong otherwise", () => {
+    for (const app of ["demo", "Demo_2", "a", "my.app-1", "x".repeat(64)])
+      assert.strictEqual(Labels.namesIssue({ app, instanceId: "1a2b3c4d" }), undefined, app)
+    for (const [app, why] of [
+      ["bad name!", "letters, digits"],
+      ["", "letters, digits"],
+      ["-leading", "starting with a letter or digit"],
+      [".hidden", "starting with a letter or digit"],
+      ["a/b", "letters, digits"],
+      ["a=b", "letters, digits"],
+      ["ünï", "letters, digits"],
+      ["x".repeat(65), "64 characters"]
+    ] as const) {
+      const issue = Labels.namesIssue({ app, instanceId: "1a2b3c4d" })
+      assert.strictEqual(issue?.field, "app", app)
+      assert.include(issue?.message, why, app)
+    }
+    // The instance id follows a '-' in names: it may start with any name character, not with a space.
+    assert.strictEqual(Labels.namesIssue({ app: "demo", instanceId: "_x.1" }), undefined)
+    for (const instanceId of ["", "a b", "x".repeat(65)])
+      assert.strictEqual(Labels.namesIssue({ app: "demo", instanceId })?.field, "instanceId", instanceId)
+  })
 })

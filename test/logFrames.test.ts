@@ -13,9 +13,11 @@ const concat = (...parts: ReadonlyArray<Uint8Array>) => {
   return out
 }
 
-const demux = (chunks: ReadonlyArray<Uint8Array>, tty = false) =>
+const demux = (chunks: ReadonlyArray<Uint8Array>, tty = false, maxLineBytes?: number) =>
   Stream.fromIterable(chunks).pipe(
-    Stream.mapAccum(() => LogFrames.initial({ tty }), LogFrames.feed, { onHalt: LogFrames.flush }),
+    Stream.mapAccum(() => LogFrames.initial({ tty, maxLineBytes }), LogFrames.feed, {
+      onHalt: LogFrames.flush
+    }),
     Stream.runCollect
   )
 
@@ -85,4 +87,89 @@ describe("log frame demultiplexing", () => {
       ])
     })
   )
+
+  it.effect("cuts a line longer than the cap into pieces of the cap and goes on, whatever the chunks", () =>
+    Effect.gen(function* () {
+      // A progress bar redrawn with `\r`, never a newline, then a normal line; stderr in between.
+      const bar = `${"=".repeat(5)}\r${"=".repeat(5)}`
+      const framed = concat(
+        LogFrames.frame("stdout", encode(bar)),
+        LogFrames.frame("stderr", encode("err\n")),
+        LogFrames.frame("stdout", encode("\nnext\n"))
+      )
+      const expected = [
+        { stream: "stdout", text: "====" },
+        { stream: "stdout", text: "=\r==" },
+        { stream: "stderr", text: "err" },
+        { stream: "stdout", text: "===" },
+        { stream: "stdout", text: "next" }
+      ]
+      for (let offset = 0; offset <= framed.length; offset++) {
+        const lines = yield* demux([framed.subarray(0, offset), framed.subarray(offset)], false, 4)
+        assert.deepStrictEqual(lines, expected, `split at byte ${offset}`)
+      }
+      const raw = yield* demux([encode(`${bar}\nnext\n`)], true, 4)
+      assert.deepStrictEqual(raw, [
+        { stream: "stdout", text: "====" },
+        { stream: "stdout", text: "=\r==" },
+        { stream: "stdout", text: "===" },
+        { stream: "stdout", text: "next" }
+      ])
+    })
+  )
+
+  it.effect("never cuts a UTF-8 character in two", () =>
+    Effect.gen(function* () {
+      // 2-byte and 3-byte characters against a cap of 5 bytes: a cut at 5 would land inside one.
+      const lines = yield* demux([encode("éééé€\n")], true, 5)
+      assert.deepStrictEqual(
+        lines.map((line) => line.text),
+        ["éé", "éé", "€"]
+      )
+    })
+  )
+
+  it("holds at most the cap while a huge frame without a newline arrives, and gives its pieces as they come", () => {
+    const cap = 1024
+    const payloadSize = 10 * 1024 * 1024
+    const header = LogFrames.frame("stdout", new Uint8Array(0))
+    new DataView(header.buffer).setUint32(4, payloadSize, false)
+    let state = LogFrames.initial({ tty: false, maxLineBytes: cap })
+    let emitted = 0
+    const feed = (chunk: Uint8Array) => {
+      const [next, lines] = LogFrames.feed(state, chunk)
+      state = next
+      for (const line of lines) {
+        assert.strictEqual(line.stream, "stdout")
+        assert.isAtMost(line.text.length, cap)
+        emitted += line.text.length
+      }
+      assert.isAtMost(state.pending.length + state.stdout.length + state.stderr.length, cap + 8)
+    }
+    feed(header)
+    const chunk = new Uint8Array(64 * 1024).fill(0x2e)
+    for (let sent = 0; sent < payloadSize; sent += chunk.length) feed(chunk)
+    // All but the last piece (exactly the cap: it may still be a whole line) came out already.
+    assert.strictEqual(emitted, payloadSize - cap)
+    assert.deepStrictEqual(
+      LogFrames.flush(state).map((line) => line.text.length),
+      [cap]
+    )
+    // The stream is still framed: the next frame is read as one.
+    const [, next] = LogFrames.feed(state, LogFrames.frame("stderr", encode("done\n")))
+    assert.deepStrictEqual(next, [{ stream: "stderr", text: "done" }])
+  })
+
+  it("caps a line at 1 MiB by default", () => {
+    assert.strictEqual(LogFrames.defaultMaxLineBytes, 1024 * 1024)
+    const [state, lines] = LogFrames.feed(
+      LogFrames.initial({ tty: true }),
+      new Uint8Array(3 * 1024 * 1024 + 5).fill(0x41)
+    )
+    assert.deepStrictEqual(
+      lines.map((line) => line.text.length),
+      [1024 * 1024, 1024 * 1024, 1024 * 1024]
+    )
+    assert.strictEqual(LogFrames.flush(state)[0]?.text.length, 5)
+  })
 })

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Result, Schema, Stream } from "effect"
+import { Effect, Logger, Result, Schema, Stream } from "effect"
 import * as Ndjson from "../src/internal/ndjson.js"
 import * as Wire from "../src/internal/wire.js"
 
@@ -11,6 +11,8 @@ const objects = [
   { id: 3, text: "" }
 ]
 const bytes = new TextEncoder().encode(`${objects.map((o) => JSON.stringify(o)).join("\n")}\n`)
+
+const encode = (text: string) => new TextEncoder().encode(text)
 
 const decodeChunks = (chunks: ReadonlyArray<Uint8Array>) =>
   Stream.fromIterable(chunks).pipe(Ndjson.decode("test", Sample), Stream.runCollect)
@@ -98,6 +100,68 @@ describe("NDJSON framing", () => {
       )
       assert.strictEqual(error.reason, "Decode")
       assert.include(error.message, 'cpu_stats.cpu_usage.total_usage: expected a number, got "5000"')
+    })
+  )
+
+  it.effect(
+    "drops a line longer than the cap, logs it, and goes on with the next lines, whatever the chunks",
+    () =>
+      Effect.gen(function* () {
+        const warnings: Array<string> = []
+        const capture = Logger.make((options) => {
+          if (options.logLevel === "Warn") warnings.push(String(options.message))
+        })
+        // A progress bar redrawn with `\r` and never a newline: 100 bytes over a cap of 64.
+        const text = encode(
+          `{"id":1,"text":"a"}\n${"#".repeat(50)}\r${"#".repeat(50)}\n{"id":2,"text":"b"}\n`
+        )
+        for (let offset = 0; offset <= text.length; offset++) {
+          const decoded = yield* Stream.make(text.subarray(0, offset), text.subarray(offset)).pipe(
+            Ndjson.decode("test", Sample, { maxLineBytes: 64 }),
+            Stream.runCollect,
+            Effect.provide(Logger.layer([capture]))
+          )
+          assert.deepStrictEqual(
+            decoded,
+            [
+              { id: 1, text: "a" },
+              { id: 2, text: "b" }
+            ],
+            `split at byte ${offset}`
+          )
+        }
+        assert.strictEqual(warnings.length, text.length + 1)
+        assert.include(warnings[0], "test: dropped a line longer than 64 bytes")
+      })
+  )
+
+  it.effect(
+    "a line of exactly the cap is kept; an unfinished last line over the cap ends the stream quietly",
+    () =>
+      Effect.gen(function* () {
+        const line = JSON.stringify({ id: 7, text: "x".repeat(40) })
+        const decoded = yield* Stream.make(encode(`${line}\n${"y".repeat(500)}`)).pipe(
+          Ndjson.decode("test", Sample, { maxLineBytes: encode(line).length }),
+          Stream.runCollect
+        )
+        assert.deepStrictEqual(decoded, [{ id: 7, text: "x".repeat(40) }])
+      })
+  )
+
+  it.effect("caps a line at 1 MiB by default", () =>
+    Effect.gen(function* () {
+      assert.strictEqual(Ndjson.defaultMaxLineBytes, 1024 * 1024)
+      const long = encode(JSON.stringify({ id: 1, text: "z".repeat(1024 * 1024) }))
+      const fits = encode(JSON.stringify({ id: 2, text: "z".repeat(1024 * 1024 - 30) }))
+      const chunks = [long.subarray(0, 4096), long.subarray(4096), encode("\n"), fits, encode("\n")]
+      const decoded = yield* Stream.fromIterable(chunks).pipe(
+        Ndjson.decode("test", Sample),
+        Stream.runCollect
+      )
+      assert.deepStrictEqual(
+        decoded.map((value) => value.id),
+        [2]
+      )
     })
   )
 

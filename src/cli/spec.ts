@@ -18,8 +18,9 @@ const restartPolicyOf = (restart: Fleet.Restart): RestartPolicy.RestartPolicy =>
     case "always":
       return RestartPolicy.always()
     case "onFailure":
-      return restart.maxRetries === undefined
-        ? RestartPolicy.when((exit) => exit.exitCode !== 0)
+      // Compose passes `on-failure:0` to Docker, which reads 0 as no limit.
+      return restart.maxRetries === undefined || restart.maxRetries === 0
+        ? RestartPolicy.onFailure()
         : RestartPolicy.onFailure({ maxRetries: restart.maxRetries })
   }
 }

@@ -110,6 +110,45 @@ export const isOwnerGone = (ownerLabel: string): boolean => {
     : ownerGone(owner, { hostname: Os.hostname(), isPidAlive, self: thisProcess() })
 }
 
+/** Docker's rule for container, network and volume names. */
+const dockerName = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/
+const nameCharacters = /^[a-zA-Z0-9_.-]+$/
+
+/** The longest app or instance id: `<app>-<instance>-<name>` stays well under a file name's 255 bytes. @internal */
+export const maxNamePartLength = 64
+
+/**
+ * What is wrong with an instance's app or instance id, which become part of every
+ * container, network and volume name (`<app>-<instance>-<name>`) and of label values and
+ * filters: `undefined` when Docker would accept both. The characters allowed leave label
+ * values safe too (no `=`, `,`, space or quote in a `label=key=value` filter).
+ *
+ * @internal
+ */
+export const namesIssue = (options: {
+  readonly app: string
+  readonly instanceId: string
+}): { readonly field: "app" | "instanceId"; readonly message: string } | undefined => {
+  const tooLong = (value: string) => value.length > maxNamePartLength
+  if (tooLong(options.app) || !dockerName.test(options.app)) {
+    return {
+      field: "app",
+      message: tooLong(options.app)
+        ? `the app name is longer than ${maxNamePartLength} characters`
+        : `the app name must hold only letters, digits, '_', '.' and '-', starting with a letter or digit (it is part of container and network names), got ${JSON.stringify(options.app)}`
+    }
+  }
+  if (tooLong(options.instanceId) || !nameCharacters.test(options.instanceId)) {
+    return {
+      field: "instanceId",
+      message: tooLong(options.instanceId)
+        ? `the instance id is longer than ${maxNamePartLength} characters`
+        : `the instance id must hold only letters, digits, '_', '.' and '-' (it is part of container and network names), got ${JSON.stringify(options.instanceId)}`
+    }
+  }
+  return undefined
+}
+
 /** The labels of an instance (on its network and every container). @internal */
 export const instanceLabels = (
   labelKeys: LabelKeys,

@@ -2,8 +2,9 @@
  * Container output as the engine sends it. Without a TTY the stdout and stderr bytes are
  * multiplexed in frames: an 8-byte header (stream type 0/1/2, three zero bytes, a 4-byte
  * big-endian payload size) then the payload. One frame can hold several lines and a line
- * can span frames (and chunks), so each stream keeps its own partial line. With a TTY the
- * bytes are raw stdout.
+ * can span frames (and chunks), so each stream keeps its own partial line, and a frame's
+ * payload is read as it arrives. With a TTY the bytes are raw stdout. A line longer than a
+ * cap is given in pieces, so memory stays bounded on output without newlines.
  *
  * Pure functions over an immutable state, for `Stream.mapAccum`.
  *
@@ -18,14 +19,21 @@ export interface RawLine {
   readonly text: string
 }
 
+/** The longest line given whole by default: 1 MiB. @internal */
+export const defaultMaxLineBytes = 1024 * 1024
+
 export interface DemuxState {
   /** Raw (TTY, or a stream found not to be framed): every byte is stdout. */
   readonly raw: boolean
-  /** Bytes of a frame not yet complete. */
+  /** Bytes of a frame header not yet complete (fewer than 8). */
   readonly pending: Uint8Array
-  /** The unfinished last line of each stream. */
+  /** The frame being read: its stream and how many of its payload bytes are still to come. */
+  readonly frame: { readonly stream: OutputStream; readonly remaining: number } | undefined
+  /** The unfinished last line of each stream (at most `maxLineBytes`). */
   readonly stdout: Uint8Array
   readonly stderr: Uint8Array
+  /** A longer line is given in pieces of at most this many bytes. */
+  readonly maxLineBytes: number
 }
 
 const empty = new Uint8Array(0)
@@ -33,11 +41,23 @@ const HEADER = 8
 const NEWLINE = 0x0a
 const decoder = new TextDecoder()
 
-export const initial = (options: { readonly tty: boolean }): DemuxState => ({
+/**
+ * The state before the first byte. A line longer than `maxLineBytes` (default
+ * {@link defaultMaxLineBytes}; a TTY progress bar redrawn with `\r` never sends a newline)
+ * is given in pieces of at most that many bytes, cut between UTF-8 characters, so that what
+ * is held stays bounded whatever the output.
+ */
+export const initial = (options: {
+  readonly tty: boolean
+  readonly maxLineBytes?: number | undefined
+}): DemuxState => ({
   raw: options.tty,
   pending: empty,
+  frame: undefined,
   stdout: empty,
-  stderr: empty
+  stderr: empty,
+  // At least 4: room for any UTF-8 character.
+  maxLineBytes: Math.max(4, Math.floor(options.maxLineBytes ?? defaultMaxLineBytes))
 })
 
 const concat = (a: Uint8Array, b: Uint8Array): Uint8Array => {
@@ -54,51 +74,80 @@ const toText = (bytes: Uint8Array): string => {
   return text.endsWith("\r") ? text.slice(0, -1) : text
 }
 
-/** Splits complete lines off `bytes` (newline bytes never occur inside a UTF-8 character). */
-const takeLines = (stream: OutputStream, bytes: Uint8Array, out: Array<RawLine>): Uint8Array => {
+/** Where to cut `bytes` at most `max` bytes in: not inside a UTF-8 character (continuation bytes are 10xxxxxx). */
+const cutAt = (bytes: Uint8Array, max: number): number => {
+  let cut = max
+  while (cut > 0 && (bytes[cut]! & 0xc0) === 0x80) cut--
+  return cut === 0 ? max : cut
+}
+
+/**
+ * Splits complete lines off `bytes`, and pieces of at most `max` bytes off a line longer than
+ * that; returns what is left of the unfinished last line (newline bytes never occur inside a
+ * UTF-8 character). Pieces are counted from the start of the line, so the output does not
+ * depend on how the bytes were chunked.
+ */
+const takeLines = (stream: OutputStream, bytes: Uint8Array, max: number, out: Array<RawLine>): Uint8Array => {
   let start = 0
-  let newline = bytes.indexOf(NEWLINE, start)
-  while (newline !== -1) {
+  for (;;) {
+    const newline = bytes.indexOf(NEWLINE, start)
+    const end = newline === -1 ? bytes.length : newline
+    while (end - start > max) {
+      const cut = start + cutAt(bytes.subarray(start, end), max)
+      out.push({ stream, text: decoder.decode(bytes.subarray(start, cut)) })
+      start = cut
+    }
+    if (newline === -1) break
     out.push({ stream, text: toText(bytes.subarray(start, newline)) })
     start = newline + 1
-    newline = bytes.indexOf(NEWLINE, start)
   }
-  return start === 0 ? bytes : bytes.slice(start)
+  // A copy: the unfinished line must not keep a whole chunk alive.
+  return start === bytes.length ? empty : bytes.slice(start)
 }
 
 /** Feeds one chunk; returns the new state and the lines it completed, in order. */
 export const feed = (state: DemuxState, chunk: Uint8Array): readonly [DemuxState, ReadonlyArray<RawLine>] => {
   const lines: Array<RawLine> = []
+  const max = state.maxLineBytes
   if (state.raw) {
-    const stdout = takeLines("stdout", concat(state.stdout, chunk), lines)
+    const stdout = takeLines("stdout", concat(state.stdout, chunk), max, lines)
     return [{ ...state, stdout }, lines]
   }
-  let buffer = concat(state.pending, chunk)
-  let stdout = state.stdout
-  let stderr = state.stderr
+  const buffer = concat(state.pending, chunk)
+  let { frame, stdout, stderr } = state
   let offset = 0
-  while (buffer.length - offset >= HEADER) {
-    const type = buffer[offset]!
-    if (type > 2 || buffer[offset + 1] !== 0 || buffer[offset + 2] !== 0 || buffer[offset + 3] !== 0) {
-      // Not a frame header: this output is not multiplexed after all; the rest is raw stdout.
-      const rest = buffer.subarray(offset)
-      const [rawState, rawLines] = feed({ raw: true, pending: empty, stdout, stderr }, rest)
-      return [rawState, [...lines, ...rawLines]]
+  while (offset < buffer.length) {
+    if (frame === undefined) {
+      if (buffer.length - offset < HEADER) break
+      const type = buffer[offset]!
+      if (type > 2 || buffer[offset + 1] !== 0 || buffer[offset + 2] !== 0 || buffer[offset + 3] !== 0) {
+        // Not a frame header: this output is not multiplexed after all; the rest is raw stdout.
+        const rest = buffer.subarray(offset)
+        const [rawState, rawLines] = feed(
+          { ...state, raw: true, pending: empty, frame, stdout, stderr },
+          rest
+        )
+        return [rawState, [...lines, ...rawLines]]
+      }
+      const size =
+        ((buffer[offset + 4]! << 24) |
+          (buffer[offset + 5]! << 16) |
+          (buffer[offset + 6]! << 8) |
+          buffer[offset + 7]!) >>>
+        0
+      frame = { stream: type === 2 ? "stderr" : "stdout", remaining: size }
+      offset += HEADER
     }
-    const size =
-      ((buffer[offset + 4]! << 24) |
-        (buffer[offset + 5]! << 16) |
-        (buffer[offset + 6]! << 8) |
-        buffer[offset + 7]!) >>>
-      0
-    if (buffer.length - offset < HEADER + size) break
-    const payload = buffer.subarray(offset + HEADER, offset + HEADER + size)
-    if (type === 2) stderr = takeLines("stderr", concat(stderr, payload), lines)
-    else stdout = takeLines("stdout", concat(stdout, payload), lines)
-    offset += HEADER + size
+    // The payload is read as it arrives, not once the frame is complete: a frame can be large.
+    const take = Math.min(frame.remaining, buffer.length - offset)
+    const payload = buffer.subarray(offset, offset + take)
+    if (frame.stream === "stderr") stderr = takeLines("stderr", concat(stderr, payload), max, lines)
+    else stdout = takeLines("stdout", concat(stdout, payload), max, lines)
+    offset += take
+    frame = take === frame.remaining ? undefined : { stream: frame.stream, remaining: frame.remaining - take }
   }
-  buffer = offset === 0 ? buffer : buffer.slice(offset)
-  return [{ raw: false, pending: buffer, stdout, stderr }, lines]
+  const pending = offset === buffer.length ? empty : buffer.slice(offset)
+  return [{ ...state, pending, frame, stdout, stderr }, lines]
 }
 
 /** At the end of the output: the unfinished last lines (output that did not end with a newline). */

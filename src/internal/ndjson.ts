@@ -7,27 +7,57 @@
 import { Effect, Result, Schema, Stream } from "effect"
 import * as DockerError from "../DockerError.js"
 
-interface Framing {
-  readonly text: InstanceType<typeof TextDecoder>
-  /** The start of a line whose end has not arrived yet. */
-  partial: string
+/** The longest line kept by default: 1 MiB. @internal */
+export const defaultMaxLineBytes = 1024 * 1024
+
+/** Options of {@link lines} and {@link decode}. @internal */
+export interface Options {
+  /**
+   * A line longer than this many bytes is dropped (with a warning) rather than buffered
+   * (default {@link defaultMaxLineBytes}): output that never sends a newline must not grow
+   * the buffer without bound, and a cut piece of JSON could not be decoded anyway.
+   */
+  readonly maxLineBytes?: number | undefined
 }
 
-const newline = Uint8Array.of(0x0a)
+interface Framing {
+  /** The start of a line whose end has not arrived yet, as received. */
+  partial: Array<Uint8Array>
+  partialBytes: number
+  /** The current line grew past the cap: its bytes are dropped up to its newline. */
+  dropping: boolean
+}
+
+const NEWLINE = 0x0a
+const newline = Uint8Array.of(NEWLINE)
+const decoder = new TextDecoder()
+
+const join = (parts: ReadonlyArray<Uint8Array>, size: number): Uint8Array => {
+  if (parts.length === 1) return parts[0]!
+  const joined = new Uint8Array(size)
+  let offset = 0
+  for (const part of parts) {
+    joined.set(part, offset)
+    offset += part.length
+  }
+  return joined
+}
 
 /**
  * Splits a byte stream into lines (a line may span chunks, a chunk may hold many lines),
  * drops blank lines, parses each line as JSON and reads it with `read`. A line that is not
  * JSON or that `read` refuses fails the stream with a `Decode` error; a last line without a
- * newline counts.
+ * newline counts. A line longer than `maxLineBytes` is dropped with a warning and the stream
+ * goes on.
  *
  * One synchronous step per chunk rather than a stage per step (`decodeText`, `splitLines`,
  * `mapEffect`): a stats stream delivers a line a second per container for as long as the
  * container runs, so what each line costs is the supervisor's steady CPU.
  */
 export const lines =
-  <A>(operation: string, read: (json: unknown) => Result.Result<A, unknown>) =>
+  <A>(operation: string, read: (json: unknown) => Result.Result<A, unknown>, options?: Options) =>
   <E, R>(bytes: Stream.Stream<Uint8Array, E, R>): Stream.Stream<A, E | DockerError.DockerError, R> => {
+    const maxLineBytes = Math.max(1, options?.maxLineBytes ?? defaultMaxLineBytes)
     const readLine = (line: string): Result.Result<A, unknown> => {
       let json: unknown
       try {
@@ -37,34 +67,64 @@ export const lines =
       }
       return read(json)
     }
+    const dropped = (count: number) =>
+      Effect.logWarning(
+        `${operation}: dropped ${count === 1 ? "a line" : `${count} lines`} longer than ${maxLineBytes} bytes`
+      )
     return bytes.pipe(
       // The last line is ended by a newline of our own, so it is decoded (or fails) like the others.
       Stream.concat(Stream.succeed(newline)),
       Stream.mapAccumArrayEffect(
-        (): Framing => ({ text: new TextDecoder(), partial: "" }),
+        (): Framing => ({ partial: [], partialBytes: 0, dropping: false }),
         (framing, chunks) => {
           const values: Array<A> = []
+          let drops = 0
+          // Adds bytes of the current line; past the cap the line is forgotten, once.
+          const append = (segment: Uint8Array) => {
+            if (framing.dropping || segment.length === 0) return
+            if (framing.partialBytes + segment.length > maxLineBytes) {
+              framing.partial = []
+              framing.partialBytes = 0
+              framing.dropping = true
+              drops++
+              return
+            }
+            framing.partial.push(segment)
+            framing.partialBytes += segment.length
+          }
           for (const chunk of chunks) {
-            const text = framing.partial + framing.text.decode(chunk, { stream: true })
             let start = 0
-            let end = text.indexOf("\n")
+            let end = chunk.indexOf(NEWLINE)
             while (end !== -1) {
-              const line = text.slice(start, end)
+              append(chunk.subarray(start, end))
               start = end + 1
-              end = text.indexOf("\n", start)
+              end = chunk.indexOf(NEWLINE, start)
+              if (framing.dropping) {
+                framing.dropping = false
+                continue
+              }
+              // Newline bytes never occur inside a UTF-8 character: each line decodes on its own.
+              const line = decoder.decode(join(framing.partial, framing.partialBytes))
+              framing.partial = []
+              framing.partialBytes = 0
               if (line.trim().length === 0) continue
               const value = readLine(line)
               if (Result.isFailure(value)) return Effect.fail(DockerError.decode(operation, value.failure))
               values.push(value.success)
             }
-            framing.partial = text.slice(start)
+            // A copy: the tail must not keep the whole chunk alive.
+            append(chunk.slice(start))
           }
-          return Effect.succeed([framing, values] as const)
+          const step = Effect.succeed([framing, values] as const)
+          return drops === 0 ? step : Effect.andThen(dropped(drops), step)
         }
       )
     )
   }
 
 /** {@link lines}, each line decoded with `schema`. */
-export const decode = <A, I>(operation: string, schema: Schema.Codec<A, I, never, never>) =>
-  lines(operation, Schema.decodeUnknownResult(schema))
+export const decode = <A, I>(
+  operation: string,
+  schema: Schema.Codec<A, I, never, never>,
+  options?: Options
+) => lines(operation, Schema.decodeUnknownResult(schema), options)

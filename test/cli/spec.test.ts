@@ -3,6 +3,7 @@ import { Duration, Effect, Result } from "effect"
 import * as ContainerSpec from "../../src/ContainerSpec.js"
 import * as Fleet from "../../src/cli/Fleet.js"
 import * as Spec from "../../src/cli/spec.js"
+import * as RestartPolicy from "../../src/RestartPolicy.js"
 
 const fleetOf = (source: string): Fleet.Fleet => {
   const parsed = Fleet.parse(source, { file: "fleet.yaml" })
@@ -49,11 +50,24 @@ services:
   a: { image: busybox, restart: "no" }
   b: { image: busybox, restart: always }
   c: { image: busybox, restart: on-failure }
+  d: { image: busybox, restart: "on-failure:0" }
 `)
-      const tags = yield* Effect.forEach(fleet.services, (service) =>
-        ContainerSpec.validate(Spec.toSpecInput(service)).pipe(Effect.map((spec) => spec.restartPolicy._tag))
+      const policies = yield* Effect.forEach(fleet.services, (service) =>
+        ContainerSpec.validate(Spec.toSpecInput(service)).pipe(Effect.map((spec) => spec.restartPolicy))
       )
-      assert.deepStrictEqual(tags, ["Never", "Always", "When"])
+      assert.deepStrictEqual(
+        policies.map((policy) => policy._tag),
+        ["Never", "Always", "OnFailure", "OnFailure"]
+      )
+      // As Docker reads them: `on-failure` and `on-failure:0` have no limit.
+      for (const policy of policies.slice(2)) {
+        assert.isTrue(
+          RestartPolicy.decide(policy, { exitCode: 1, restartCount: 1000, ranFor: 0, lastLogLines: [] })
+        )
+        assert.isFalse(
+          RestartPolicy.decide(policy, { exitCode: 0, restartCount: 0, ranFor: 0, lastLogLines: [] })
+        )
+      }
     })
   )
 
