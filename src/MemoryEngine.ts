@@ -38,7 +38,6 @@ import {
   type NetworkInspect
 } from "./DockerEngine.js"
 import type { DockerError, DockerErrorReason } from "./DockerError.js"
-import * as internal from "./internal/memoryEngine.js"
 
 // ---------------------------------------------------------------------------------------------
 // Scripts
@@ -48,6 +47,7 @@ import * as internal from "./internal/memoryEngine.js"
  * Resource use at one moment, as `docker stats` would show it. The engine turns these into
  * the cumulative counters Docker streams, so CPU % computed the CLI's way gives `cpuPercent` back.
  *
+ * @category scripts
  * @since 0.1.0
  */
 export interface StatsValues {
@@ -70,6 +70,7 @@ export interface StatsValues {
 /**
  * A line a scripted container writes, `at` a time after its start (default at start).
  *
+ * @category scripts
  * @since 0.1.0
  */
 export interface ScriptedLog {
@@ -100,6 +101,7 @@ export interface ScriptedLog {
  * }
  * ```
  *
+ * @category scripts
  * @since 0.1.0
  */
 export interface Script {
@@ -119,6 +121,7 @@ export interface Script {
  * re-creating a container with the same name, so restarts can be scripted:
  * `[{ exit: { after: "1 second", code: 1 } }, {}]` fails once, then runs.
  *
+ * @category scripts
  * @since 0.1.0
  */
 export type ScriptInput = Script | ReadonlyArray<Script>
@@ -126,6 +129,7 @@ export type ScriptInput = Script | ReadonlyArray<Script>
 /**
  * Which containers a script applies to: by container name (wins) or by image reference.
  *
+ * @category scripts
  * @since 0.1.0
  */
 export type ScriptTarget = { readonly container: string } | { readonly image: string }
@@ -133,6 +137,7 @@ export type ScriptTarget = { readonly container: string } | { readonly image: st
 /**
  * How pulling an image from the registry behaves.
  *
+ * @category images
  * @since 0.1.0
  */
 export interface PullScript {
@@ -151,6 +156,7 @@ export interface PullScript {
  * An image: its reference and what `inspect` shows; `layers` are layer sizes in bytes (the
  * pull reports progress against them).
  *
+ * @category images
  * @since 0.1.0
  */
 export interface ImageDefinition {
@@ -170,6 +176,7 @@ export interface ImageDefinition {
 /**
  * Options of {@link layer}.
  *
+ * @category options
  * @since 0.1.0
  */
 export interface Options {
@@ -196,6 +203,7 @@ export interface Options {
 /**
  * A `DockerEngine` operation by name: `"createContainer"`, `"events"`, ...
  *
+ * @category models
  * @since 0.1.0
  */
 export type Operation = keyof DockerEngineShape
@@ -203,6 +211,7 @@ export type Operation = keyof DockerEngineShape
 /**
  * One call made to the engine, with its arguments as given.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Call {
@@ -213,6 +222,7 @@ export interface Call {
 /**
  * A file in a container, as copied in.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface ContainerFileEntry {
@@ -225,6 +235,7 @@ export interface ContainerFileEntry {
 /**
  * Streams currently held open by consumers.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface OpenStreams {
@@ -238,6 +249,7 @@ export interface OpenStreams {
  * The control side of a memory engine: scripts, fault injection, time-independent pokes at
  * containers, and inspection for assertions.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface MemoryEngineShape {
@@ -302,11 +314,18 @@ export interface MemoryEngineShape {
 /**
  * The control service of a memory engine, provided by {@link layer} beside `DockerEngine`.
  *
+ * @category services
  * @since 0.1.0
  */
 export class MemoryEngine extends Context.Service<MemoryEngine, MemoryEngineShape>()(
   "effect-docker/MemoryEngine"
 ) {}
+
+// The engine's rooms (src/internal/memory/) load on first use: `effect-docker` re-exports this
+// module, and a production import of the package should not load a testing engine. Node caches
+// the module, so only the first engine pays for the import. test/lazyMemoryEngine.test.ts
+// checks that no static import from src/index.ts reaches them.
+const loadEngine = Effect.promise(() => import("./internal/memory/engine.js"))
 
 /**
  * Builds a memory engine in the current scope: the engine and its control side. Processes of
@@ -317,6 +336,7 @@ export class MemoryEngine extends Context.Service<MemoryEngine, MemoryEngineShap
  * const { engine, control } = yield* MemoryEngine.make({ images: ["busybox:latest"] })
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const make: (
@@ -325,7 +345,7 @@ export const make: (
   { readonly engine: DockerEngineShape; readonly control: MemoryEngineShape },
   never,
   Scope.Scope
-> = internal.make
+> = (options) => Effect.flatMap(loadEngine, (internal) => internal.make(options))
 
 /**
  * A layer providing both `DockerEngine` (in memory) and its {@link MemoryEngine} control side.
@@ -341,11 +361,12 @@ export const make: (
  * })
  * ```
  *
+ * @category layers
  * @since 0.1.0
  */
 export const layer = (options?: Options): Layer.Layer<DockerEngine | MemoryEngine> =>
   Layer.effectContext(
-    Effect.map(internal.make(options), ({ control, engine }) =>
+    Effect.map(make(options), ({ control, engine }) =>
       Context.make(DockerEngine, engine).pipe(Context.add(MemoryEngine, control))
     )
   )

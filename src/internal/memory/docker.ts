@@ -1,12 +1,14 @@
 /**
- * Pure pieces of the in-memory engine: Docker's reference normalisation, filters, names,
- * signals, human status text, ids, and the errors with the engine's own messages.
+ * Pure pieces of the in-memory engine that mimic Docker's own rules: label and event filters,
+ * container names, signals, `ps` status text, deterministic ids, the path check for copied
+ * files, and errors with the engine's own messages. No state; image references are in
+ * `../imageReference.ts`.
  *
  * @internal
  */
 import { createHash } from "node:crypto"
-import type { EngineEvent, LabelFilter } from "../DockerEngine.js"
-import * as DockerError from "../DockerError.js"
+import type { EngineEvent, LabelFilter } from "../../DockerEngine.js"
+import * as DockerError from "../../DockerError.js"
 
 /** The zero time Docker shows for "never started" and "never finished". */
 export const zeroTime = "0001-01-01T00:00:00Z"
@@ -44,33 +46,6 @@ export const statusOfReason = (reason: DockerError.DockerErrorReason): number | 
     default:
       return undefined
   }
-}
-
-/**
- * `busybox` → `busybox:latest`, `docker.io/library/busybox` → `busybox:latest`; digests kept.
- */
-export const normalizeReference = (reference: string): string => {
-  let ref = reference.trim()
-  if (ref.startsWith("docker.io/library/")) ref = ref.slice("docker.io/library/".length)
-  else if (ref.startsWith("docker.io/")) ref = ref.slice("docker.io/".length)
-  if (ref.includes("@")) return ref
-  const lastSlash = ref.lastIndexOf("/")
-  const lastPart = ref.slice(lastSlash + 1)
-  return lastPart.includes(":") ? ref : `${ref}:latest`
-}
-
-/** `127.0.0.1:5000/effect-docker/contract:latest` → repository `effect-docker/contract`, tag `latest`. */
-export const splitReference = (reference: string): { readonly path: string; readonly tag: string } => {
-  const ref = normalizeReference(reference)
-  const at = ref.indexOf("@")
-  const name = at >= 0 ? ref.slice(0, at) : ref.slice(0, ref.lastIndexOf(":"))
-  const tag = at >= 0 ? ref.slice(at + 1) : ref.slice(ref.lastIndexOf(":") + 1)
-  const parts = name.split("/")
-  const first = parts[0] ?? ""
-  const hasRegistry =
-    parts.length > 1 && (first.includes(".") || first.includes(":") || first === "localhost")
-  const path = hasRegistry ? parts.slice(1).join("/") : name.includes("/") ? name : `library/${name}`
-  return { path, tag }
 }
 
 const validName = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/

@@ -1,0 +1,318 @@
+/**
+ * The container lifecycle operations of the in-memory engine: create (names, image, network
+ * attachment), start (a new run and its process fiber), stop and kill (signals, grace, the
+ * stop timeout), remove, inspect, list and wait.
+ *
+ * @internal
+ */
+import { Clock, Deferred, Effect, FiberMap } from "effect"
+import type { CreateContainerOptions, DockerEngineShape, WaitResult } from "../../DockerEngine.js"
+import { engineError, isValidContainerName, makeId, matchesLabels, parseSignal } from "./docker.js"
+import { containerAttributes, emit } from "./events.js"
+import { guard } from "./faults.js"
+import { containerInspect, containerSummary } from "./inspect.js"
+import { connectSync } from "./networks.js"
+import { exitAfter, gracefulExitCode, processOf, removeSync, resolveScript, signalSync } from "./processes.js"
+import {
+  type ContainerRecord,
+  defaultDirectories,
+  findContainer,
+  lookupImage,
+  lookupNetwork,
+  nanosToMillis,
+  type Store,
+  type Waiter
+} from "./store.js"
+
+/** The engine's container operations. */
+export const containerOperations = (
+  store: Store
+): Pick<
+  DockerEngineShape,
+  | "createContainer"
+  | "startContainer"
+  | "stopContainer"
+  | "killContainer"
+  | "removeContainer"
+  | "inspectContainer"
+  | "listContainers"
+  | "waitContainer"
+> => {
+  const { containers, networks, counters, processes } = store
+
+  const createContainer = (createOptions: CreateContainerOptions) =>
+    guard(
+      store,
+      "createContainer",
+      [createOptions],
+      Effect.gen(function* () {
+        const nowNanos = yield* Clock.currentTimeNanos
+        const name = createOptions.name?.replace(/^\//, "")
+        if (name !== undefined && !isValidContainerName(name)) {
+          return yield* Effect.fail(
+            engineError(
+              "createContainer",
+              400,
+              `Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`
+            )
+          )
+        }
+        if (name !== undefined) {
+          const taken = [...containers.values()].find((c) => c.name === name)
+          if (taken !== undefined) {
+            return yield* Effect.fail(
+              engineError(
+                "createContainer",
+                409,
+                `Conflict. The container name "/${name}" is already in use by container "${taken.id}". You have to remove (or rename) that container to be able to reuse that name.`
+              )
+            )
+          }
+        }
+        const image = lookupImage(store, createOptions.image)
+        if (image === undefined) {
+          return yield* Effect.fail(
+            engineError("createContainer", 404, `No such image: ${createOptions.image}`)
+          )
+        }
+        const mode = createOptions.networkMode ?? "bridge"
+        const networkName = mode === "default" ? "bridge" : mode
+        // Like Docker, an unknown network is only an error when the container starts.
+        const attachTo = networkName.startsWith("container:") ? undefined : lookupNetwork(store, networkName)
+        counters.container += 1
+        counters.name += 1
+        const id = makeId("container", counters.container)
+        const healthcheck = createOptions.healthcheck?.test ?? image.definition.healthcheck
+        const record: ContainerRecord = {
+          id,
+          name: name ?? `memory_container_${counters.name}`,
+          image: createOptions.image,
+          imageId: image.id,
+          imageReference: image.reference,
+          options: createOptions,
+          createdMs: nanosToMillis(nowNanos),
+          healthcheck: healthcheck !== undefined && healthcheck[0] !== "NONE" ? healthcheck : undefined,
+          status: "created",
+          removed: false,
+          exitCode: 0,
+          oomKilled: false,
+          startedMs: undefined,
+          finishedMs: undefined,
+          pid: 0,
+          health: undefined,
+          networks: new Map(),
+          logs: [],
+          files: new Map(
+            defaultDirectories.map((dir) => [
+              dir,
+              { type: "directory", mode: 0o755, content: new Uint8Array() }
+            ])
+          ),
+          run: 0,
+          script: {},
+          exited: Deferred.makeUnsafe<void>(),
+          waiters: new Set(),
+          followers: new Set(),
+          cpuTotal: 0,
+          lastSampleMs: 0
+        }
+        if (!networkName.startsWith("container:")) {
+          const userNetwork = attachTo === undefined || !attachTo.predefined
+          record.networks.set(attachTo?.id ?? `missing:${networkName}`, {
+            networkName,
+            aliases: userNetwork ? (createOptions.networkAliases ?? []) : [],
+            ipAddress: ""
+          })
+        }
+        containers.set(id, record)
+        emit(store, nowNanos, "container", "create", id, containerAttributes(record))
+        return { id, warnings: [] as ReadonlyArray<string> }
+      })
+    )
+
+  const startContainer = (ref: string) =>
+    guard(
+      store,
+      "startContainer",
+      [ref],
+      Effect.gen(function* () {
+        const c = yield* findContainer(store, "startContainer", ref)
+        if (c.status === "running") return
+        for (const [networkId, attachment] of c.networks) {
+          if (!networks.has(networkId)) {
+            return yield* Effect.fail(
+              engineError("startContainer", 404, `network ${attachment.networkName} not found`)
+            )
+          }
+        }
+        const nowNanos = yield* Clock.currentTimeNanos
+        const nowMs = nanosToMillis(nowNanos)
+        c.run += 1
+        c.status = "running"
+        c.exitCode = 0
+        c.oomKilled = false
+        c.startedMs = nowMs
+        c.lastSampleMs = nowMs
+        c.cpuTotal = 20_000_000
+        counters.pid += 1
+        c.pid = counters.pid
+        c.exited = Deferred.makeUnsafe<void>()
+        c.script = resolveScript(store, c)
+        c.health =
+          c.healthcheck !== undefined || c.script.health !== undefined
+            ? { status: "starting", failingStreak: 0 }
+            : undefined
+        for (const [networkId, attachment] of c.networks) {
+          const network = networks.get(networkId)
+          if (network !== undefined) connectSync(store, c, network, attachment, nowNanos)
+        }
+        emit(store, nowNanos, "container", "start", c.id, containerAttributes(c))
+        yield* FiberMap.run(processes, c.id, processOf(store, c, c.run, c.script))
+      })
+    )
+
+  const stopContainer = (ref: string, stopOptions?: { readonly timeout?: number }) =>
+    guard(
+      store,
+      "stopContainer",
+      [ref, stopOptions],
+      Effect.gen(function* () {
+        const c = yield* findContainer(store, "stopContainer", ref)
+        if (c.status !== "running") return
+        const signal = parseSignal(c.options.stopSignal ?? "SIGTERM") ?? 15
+        const timeoutMs = (stopOptions?.timeout ?? c.options.stopTimeout ?? 10) * 1000
+        const run = c.run
+        const graceMs = signalSync(store, c, signal, yield* Clock.currentTimeNanos)
+        if (c.run === run && c.status === "running") {
+          if (graceMs !== undefined && graceMs <= timeoutMs) {
+            yield* exitAfter(store, c, run, graceMs, gracefulExitCode(c, signal))
+          } else {
+            yield* Effect.raceFirst(Effect.sleep(timeoutMs), Deferred.await(c.exited))
+            if (c.run === run && c.status === "running")
+              signalSync(store, c, 9, yield* Clock.currentTimeNanos)
+          }
+        }
+        yield* FiberMap.remove(processes, c.id)
+        if (!c.removed)
+          emit(store, yield* Clock.currentTimeNanos, "container", "stop", c.id, containerAttributes(c))
+      })
+    )
+
+  const killContainer = (ref: string, killOptions?: { readonly signal?: string }) =>
+    guard(
+      store,
+      "killContainer",
+      [ref, killOptions],
+      Effect.gen(function* () {
+        const c = yield* findContainer(store, "killContainer", ref)
+        const signalName = killOptions?.signal ?? "SIGKILL"
+        const signal = parseSignal(signalName)
+        if (signal === undefined) {
+          return yield* Effect.fail(engineError("killContainer", 400, `Invalid signal: ${signalName}`))
+        }
+        if (c.status !== "running") {
+          return yield* Effect.fail(
+            engineError(
+              "killContainer",
+              409,
+              `Cannot kill container: ${ref}: Container ${c.id} is not running`
+            )
+          )
+        }
+        const run = c.run
+        const graceMs = signalSync(store, c, signal, yield* Clock.currentTimeNanos)
+        if (graceMs !== undefined) {
+          yield* Effect.forkIn(exitAfter(store, c, run, graceMs, gracefulExitCode(c, signal)), store.scope)
+        } else if (c.status !== "running") {
+          yield* FiberMap.remove(processes, c.id)
+        }
+      })
+    )
+
+  const removeContainer = (
+    ref: string,
+    removeOptions?: { readonly force?: boolean; readonly volumes?: boolean }
+  ) =>
+    guard(
+      store,
+      "removeContainer",
+      [ref, removeOptions],
+      Effect.gen(function* () {
+        const c = yield* findContainer(store, "removeContainer", ref)
+        const nowNanos = yield* Clock.currentTimeNanos
+        if (c.status === "running") {
+          if (removeOptions?.force !== true) {
+            return yield* Effect.fail(
+              engineError(
+                "removeContainer",
+                409,
+                `You cannot remove a running container ${c.id}. Stop the container before attempting removal or force remove`
+              )
+            )
+          }
+          signalSync(store, c, 9, nowNanos)
+        }
+        yield* FiberMap.remove(processes, c.id)
+        if (!c.removed) removeSync(store, c, nowNanos)
+      })
+    )
+
+  const inspectContainer = (ref: string) =>
+    guard(
+      store,
+      "inspectContainer",
+      [ref],
+      Effect.map(findContainer(store, "inspectContainer", ref), (c) => containerInspect(store, c))
+    )
+
+  const listContainers = (listOptions?: {
+    readonly all?: boolean
+    readonly labels?: Readonly<Record<string, string | true>>
+  }) =>
+    guard(
+      store,
+      "listContainers",
+      [listOptions],
+      Effect.map(Clock.currentTimeMillis, (nowMs) =>
+        [...containers.values()]
+          .filter(
+            (c) =>
+              (listOptions?.all === true || c.status === "running") &&
+              matchesLabels(c.options.labels ?? {}, listOptions?.labels)
+          )
+          .reverse()
+          .map((c) => containerSummary(c, nowMs))
+      )
+    )
+
+  const waitContainer = (
+    ref: string,
+    waitOptions?: { readonly condition?: "next-exit" | "not-running" | "removed" }
+  ) =>
+    guard(
+      store,
+      "waitContainer",
+      [ref, waitOptions],
+      Effect.gen(function* () {
+        const c = yield* findContainer(store, "waitContainer", ref)
+        const condition = waitOptions?.condition ?? "next-exit"
+        if (condition === "not-running" && c.status !== "running") return { exitCode: c.exitCode }
+        const waiter: Waiter = { condition, deferred: Deferred.makeUnsafe<WaitResult>() }
+        c.waiters.add(waiter)
+        return yield* Deferred.await(waiter.deferred).pipe(
+          Effect.ensuring(Effect.sync(() => c.waiters.delete(waiter)))
+        )
+      })
+    )
+
+  return {
+    createContainer,
+    startContainer,
+    stopContainer,
+    killContainer,
+    removeContainer,
+    inspectContainer,
+    listContainers,
+    waitContainer
+  }
+}

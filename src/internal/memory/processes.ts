@@ -1,0 +1,167 @@
+/**
+ * A container's process in the in-memory engine: which script a start runs, the script as a
+ * fiber (logs, health, exit at their times), signals and graceful shutdown, the exit itself
+ * (state, `die`, disconnects, waiters, auto-remove) and removal.
+ *
+ * @internal
+ */
+import { Clock, Deferred, Effect } from "effect"
+import type { Script, ScriptInput } from "../../MemoryEngine.js"
+import { containerAttributes, emit } from "./events.js"
+import { endFollowers, writeLogSync } from "./logs.js"
+import { disconnectSync } from "./networks.js"
+import { type ContainerRecord, millis, nanosToMillis, type Store, type Waiter } from "./store.js"
+
+const isScriptList = (input: ScriptInput): input is ReadonlyArray<Script> => Array.isArray(input)
+
+/**
+ * The script this start runs: by container name, else by image; the n-th start runs the n-th
+ * script of a list (the last repeats). Counts the start.
+ */
+export const resolveScript = (store: Store, c: ContainerRecord): Script => {
+  const byName = store.containerScripts.get(c.name)
+  const key = byName !== undefined ? `container:${c.name}` : `image:${c.imageReference}`
+  const input = byName ?? store.imageScripts.get(c.imageReference)
+  if (input === undefined) return {}
+  const n = store.runCounts.get(key) ?? 0
+  store.runCounts.set(key, n + 1)
+  if (!isScriptList(input)) return input
+  return input[Math.min(n, input.length - 1)] ?? {}
+}
+
+/** Sets the health status; a change (other than to `starting`) emits `health_status`. */
+export const setHealthSync = (store: Store, c: ContainerRecord, status: string, nowNanos: bigint) => {
+  const previous = c.health?.status
+  const retries = c.options.healthcheck?.retries ?? 3
+  c.health = { status, failingStreak: status === "unhealthy" ? retries : 0 }
+  if (previous !== status && status !== "starting") {
+    emit(store, nowNanos, "container", `health_status: ${status}`, c.id, containerAttributes(c))
+  }
+}
+
+const resolveWaiters = (c: ContainerRecord, conditions: ReadonlyArray<Waiter["condition"]>) => {
+  for (const waiter of c.waiters) {
+    if (conditions.includes(waiter.condition)) {
+      Deferred.doneUnsafe(waiter.deferred, Effect.succeed({ exitCode: c.exitCode }))
+      c.waiters.delete(waiter)
+    }
+  }
+}
+
+/** The container is gone: `destroy`, followers ended, every waiter answered. */
+export const removeSync = (store: Store, c: ContainerRecord, nowNanos: bigint) => {
+  c.removed = true
+  store.containers.delete(c.id)
+  endFollowers(c)
+  emit(store, nowNanos, "container", "destroy", c.id, containerAttributes(c))
+  resolveWaiters(c, ["removed", "next-exit", "not-running"])
+}
+
+/** The process ended: the state, `die`, network disconnects, waiters, auto-remove. */
+export const exitSync = (
+  store: Store,
+  c: ContainerRecord,
+  code: number,
+  nowNanos: bigint,
+  oomKilled = false
+) => {
+  if (c.status !== "running") return
+  c.status = "exited"
+  c.exitCode = code
+  c.oomKilled = oomKilled
+  c.finishedMs = nanosToMillis(nowNanos)
+  c.pid = 0
+  emit(store, nowNanos, "container", "die", c.id, containerAttributes(c, { exitCode: String(code) }))
+  for (const [networkId, attachment] of c.networks) {
+    const network = store.networks.get(networkId)
+    if (network !== undefined) disconnectSync(store, c, network, attachment, nowNanos)
+  }
+  Deferred.doneUnsafe(c.exited, Effect.void)
+  resolveWaiters(c, ["next-exit", "not-running"])
+  endFollowers(c)
+  if (c.options.autoRemove === true) removeSync(store, c, nowNanos)
+}
+
+/** Delivers a signal to the process: 9 kills; others per the script's `onStopSignal`. */
+export const signalSync = (
+  store: Store,
+  c: ContainerRecord,
+  signal: number,
+  nowNanos: bigint
+): number | undefined => {
+  emit(store, nowNanos, "container", "kill", c.id, containerAttributes(c, { signal: String(signal) }))
+  if (signal === 9) {
+    exitSync(store, c, 137, nowNanos)
+    return undefined
+  }
+  const behaviour = c.script.onStopSignal ?? "exit"
+  if (behaviour === "ignore") return undefined
+  if (behaviour === "exit") {
+    exitSync(store, c, 128 + signal, nowNanos)
+    return undefined
+  }
+  // Graceful shutdown: the caller schedules the exit after this many milliseconds.
+  return millis(behaviour.after)
+}
+
+/** The exit code of a graceful shutdown: the script's, else 128 + the signal. */
+export const gracefulExitCode = (c: ContainerRecord, signal: number): number => {
+  const behaviour = c.script.onStopSignal
+  return typeof behaviour === "object" && behaviour.exitCode !== undefined ? behaviour.exitCode : 128 + signal
+}
+
+/** Exits after `delayMs` unless the run ended meanwhile; returns when it has exited or the delay passed. */
+export const exitAfter = (store: Store, c: ContainerRecord, run: number, delayMs: number, code: number) =>
+  Effect.raceFirst(
+    Effect.sleep(delayMs).pipe(
+      Effect.andThen(Clock.currentTimeNanos),
+      Effect.flatMap((now) =>
+        Effect.sync(() => {
+          if (c.run === run) exitSync(store, c, code, now)
+        })
+      )
+    ),
+    Deferred.await(c.exited)
+  )
+
+/** The process of one run: the script's logs, health and exit, each at its time after the start. */
+export const processOf = (store: Store, c: ContainerRecord, run: number, script: Script) => {
+  const actions: Array<{ readonly at: number; readonly act: (nowNanos: bigint) => void }> = []
+  for (const log of script.logs ?? []) {
+    actions.push({
+      at: millis(log.at ?? 0),
+      act: (now) => writeLogSync(c, log.stream ?? "stdout", log.text, nanosToMillis(now))
+    })
+  }
+  if (script.health !== undefined) {
+    for (const step of script.health) {
+      actions.push({ at: millis(step.at), act: (now) => setHealthSync(store, c, step.status, now) })
+    }
+  } else if (c.health !== undefined) {
+    // A passing healthcheck turns healthy at its first probe, one interval after the start.
+    actions.push({
+      at: c.options.healthcheck?.intervalMs ?? 30_000,
+      act: (now) => setHealthSync(store, c, "healthy", now)
+    })
+  }
+  const exit = script.exit
+  if (exit !== undefined) {
+    actions.push({
+      at: millis(exit.after),
+      act: (now) => exitSync(store, c, exit.code, now, exit.oomKilled === true)
+    })
+  }
+  // Stable: at equal times logs and health come before the exit.
+  actions.sort((a, b) => a.at - b.at)
+  return Effect.gen(function* () {
+    let elapsed = 0
+    for (const action of actions) {
+      if (action.at > elapsed) {
+        yield* Effect.sleep(action.at - elapsed)
+        elapsed = action.at
+      }
+      if (c.run !== run || c.status !== "running") return
+      action.act(yield* Clock.currentTimeNanos)
+    }
+  })
+}
