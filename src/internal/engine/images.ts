@@ -9,6 +9,7 @@ import { Effect, Stream } from "effect"
 import type { DockerEngineShape } from "../../DockerEngine.js"
 import { DockerError } from "../../DockerError.js"
 import type { RemoveImageOptions } from "../../DockerModel.js"
+import { splitReference } from "../imageReference.js"
 import * as Ndjson from "../ndjson.js"
 import * as Wire from "../wire.js"
 import type { Transport } from "./transport.js"
@@ -24,14 +25,9 @@ export type Images = Pick<DockerEngineShape, "pullImage" | "inspectImage" | "rem
 const imagePath = (reference: string): string => reference.split("/").map(encodeURIComponent).join("/")
 
 /** `name[:tag]` or `name@digest` → the `fromImage` and `tag` of `POST /images/create`. */
-const splitReference = (reference: string): { readonly fromImage: string; readonly tag: string } => {
-  const at = reference.indexOf("@")
-  if (at !== -1) return { fromImage: reference.slice(0, at), tag: reference.slice(at + 1) }
-  const colon = reference.lastIndexOf(":")
-  if (colon > reference.lastIndexOf("/")) {
-    return { fromImage: reference.slice(0, colon), tag: reference.slice(colon + 1) }
-  }
-  return { fromImage: reference, tag: "latest" }
+const createQuery = (reference: string): { readonly fromImage: string; readonly tag: string } => {
+  const { name, tag } = splitReference(reference)
+  return { fromImage: name, tag }
 }
 
 /**
@@ -41,7 +37,7 @@ const splitReference = (reference: string): { readonly fromImage: string; readon
  */
 export const make = ({ call, decoded, bytes }: Transport): Images => {
   const pullImage = (reference: string) =>
-    bytes("pullImage", { method: "POST", path: "/images/create", query: splitReference(reference) }).pipe(
+    bytes("pullImage", { method: "POST", path: "/images/create", query: createQuery(reference) }).pipe(
       Ndjson.decode("pullImage", Wire.WirePullLine),
       Stream.mapEffect((line) => {
         const error = Wire.pullLineError(line)

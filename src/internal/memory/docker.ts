@@ -9,6 +9,7 @@
 import { createHash } from "node:crypto"
 import type { EngineEvent, LabelFilter } from "../../DockerEngine.js"
 import * as DockerError from "../../DockerError.js"
+import { type ContainerPathIssue, containerPathIssue } from "../containerPath.js"
 
 /** The zero time Docker shows for "never started" and "never finished". */
 export const zeroTime = "0001-01-01T00:00:00Z"
@@ -134,13 +135,16 @@ export const matchesEvent = (
 /** Seconds (fractions allowed) to nanoseconds. */
 export const secondsToNanos = (seconds: number): bigint => BigInt(Math.round(seconds * 1e9))
 
-/** Validates a path for a file copied in: absolute, normalised, no `..`, no NUL. */
+const pathProblems: Record<ContainerPathIssue, string> = {
+  nul: "contains NUL",
+  relative: "is not absolute",
+  parent: "contains ..",
+  directory: "names a directory",
+  notNormalised: "is not normalised"
+}
+
+/** Why a path for a file copied in is refused, in the engine's words (the check is internal/containerPath). */
 export const invalidPathReason = (path: string): string | undefined => {
-  if (path.includes("\u0000")) return "contains NUL"
-  if (!path.startsWith("/")) return "is not absolute"
-  if (path.split("/").includes("..")) return "contains .."
-  if (path.length > 1 && (path.endsWith("/") || path.includes("//") || path.split("/").includes(".")))
-    return "is not normalised"
-  if (path === "/") return "is the root directory"
-  return undefined
+  const issue = containerPathIssue(path)
+  return issue === undefined ? undefined : pathProblems[issue]
 }
