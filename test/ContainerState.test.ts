@@ -101,10 +101,7 @@ describe("ContainerState", () => {
   })
 
   it("has no error for a clean exit, and the engine's alone when removed before exiting", () => {
-    assert.strictEqual(
-      Transitions.exited(running(), { exitCode: 0, lastLogLines: ["bye"] }).error,
-      undefined
-    )
+    assert.strictEqual(Transitions.exited(running(), { exitCode: 0, lastLogLines: ["bye"] }).error, undefined)
     const removed = Transitions.exited(running(), { exitCode: undefined, lastLogLines: [] })
     assert.strictEqual(removed.exitCode, undefined)
     assert.strictEqual(removed.error, undefined)
