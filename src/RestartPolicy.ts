@@ -23,6 +23,7 @@ import { Clock, Data, Duration, Effect, Option, Pull, Ref, Schedule } from "effe
 /**
  * What the decision sees of an exit.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface ExitInfo {
@@ -39,6 +40,7 @@ export interface ExitInfo {
  * The delays between restarts: a `Schedule`, whose delays are used (its output is ignored). Defaults to
  * {@link defaultBackoff}.
  *
+ * @category models
  * @since 0.1.0
  */
 export type Backoff = Schedule.Schedule<unknown, unknown>
@@ -46,6 +48,7 @@ export type Backoff = Schedule.Schedule<unknown, unknown>
 /**
  * Options every restarting policy takes.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Options {
@@ -59,6 +62,7 @@ export interface Options {
  * A restart policy: `Never`, `Always`, `OnFailure` (non-zero exits, at most `maxRetries`
  * restarts) or `When` (a predicate on the exit).
  *
+ * @category models
  * @since 0.1.0
  */
 export type RestartPolicy = Data.TaggedEnum<{
@@ -93,6 +97,7 @@ const { Never, Always, OnFailure, When, $is, $match } = Data.taggedEnum<RestartP
  * })
  * ```
  *
+ * @category pattern matching
  * @since 0.1.0
  */
 export const match = $match
@@ -100,6 +105,7 @@ export const match = $match
 /**
  * Is this value a restart policy?
  *
+ * @category guards
  * @since 0.1.0
  */
 export const isRestartPolicy = (u: unknown): u is RestartPolicy => {
@@ -131,6 +137,7 @@ export const isRestartPolicy = (u: unknown): u is RestartPolicy => {
  * const policy = RestartPolicy.always({ backoff })
  * ```
  *
+ * @category defaults
  * @since 0.1.0
  */
 export const defaultBackoff: Backoff = Schedule.exponential("100 millis", 2).pipe(
@@ -140,6 +147,7 @@ export const defaultBackoff: Backoff = Schedule.exponential("100 millis", 2).pip
 /**
  * How long a run must last to reset the backoff, as Docker does: 10 seconds.
  *
+ * @category defaults
  * @since 0.1.0
  */
 export const defaultStableAfter: Duration.Duration = Duration.seconds(10)
@@ -152,6 +160,7 @@ const withDefaults = (options: Options | undefined) => ({
 /**
  * Never restart (the default).
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const never: RestartPolicy = Never()
@@ -166,6 +175,7 @@ export const never: RestartPolicy = Never()
  * const policy = RestartPolicy.always({ stableAfter: "30 seconds" })
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const always = (options?: Options): RestartPolicy => Always(withDefaults(options))
@@ -180,6 +190,7 @@ export const always = (options?: Options): RestartPolicy => Always(withDefaults(
  * const policy = RestartPolicy.onFailure({ maxRetries: 2 })
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const onFailure = (options: Options & { readonly maxRetries: number }): RestartPolicy =>
@@ -200,6 +211,7 @@ export const onFailure = (options: Options & { readonly maxRetries: number }): R
  * )
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const when = (predicate: (exit: ExitInfo) => boolean, options?: Options): RestartPolicy =>
@@ -209,6 +221,7 @@ export const when = (predicate: (exit: ExitInfo) => boolean, options?: Options):
  * The outcome of a restart decision: `Restart`, `Stop`, or `PredicateFailed` when a `when`
  * predicate threw (the container is not restarted; the cause is kept for the report).
  *
+ * @category models
  * @since 0.1.0
  */
 export type Decision = Data.TaggedEnum<{
@@ -230,6 +243,7 @@ const Decisions = Data.taggedEnum<Decision>()
  * RestartPolicy.decision(policy, { exitCode: 1, restartCount: 0, ranFor: 0, lastLogLines: [] })._tag // "PredicateFailed"
  * ```
  *
+ * @category decisions
  * @since 0.1.0
  */
 export const decision = (policy: RestartPolicy, exit: ExitInfo): Decision => {
@@ -261,6 +275,7 @@ export const decision = (policy: RestartPolicy, exit: ExitInfo): Decision => {
  * RestartPolicy.decide(RestartPolicy.always(), { exitCode: 0, restartCount: 5, ranFor: "1 second", lastLogLines: [] }) // true
  * ```
  *
+ * @category decisions
  * @since 0.1.0
  */
 export const decide = (policy: RestartPolicy, exit: ExitInfo): boolean =>
@@ -269,6 +284,7 @@ export const decide = (policy: RestartPolicy, exit: ExitInfo): boolean =>
 /**
  * The backoff and stable-run length of a policy (`undefined` for `never`).
  *
+ * @category decisions
  * @since 0.1.0
  */
 export const backoffOf = (
@@ -279,6 +295,7 @@ export const backoffOf = (
 /**
  * Steps a policy's backoff from one restart to the next.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Delays {
@@ -309,6 +326,7 @@ export interface Delays {
  * })
  * ```
  *
+ * @category decisions
  * @since 0.1.0
  */
 export const backoff = (policy: RestartPolicy): Effect.Effect<Delays> =>
