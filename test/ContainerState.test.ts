@@ -137,4 +137,23 @@ describe("ContainerState", () => {
     assert.strictEqual(json.health, "starting")
     assert.strictEqual(json.startedAt, "2024-05-14T09:12:00.000Z")
   })
+
+  it("the deprecated public transitions still give the Supervisor's states", () => {
+    const start = ContainerState.initial("web", "busybox:latest")
+    const at = new Date("2024-05-14T09:12:00Z")
+    const exit = { exitCode: 2, lastLogLines: ["no"] }
+    const pairs: ReadonlyArray<readonly [ContainerState.ContainerState, ContainerState.ContainerState]> = [
+      [ContainerState.pulling(start, PullProgress.empty), Transitions.pulling(start, PullProgress.empty)],
+      [ContainerState.created(start, "abc"), Transitions.created(start, "abc")],
+      [ContainerState.started(start, at), Transitions.started(start, at)],
+      [ContainerState.health(running(), "healthy"), Transitions.health(running(), "healthy")],
+      [ContainerState.stats(running(), snapshot), Transitions.stats(running(), snapshot)],
+      [ContainerState.logLines(start, ["a"]), Transitions.logLines(start, ["a"])],
+      [ContainerState.exited(running(), exit), Transitions.exited(running(), exit)],
+      [ContainerState.restarting(running(), 3, exit), Transitions.restarting(running(), 3, exit)],
+      [ContainerState.failed(start, "boom"), Transitions.failed(start, "boom")]
+    ]
+    for (const [deprecated, internal] of pairs)
+      assert.isTrue(Equal.equals(deprecated, internal), JSON.stringify(deprecated))
+  })
 })

@@ -1,6 +1,7 @@
 /**
  * `ps`, `down` and `sweep`: the instances the library left on an engine, found by their
- * labels, listed and removed. Read-only `ps` makes no Supervisor (that would create a network).
+ * labels, listed and removed (through `Supervisor.tearDown`, with the library's retries).
+ * Read-only `ps` makes no Supervisor (that would create a network).
  *
  * @since 0.1.0
  */
