@@ -1,28 +1,27 @@
 /**
  * What a supervised container looks like right now: one immutable value per observed
- * change (pull progress, create, start, health, stats, restart, exit), and the pure
- * transitions the Supervisor folds its observations with. No I/O here.
+ * change (pull progress, create, start, health, stats, restart, exit), its fields and the
+ * helpers that read it. The Supervisor makes these values; the transitions it folds its
+ * observations with are its own (the ones once exported here are kept, deprecated).
  *
  * @example
  * ```ts
  * import { ContainerState } from "effect-docker"
  *
- * let state = ContainerState.initial("web", "nginx:1.27")
- * state = ContainerState.created(state, "f3a9c0")
- * state = ContainerState.started(state, new Date())
- * state.status // "running"
+ * const describe = (state: ContainerState.ContainerState) =>
+ *   ContainerState.isFinal(state) ? `${state.name}: ${state.error ?? "done"}` : `${state.name}: ${state.status}`
  * ```
  *
  * @since 0.1.0
  */
 import { Data } from "effect"
-import * as PullProgress from "./internal/pullProgress.js"
-import type { StatsSnapshot } from "./internal/stats.js"
+import * as Transitions from "./internal/containerState.js"
 
 /**
  * `pulling` (the image, before any container), `created`, `running`, `restarting` (between
  * an exit and the policy's restart), `exited` (final).
  *
+ * @category models
  * @since 0.1.0
  */
 export type Status = "pulling" | "created" | "running" | "restarting" | "exited"
@@ -30,6 +29,7 @@ export type Status = "pulling" | "created" | "running" | "restarting" | "exited"
 /**
  * `none` when the container has no healthcheck, else the engine's health status.
  *
+ * @category models
  * @since 0.1.0
  */
 export type Health = "none" | "starting" | "healthy" | "unhealthy"
@@ -37,13 +37,23 @@ export type Health = "none" | "starting" | "healthy" | "unhealthy"
 /**
  * Image pull progress aggregated over the image's layers.
  *
+ * @category models
  * @since 0.1.0
  */
-export type Pull = PullProgress.PullSummary
+export interface Pull {
+  readonly bytesDone: number
+  /** Bytes known so far; layers whose size is not known yet add nothing. */
+  readonly bytesTotal: number
+  readonly layersDone: number
+  readonly layersTotal: number
+  /** 0 to 100; `undefined` while the total is unknown or 0. */
+  readonly percent: number | undefined
+}
 
 /**
  * The fields of a {@link ContainerState}.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Fields {
@@ -91,24 +101,14 @@ export interface Fields {
  *   `${state.name} ${state.status} cpu=${state.cpuPercent?.toFixed(1) ?? "-"}% restarts=${state.restartCount}`
  * ```
  *
+ * @category models
  * @since 0.1.0
  */
 export class ContainerState extends Data.Class<Fields> {}
 
-const set = (state: ContainerState, changes: Partial<Fields>): ContainerState =>
-  new ContainerState({ ...state, ...changes })
-
-const noStats = {
-  cpuPercent: undefined,
-  memoryUsed: undefined,
-  memoryLimit: undefined,
-  memoryPercent: undefined,
-  rxRate: undefined,
-  txRate: undefined
-} as const
-
 /**
- * The state before anything happened: `pulling`, no id, no progress yet.
+ * The state before anything happened: `pulling`, no id, no progress yet (what a view shows
+ * for a service the Supervisor has not reported on).
  *
  * @example
  * ```ts
@@ -117,6 +117,7 @@ const noStats = {
  * ContainerState.initial("db", "postgres:17").status // "pulling"
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const initial = (name: string, image: string): ContainerState =>
@@ -127,7 +128,12 @@ export const initial = (name: string, image: string): ContainerState =>
     status: "pulling",
     pull: undefined,
     health: "none",
-    ...noStats,
+    cpuPercent: undefined,
+    memoryUsed: undefined,
+    memoryLimit: undefined,
+    memoryPercent: undefined,
+    rxRate: undefined,
+    txRate: undefined,
     rxTotal: undefined,
     txTotal: undefined,
     restartCount: 0,
@@ -138,76 +144,9 @@ export const initial = (name: string, image: string): ContainerState =>
   })
 
 /**
- * Pull progress, from the aggregate of the pull's progress lines.
- *
- * @since 0.1.0
- */
-export const pulling = (state: ContainerState, progress: PullProgress.PullAggregate): ContainerState =>
-  set(state, { status: "pulling", pull: PullProgress.summary(progress) })
-
-/**
- * The container exists (not started yet).
- *
- * @since 0.1.0
- */
-export const created = (state: ContainerState, id: string): ContainerState =>
-  set(state, { status: "created", id })
-
-/**
- * A run started (the first or a restart): `running`, the previous run's exit, error,
- * health, stats and log lines cleared.
- *
- * @since 0.1.0
- */
-export const started = (state: ContainerState, startedAt: Date): ContainerState =>
-  set(state, {
-    status: "running",
-    startedAt,
-    exitCode: undefined,
-    error: undefined,
-    health: "none",
-    ...noStats,
-    lastLogLines: []
-  })
-
-/**
- * The health status changed.
- *
- * @since 0.1.0
- */
-export const health = (state: ContainerState, health: Health): ContainerState => set(state, { health })
-
-/**
- * A stats sample was read. Ignored unless the container is running (a late sample must not
- * bring back figures of a run that ended).
- *
- * @since 0.1.0
- */
-export const stats = (state: ContainerState, snapshot: StatsSnapshot): ContainerState =>
-  state.status !== "running"
-    ? state
-    : set(state, {
-        cpuPercent: snapshot.cpuPercent,
-        memoryUsed: snapshot.memoryUsed,
-        memoryLimit: snapshot.memoryLimit,
-        memoryPercent: snapshot.memoryPercent,
-        rxRate: snapshot.rxRate,
-        txRate: snapshot.txRate,
-        rxTotal: snapshot.rxTotal ?? state.rxTotal,
-        txTotal: snapshot.txTotal ?? state.txTotal
-      })
-
-/**
- * The last log lines of the current run (already sanitized).
- *
- * @since 0.1.0
- */
-export const logLines = (state: ContainerState, lastLogLines: ReadonlyArray<string>): ContainerState =>
-  set(state, { lastLogLines })
-
-/**
  * How a run ended.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Exit {
@@ -229,6 +168,7 @@ export interface Exit {
  * ContainerState.exitError({ exitCode: 1, lastLogLines: ["boom"] }) // "exited with code 1; last output:\nboom"
  * ```
  *
+ * @category getters
  * @since 0.1.0
  */
 export const exitError = (exit: Exit): string | undefined => {
@@ -244,46 +184,122 @@ export const exitError = (exit: Exit): string | undefined => {
 }
 
 /**
- * The final state: `exited` with the exit code, the error and the last log lines; the
- * live figures (CPU, memory, rates) are cleared, totals kept.
+ * Is this the final state of a run?
  *
+ * @category guards
  * @since 0.1.0
  */
-export const exited = (state: ContainerState, exit: Exit): ContainerState =>
-  set(state, {
-    status: "exited",
-    exitCode: exit.exitCode,
-    error: exitError(exit),
-    lastLogLines: exit.lastLogLines,
-    ...noStats
-  })
+export const isFinal = (state: ContainerState): boolean => state.status === "exited"
+
+// ---------------------------------------------------------------------------------------------
+// Deprecated: the Supervisor's transitions, once public. Kept so that code written against
+// 0.1.0 still compiles; each delegates to the Supervisor's own (internal) transition.
+// ---------------------------------------------------------------------------------------------
 
 /**
- * The run ended and the policy restarts it: `restarting`, with the new restart count and
- * the exit that caused it.
+ * Pull progress, from the aggregate of the pull's progress lines.
  *
+ * @deprecated The Supervisor's own transition; states come from `Supervisor.run` and `start`.
+ * @category transitions
+ * @since 0.1.0
+ */
+export const pulling = (
+  state: ContainerState,
+  progress: {
+    readonly layers: ReadonlyMap<
+      string,
+      { readonly current: number; readonly total: number | undefined; readonly done: boolean }
+    >
+    readonly bytesDone: number
+  }
+): ContainerState => Transitions.pulling(state, progress)
+
+/**
+ * The container exists (not started yet).
+ *
+ * @deprecated The Supervisor's own transition; states come from `Supervisor.run` and `start`.
+ * @category transitions
+ * @since 0.1.0
+ */
+export const created = (state: ContainerState, id: string): ContainerState => Transitions.created(state, id)
+
+/**
+ * A run started: `running`, the previous run's exit, error, health, stats and log lines cleared.
+ *
+ * @deprecated The Supervisor's own transition; states come from `Supervisor.run` and `start`.
+ * @category transitions
+ * @since 0.1.0
+ */
+export const started = (state: ContainerState, startedAt: Date): ContainerState =>
+  Transitions.started(state, startedAt)
+
+/**
+ * The health status changed.
+ *
+ * @deprecated The Supervisor's own transition; states come from `Supervisor.run` and `start`.
+ * @category transitions
+ * @since 0.1.0
+ */
+export const health = (state: ContainerState, health: Health): ContainerState =>
+  Transitions.health(state, health)
+
+/**
+ * A stats sample was read; ignored unless the container is running.
+ *
+ * @deprecated The Supervisor's own transition; states come from `Supervisor.run` and `start`.
+ * @category transitions
+ * @since 0.1.0
+ */
+export const stats = (
+  state: ContainerState,
+  snapshot: Pick<
+    Fields,
+    | "cpuPercent"
+    | "memoryUsed"
+    | "memoryLimit"
+    | "memoryPercent"
+    | "rxRate"
+    | "txRate"
+    | "rxTotal"
+    | "txTotal"
+  >
+): ContainerState => Transitions.stats(state, snapshot)
+
+/**
+ * The last log lines of the current run (already sanitized).
+ *
+ * @deprecated The Supervisor's own transition; states come from `Supervisor.run` and `start`.
+ * @category transitions
+ * @since 0.1.0
+ */
+export const logLines = (state: ContainerState, lastLogLines: ReadonlyArray<string>): ContainerState =>
+  Transitions.logLines(state, lastLogLines)
+
+/**
+ * The final state: `exited` with the exit code, the error and the last log lines.
+ *
+ * @deprecated The Supervisor's own transition; states come from `Supervisor.run` and `start`.
+ * @category transitions
+ * @since 0.1.0
+ */
+export const exited = (state: ContainerState, exit: Exit): ContainerState => Transitions.exited(state, exit)
+
+/**
+ * The run ended and the policy restarts it: `restarting`, with the new restart count.
+ *
+ * @deprecated The Supervisor's own transition; states come from `Supervisor.run` and `start`.
+ * @category transitions
  * @since 0.1.0
  */
 export const restarting = (state: ContainerState, restartCount: number, exit?: Exit): ContainerState =>
-  set(state, {
-    status: "restarting",
-    restartCount,
-    ...noStats,
-    ...(exit === undefined
-      ? {}
-      : { exitCode: exit.exitCode, error: exitError(exit), lastLogLines: exit.lastLogLines })
-  })
+  Transitions.restarting(state, restartCount, exit)
 
 /**
  * Records an error (from the engine) without changing the status.
  *
+ * @deprecated The Supervisor's own transition; states come from `Supervisor.run` and `start`.
+ * @category transitions
  * @since 0.1.0
  */
-export const failed = (state: ContainerState, error: string): ContainerState => set(state, { error })
-
-/**
- * Is this the final state of a run?
- *
- * @since 0.1.0
- */
-export const isFinal = (state: ContainerState): boolean => state.status === "exited"
+export const failed = (state: ContainerState, error: string): ContainerState =>
+  Transitions.failed(state, error)

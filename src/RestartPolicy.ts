@@ -24,6 +24,7 @@ import { Clock, Data, Duration, Effect, Option, Pull, Ref, Schedule } from "effe
 /**
  * What the decision sees of an exit.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface ExitInfo {
@@ -40,6 +41,7 @@ export interface ExitInfo {
  * The delays between restarts: a `Schedule`, whose delays are used (its output is ignored). Defaults to
  * {@link defaultBackoff}.
  *
+ * @category models
  * @since 0.1.0
  */
 export type Backoff = Schedule.Schedule<unknown, unknown>
@@ -47,6 +49,7 @@ export type Backoff = Schedule.Schedule<unknown, unknown>
 /**
  * Options every restarting policy takes.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Options {
@@ -60,6 +63,7 @@ export interface Options {
  * A restart policy: `Never`, `Always`, `OnFailure` (non-zero exits, at most `maxRetries`
  * restarts, `Infinity` for no limit) or `When` (a predicate on the exit).
  *
+ * @category models
  * @since 0.1.0
  */
 export type RestartPolicy = Data.TaggedEnum<{
@@ -94,6 +98,7 @@ const { Never, Always, OnFailure, When, $is, $match } = Data.taggedEnum<RestartP
  * })
  * ```
  *
+ * @category pattern matching
  * @since 0.1.0
  */
 export const match = $match
@@ -101,6 +106,7 @@ export const match = $match
 /**
  * Is this value a restart policy?
  *
+ * @category guards
  * @since 0.1.0
  */
 export const isRestartPolicy = (u: unknown): u is RestartPolicy => {
@@ -132,6 +138,7 @@ export const isRestartPolicy = (u: unknown): u is RestartPolicy => {
  * const policy = RestartPolicy.always({ backoff })
  * ```
  *
+ * @category defaults
  * @since 0.1.0
  */
 export const defaultBackoff: Backoff = Schedule.exponential("100 millis", 2).pipe(
@@ -141,6 +148,7 @@ export const defaultBackoff: Backoff = Schedule.exponential("100 millis", 2).pip
 /**
  * How long a run must last to reset the backoff, as Docker does: 10 seconds.
  *
+ * @category defaults
  * @since 0.1.0
  */
 export const defaultStableAfter: Duration.Duration = Duration.seconds(10)
@@ -153,6 +161,7 @@ const withDefaults = (options: Options | undefined) => ({
 /**
  * Never restart (the default).
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const never: RestartPolicy = Never()
@@ -167,6 +176,7 @@ export const never: RestartPolicy = Never()
  * const policy = RestartPolicy.always({ stableAfter: "30 seconds" })
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const always = (options?: Options): RestartPolicy => Always(withDefaults(options))
@@ -201,6 +211,7 @@ export type RetryCount<N extends number> = number extends N
  * const untilItWorks = RestartPolicy.onFailure()
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const onFailure = <N extends number = number>(
@@ -223,6 +234,7 @@ export const onFailure = <N extends number = number>(
  * )
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const when = (predicate: (exit: ExitInfo) => boolean, options?: Options): RestartPolicy =>
@@ -232,6 +244,7 @@ export const when = (predicate: (exit: ExitInfo) => boolean, options?: Options):
  * The outcome of a restart decision: `Restart`, `Stop`, or `PredicateFailed` when a `when`
  * predicate threw (the container is not restarted; the cause is kept for the report).
  *
+ * @category models
  * @since 0.1.0
  */
 export type Decision = Data.TaggedEnum<{
@@ -253,6 +266,7 @@ const Decisions = Data.taggedEnum<Decision>()
  * RestartPolicy.decision(policy, { exitCode: 1, restartCount: 0, ranFor: 0, lastLogLines: [] })._tag // "PredicateFailed"
  * ```
  *
+ * @category decisions
  * @since 0.1.0
  */
 export const decision = (policy: RestartPolicy, exit: ExitInfo): Decision => {
@@ -284,6 +298,7 @@ export const decision = (policy: RestartPolicy, exit: ExitInfo): Decision => {
  * RestartPolicy.decide(RestartPolicy.always(), { exitCode: 0, restartCount: 5, ranFor: "1 second", lastLogLines: [] }) // true
  * ```
  *
+ * @category decisions
  * @since 0.1.0
  */
 export const decide = (policy: RestartPolicy, exit: ExitInfo): boolean =>
@@ -292,6 +307,7 @@ export const decide = (policy: RestartPolicy, exit: ExitInfo): boolean =>
 /**
  * The backoff and stable-run length of a policy (`undefined` for `never`).
  *
+ * @category decisions
  * @since 0.1.0
  */
 export const backoffOf = (
@@ -302,6 +318,7 @@ export const backoffOf = (
 /**
  * Steps a policy's backoff from one restart to the next.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Delays {
@@ -332,6 +349,7 @@ export interface Delays {
  * })
  * ```
  *
+ * @category decisions
  * @since 0.1.0
  */
 export const backoff = (policy: RestartPolicy): Effect.Effect<Delays> =>

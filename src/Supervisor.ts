@@ -3,7 +3,12 @@
  *
  * A Supervisor instance owns a labelled bridge network, one engine events subscription
  * shared by all its containers, and every container it runs: releasing its layer stops and
- * removes them all in parallel (each with its own stop timeout), then the network.
+ * removes them all in parallel (each with its own stop timeout), then the network. This
+ * module holds the service, its options and selectors, and the few helpers for instances
+ * found on an engine by their labels (`labelKeys`, `ownerOf`, `tearDown`, as the CLI's `ps`,
+ * `down` and `sweep` use them); a container's lifecycle lives in `internal/supervisorContainer.ts`,
+ * readiness in `internal/supervisorReadiness.ts`, and how anything is taken down in
+ * `internal/teardown.ts`.
  *
  * @example
  * ```ts
@@ -36,7 +41,6 @@ import {
   Fiber,
   FiberSet,
   Layer,
-  Option,
   Queue,
   Ref,
   type Schedule,
@@ -58,31 +62,84 @@ import type { DockerError } from "./DockerError.js"
 import * as Labels from "./internal/labels.js"
 import * as PullProgress from "./internal/pullProgress.js"
 import * as Container from "./internal/supervisorContainer.js"
-import {
-  type CopyError,
-  type CreateError,
+import type {
+  CopyError,
+  CreateError,
   NotReadyError,
-  type PullError,
-  type StartError,
-  type WaitError
+  PullError,
+  StartError,
+  WaitError
 } from "./internal/supervisorErrors.js"
 import * as Events from "./internal/supervisorEvents.js"
 import * as Pulls from "./internal/supervisorPulls.js"
+import * as Readiness from "./internal/supervisorReadiness.js"
+import * as Teardown from "./internal/teardown.js"
 
 export {
-  /** @since 0.1.0 */
+  /**
+   * @category errors
+   * @since 0.1.0
+   */
   CopyError,
-  /** @since 0.1.0 */
+  /**
+   * @category errors
+   * @since 0.1.0
+   */
   CreateError,
-  /** @since 0.1.0 */
+  /**
+   * @category errors
+   * @since 0.1.0
+   */
   NotReadyError,
-  /** @since 0.1.0 */
+  /**
+   * @category errors
+   * @since 0.1.0
+   */
   PullError,
-  /** @since 0.1.0 */
+  /**
+   * @category errors
+   * @since 0.1.0
+   */
   StartError,
-  /** @since 0.1.0 */
+  /**
+   * @category errors
+   * @since 0.1.0
+   */
   WaitError
 } from "./internal/supervisorErrors.js"
+
+export {
+  /**
+   * @category instances
+   * @since 0.1.0
+   */
+  type LabelKeys,
+  /**
+   * @category instances
+   * @since 0.1.0
+   */
+  labelKeys,
+  /**
+   * @category instances
+   * @since 0.1.0
+   */
+  type Owner,
+  /**
+   * @category instances
+   * @since 0.1.0
+   */
+  type OwnerStatus,
+  /**
+   * @category instances
+   * @since 0.1.0
+   */
+  ownerOf,
+  /**
+   * @category instances
+   * @since 0.1.0
+   */
+  tearDown
+} from "./internal/supervisorInstances.js"
 
 /**
  * Metrics: supervised containers running now (gauge), restarts made by restart policies
@@ -93,6 +150,7 @@ export {
  * const running = yield* Metric.value(Supervisor.metrics.containersRunning)
  * ```
  *
+ * @category metrics
  * @since 0.1.0
  */
 export const metrics = {
@@ -114,6 +172,7 @@ export const metrics = {
  * )
  * ```
  *
+ * @category errors
  * @since 0.1.0
  */
 export type RunError =
@@ -127,6 +186,7 @@ export type RunError =
 /**
  * Options of a Supervisor instance.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Options {
@@ -148,16 +208,11 @@ export interface Options {
   readonly eventsReconnect?: Schedule.Schedule<unknown, DockerError> | undefined
 }
 
-/** The teardown semaphore's permits: a bound of at least 1, or as many as there can be containers. */
-const teardownPermits = (concurrency: Options["teardownConcurrency"]): number =>
-  concurrency === undefined || concurrency === "unbounded" || !Number.isFinite(concurrency)
-    ? Number.MAX_SAFE_INTEGER
-    : Math.max(1, Math.floor(concurrency))
-
 /**
  * Which containers `list`, `isRunning` and `remove` act on: this instance's or those of every
  * instance of the app, optionally narrowed to one component or to extra labels.
  *
+ * @category selectors
  * @since 0.1.0
  */
 export interface Selector {
@@ -174,6 +229,7 @@ export interface Selector {
  * supervisor.isRunning(Supervisor.thisInstance({ component: "db" }))
  * ```
  *
+ * @category selectors
  * @since 0.1.0
  */
 export const thisInstance = (options?: Omit<Selector, "scope">): Selector => ({
@@ -189,6 +245,7 @@ export const thisInstance = (options?: Omit<Selector, "scope">): Selector => ({
  * supervisor.remove(Supervisor.allInstances())
  * ```
  *
+ * @category selectors
  * @since 0.1.0
  */
 export const allInstances = (options?: Omit<Selector, "scope">): Selector => ({ scope: "app", ...options })
@@ -196,6 +253,7 @@ export const allInstances = (options?: Omit<Selector, "scope">): Selector => ({ 
 /**
  * A container running in the background of a scope (see `start`).
  *
+ * @category models
  * @since 0.1.0
  */
 export interface ContainerHandle {
@@ -217,6 +275,7 @@ export interface ContainerHandle {
 /**
  * What `removeStale` removed.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Removed {
@@ -227,6 +286,7 @@ export interface Removed {
 /**
  * The Supervisor service.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface SupervisorShape {
@@ -268,39 +328,10 @@ export interface SupervisorShape {
 /**
  * The Supervisor service tag.
  *
+ * @category services
  * @since 0.1.0
  */
 export class Supervisor extends Context.Service<Supervisor, SupervisorShape>()("effect-docker/Supervisor") {}
-
-const isRunningState = (summary: ContainerSummary) =>
-  summary.state === "running" || summary.state === "restarting"
-
-/** Whether a state satisfies a readiness condition, cannot any more, or not yet. */
-const judgeReadiness = (
-  readiness: ContainerSpec.Readiness | undefined,
-  state: ContainerState.ContainerState
-): "ready" | "waiting" | { readonly outcome: string } => {
-  if (readiness === "exited") return state.status === "exited" ? "ready" : "waiting"
-  if (state.status === "exited") return { outcome: `exited with code ${state.exitCode ?? "unknown"}` }
-  if (readiness === "started") return state.status === "running" ? "ready" : "waiting"
-  if (state.health === "unhealthy") return { outcome: "unhealthy" }
-  if (readiness === "healthy") return state.health === "healthy" ? "ready" : "waiting"
-  if (readiness === undefined) {
-    if (state.status !== "running") return "waiting"
-    return state.health === "none" || state.health === "healthy" ? "ready" : "waiting"
-  }
-  // A log line: the state says only that the container runs; the logs decide.
-  return "waiting"
-}
-
-const describeReadiness = (readiness: ContainerSpec.Readiness | undefined): string => {
-  if (readiness === undefined) return "ready"
-  if (typeof readiness === "string") return readiness
-  return `ready (log line ${String(readiness.logLine)})`
-}
-
-const matchesLine = (pattern: string | RegExp, text: string) =>
-  typeof pattern === "string" ? text.includes(pattern) : pattern.test(text)
 
 /**
  * Builds a Supervisor instance in the current scope: its network, its events
@@ -311,6 +342,7 @@ const matchesLine = (pattern: string | RegExp, text: string) =>
  * const supervisor = yield* Supervisor.make({ app: "demo" })
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const make = Effect.fn("Supervisor.make")(function* (options: Options) {
@@ -324,41 +356,19 @@ export const make = Effect.fn("Supervisor.make")(function* (options: Options) {
     ...options.labels,
     ...Labels.instanceLabels(keys, { app, instance: instanceId, owner: Labels.currentOwner() })
   }
-  const teardown = yield* Semaphore.make(teardownPermits(options.teardownConcurrency))
+  const teardown = yield* Semaphore.make(Teardown.permits(options.teardownConcurrency))
   const supervised = yield* Ref.make<ReadonlyMap<string, Fiber.Fiber<unknown, unknown>>>(new Map())
   const networkName = `${app}-${instanceId}`
 
-  // Everything below is released in reverse: running containers first (in parallel), then
-  // the events subscription, then a sweep of anything left with the instance's labels, then
-  // the network.
+  // Released in reverse, as `internal/teardown.ts` describes: the running lifecycles first (in
+  // parallel), then the pulls and the events subscription, then a sweep of anything left with
+  // the instance's label, then the network.
   yield* Effect.acquireRelease(engine.createNetwork({ name: networkName, driver: "bridge", labels }), () =>
-    // Right after a large teardown the engine can still hold endpoints of containers it has
-    // removed ("has active endpoints", a Conflict): retried. dockerd 20.10 sometimes keeps such
-    // an endpoint for good (moby/moby#43286, only a daemon restart clears it): logged.
-    Container.removeOrLog(engine.removeNetwork(networkName), {
-      what: "the network",
-      ...Container.networkRemoval
-    })
+    Teardown.removeNetworkOrLog(engine, networkName)
   )
-  const sweep = Effect.gen(function* () {
-    const left = yield* engine.listContainers({ all: true, labels: { [keys.instance]: instanceId } })
-    yield* Effect.forEach(
-      left,
-      (container) =>
-        Container.stopAndRemove({ engine, teardown }, container.id, {
-          running: container.state !== "exited" && container.state !== "created"
-        }),
-      {
-        concurrency: "unbounded",
-        discard: true
-      }
-    )
-  }).pipe(
-    Effect.catchTag("DockerError", (error) =>
-      Effect.logError("could not list the instance's containers", error.message)
-    )
+  yield* Effect.addFinalizer(() =>
+    Teardown.sweepInstance({ engine, teardown }, { [keys.instance]: instanceId })
   )
-  yield* Effect.addFinalizer(() => sweep)
 
   const startedAt = yield* Clock.currentTimeMillis
   const events = yield* Events.make(engine, {
@@ -387,19 +397,34 @@ export const make = Effect.fn("Supervisor.make")(function* (options: Options) {
     supervised
   }
 
-  /** Forks a container's lifecycle into the instance (released with it). */
-  const supervise = (
+  /**
+   * Forks a container's lifecycle into the instance and registers, in the same uninterruptible
+   * step, the finalizer that interrupts it: an interruption in between would leave the
+   * container running until the instance closes.
+   */
+  const forkLifecycle = (
     spec: ContainerSpec.ContainerSpec,
-    publish: (state: ContainerState.ContainerState) => Effect.Effect<void>
-  ) => FiberSet.run(lifecycles, Effect.scoped(Container.run(instance, spec, publish)))
+    publish: (state: ContainerState.ContainerState) => Effect.Effect<void>,
+    registerInterrupt: (
+      fiber: Fiber.Fiber<ContainerState.ContainerState, RunError>
+    ) => Effect.Effect<void, never, Scope.Scope>
+  ) =>
+    Effect.uninterruptible(
+      FiberSet.run(lifecycles, Effect.scoped(Container.run(instance, spec, publish))).pipe(
+        Effect.tap(registerInterrupt)
+      )
+    )
 
   const run = (input: ContainerSpec.Input): Stream.Stream<ContainerState.ContainerState, RunError> =>
     Stream.callback<ContainerState.ContainerState, RunError>((queue) =>
       Effect.gen(function* () {
         const spec = yield* ContainerSpec.validate(input, { labelPrefix: options.labelPrefix })
-        const fiber = yield* supervise(spec, (state) => Queue.offer(queue, state).pipe(Effect.asVoid))
         // The consumer went away (take, interrupt, scope close): stop and remove, and wait for it.
-        yield* Effect.addFinalizer(() => Fiber.interrupt(fiber))
+        const fiber = yield* forkLifecycle(
+          spec,
+          (state) => Queue.offer(queue, state).pipe(Effect.asVoid),
+          (fiber) => Effect.addFinalizer(() => Fiber.interrupt(fiber))
+        )
         const exit = yield* Fiber.await(fiber)
         if (Exit.isSuccess(exit) || Cause.hasInterruptsOnly(exit.cause)) {
           yield* Queue.end(queue)
@@ -409,75 +434,18 @@ export const make = Effect.fn("Supervisor.make")(function* (options: Options) {
       })
     )
 
-  // Effect closes a scope's finalizers one after another; the handles started in one scope
-  // share a child scope that closes its finalizers in parallel, so N handles go down in
-  // about one stop timeout.
-  const stopGroups = new WeakMap<Scope.Scope, Scope.Closeable>()
-  const stopGroup = (scope: Scope.Scope) =>
-    Effect.suspend(() => {
-      const existing = stopGroups.get(scope)
-      if (existing !== undefined) return Effect.succeed(existing)
-      return Scope.fork(scope, "parallel").pipe(
-        Effect.tap((group) => Effect.sync(() => stopGroups.set(scope, group)))
-      )
-    })
+  const stopGroup = Teardown.makeStopGroups()
 
   const start = Effect.fn("Supervisor.start")(function* (input: ContainerSpec.Input) {
     const spec = yield* ContainerSpec.validate(input, { labelPrefix: options.labelPrefix })
     const latest = yield* SubscriptionRef.make(ContainerState.initial(spec.name, spec.image))
-    const fiber = yield* supervise(spec, (state) => SubscriptionRef.set(latest, state))
+    // The handles of one scope are stopped in parallel, as one group.
     const group = yield* stopGroup(yield* Effect.scope)
-    yield* Scope.addFinalizer(group, Fiber.interrupt(fiber))
-
-    const notReady = (state: ContainerState.ContainerState, outcome: string) =>
-      new NotReadyError({
-        component: spec.name,
-        image: spec.image,
-        ...(state.id === undefined ? {} : { containerId: state.id }),
-        readiness: describeReadiness(spec.readiness),
-        outcome,
-        lastLogLines: state.lastLogLines
-      })
-    const firstState = (
-      judge: (state: ContainerState.ContainerState) => "ready" | "waiting" | { readonly outcome: string }
-    ) =>
-      SubscriptionRef.changes(latest).pipe(
-        Stream.map((state) => [state, judge(state)] as const),
-        Stream.filter(([, verdict]) => verdict !== "waiting"),
-        Stream.runHead,
-        Effect.flatMap(
-          Option.match({
-            onNone: () => Effect.die("the state stream ended"),
-            onSome: ([state, verdict]) =>
-              typeof verdict === "object"
-                ? Effect.fail(notReady(state, verdict.outcome))
-                : Effect.succeed(state)
-          })
-        )
-      )
-    const readiness = spec.readiness
-    const ready: Effect.Effect<ContainerState.ContainerState, NotReadyError | DockerError> =
-      typeof readiness === "object"
-        ? Effect.gen(function* () {
-            const running = yield* firstState((state) =>
-              state.status === "running" ? "ready" : judgeReadiness("started", state)
-            )
-            const since =
-              running.startedAt === undefined ? undefined : Math.floor(running.startedAt.getTime() / 1000)
-            const id = running.id ?? ""
-            const line = engine.logs(id, { follow: true, ...(since === undefined ? {} : { since }) }).pipe(
-              Stream.filter((line) => matchesLine(readiness.logLine, line.text)),
-              Stream.runHead,
-              Effect.flatMap(() => SubscriptionRef.get(latest))
-            )
-            return yield* Effect.raceFirst(
-              line,
-              firstState((state) =>
-                state.status === "exited" ? judgeReadiness("started", state) : "waiting"
-              )
-            )
-          })
-        : firstState((state) => judgeReadiness(readiness, state))
+    const fiber = yield* forkLifecycle(
+      spec,
+      (state) => SubscriptionRef.set(latest, state),
+      (fiber) => Scope.addFinalizer(group, Fiber.interrupt(fiber))
+    )
 
     // The lifecycle failing (pull, create, ...) before readiness fails `start` with its error.
     const failed = Fiber.await(fiber).pipe(
@@ -487,10 +455,14 @@ export const make = Effect.fn("Supervisor.make")(function* (options: Options) {
           : Effect.never
       )
     )
-    const readyState = yield* Effect.raceFirst(ready, failed).pipe(
+    const readyState = yield* Effect.raceFirst(Readiness.whenReady(engine, spec, latest), failed).pipe(
       Effect.catchTag("DockerError", (cause) =>
         Effect.fail(
-          notReady(SubscriptionRef.getUnsafe(latest), `its logs could not be read: ${cause.message}`)
+          Readiness.notReady(
+            spec,
+            SubscriptionRef.getUnsafe(latest),
+            `its logs could not be read: ${cause.message}`
+          )
         )
       ),
       Effect.onError(() => Fiber.interrupt(fiber))
@@ -527,32 +499,20 @@ export const make = Effect.fn("Supervisor.make")(function* (options: Options) {
   const list = (selector?: Selector) => engine.listContainers({ all: true, labels: filterOf(selector) })
 
   const isRunning = (selector?: Selector) =>
-    list(selector).pipe(Effect.map((containers) => containers.some(isRunningState)))
-
-  /** Stops and removes containers: through their lifecycle when this instance supervises them. */
-  const removeAll = (containers: ReadonlyArray<ContainerSummary>) =>
-    Effect.gen(function* () {
-      const owned = yield* Ref.get(supervised)
-      yield* Effect.forEach(
-        containers,
-        (container) => {
-          const lifecycle = owned.get(container.id)
-          return lifecycle === undefined
-            ? Container.stopAndRemove({ engine, teardown }, container.id, {
-                running: container.state !== "exited" && container.state !== "created"
-              })
-            : Fiber.interrupt(lifecycle)
-        },
-        { concurrency: "unbounded", discard: true }
+    list(selector).pipe(
+      Effect.map((containers) =>
+        containers.some((summary) => summary.state === "running" || summary.state === "restarting")
       )
-      return containers.length
-    })
+    )
 
   const remove = Effect.fn("Supervisor.remove")(function* (selector?: Selector) {
-    return yield* removeAll(yield* list(selector))
+    const containers = yield* list(selector)
+    // Explicit, so allowed; but the owners keep running and see their containers go.
+    yield* Teardown.warnLiveOwners(Teardown.liveOwners(keys, containers, instanceId))
+    return yield* Teardown.removeContainers({ engine, teardown }, containers, yield* Ref.get(supervised))
   })
 
-  const removeStale = Effect.gen(function* () {
+  const removeStale = Effect.fn("Supervisor.removeStale")(function* () {
     const isStale = (itemLabels: Readonly<Record<string, string>>) => {
       if (itemLabels[keys.instance] === instanceId) return false
       const owner = itemLabels[keys.owner]
@@ -560,16 +520,12 @@ export const make = Effect.fn("Supervisor.make")(function* (options: Options) {
     }
     const containers = yield* engine.listContainers({ all: true, labels: { [keys.app]: app } })
     const staleContainers = containers.filter((container) => isStale(container.labels))
-    yield* removeAll(staleContainers)
+    yield* Teardown.removeContainers({ engine, teardown }, staleContainers, yield* Ref.get(supervised))
     const networks = yield* engine.listNetworks({ labels: { [keys.app]: app } })
     const staleNetworks = networks.filter((network) => isStale(network.labels))
-    yield* Effect.forEach(
-      staleNetworks,
-      (network) => Container.retryRemoval(engine.removeNetwork(network.id), Container.networkRemoval),
-      { concurrency: "unbounded", discard: true }
-    )
+    yield* Teardown.removeNetworks(engine, staleNetworks)
     return { containers: staleContainers.length, networks: staleNetworks.length }
-  }).pipe(Effect.withSpan("Supervisor.removeStale"))
+  })()
 
   yield* Effect.logDebug("supervisor instance ready").pipe(Effect.annotateLogs({ app, instance: instanceId }))
 
@@ -597,6 +553,7 @@ export const make = Effect.fn("Supervisor.make")(function* (options: Options) {
  * program.pipe(Effect.provide(Supervisor.layer({ app: "demo" })), Effect.provide(DockerEngine.layer))
  * ```
  *
+ * @category layers
  * @since 0.1.0
  */
 export const layer = (

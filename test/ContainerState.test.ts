@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Equal } from "effect"
 import * as ContainerState from "../src/ContainerState.js"
+import * as Transitions from "../src/internal/containerState.js"
 import * as PullProgress from "../src/internal/pullProgress.js"
 import type { StatsSnapshot } from "../src/internal/stats.js"
 
@@ -16,8 +17,8 @@ const snapshot: StatsSnapshot = {
 }
 
 const running = () =>
-  ContainerState.started(
-    ContainerState.created(ContainerState.initial("web", "busybox:latest"), "abc123"),
+  Transitions.started(
+    Transitions.created(ContainerState.initial("web", "busybox:latest"), "abc123"),
     new Date("2024-05-14T09:12:00Z")
   )
 
@@ -38,7 +39,7 @@ describe("ContainerState", () => {
       { status: "Downloading", id: "l1", current: 250, total: 1000 },
       { status: "Already exists", id: "l2" }
     ])
-    const state = ContainerState.pulling(ContainerState.initial("web", "busybox:latest"), aggregate)
+    const state = Transitions.pulling(ContainerState.initial("web", "busybox:latest"), aggregate)
     assert.deepStrictEqual(state.pull, {
       bytesDone: 250,
       bytesTotal: 1000,
@@ -49,15 +50,15 @@ describe("ContainerState", () => {
   })
 
   it("goes created, running, with health and stats", () => {
-    const created = ContainerState.created(ContainerState.initial("web", "busybox:latest"), "abc123")
+    const created = Transitions.created(ContainerState.initial("web", "busybox:latest"), "abc123")
     assert.strictEqual(created.status, "created")
     assert.strictEqual(created.id, "abc123")
-    const started = ContainerState.started(created, new Date("2024-05-14T09:12:00Z"))
+    const started = Transitions.started(created, new Date("2024-05-14T09:12:00Z"))
     assert.strictEqual(started.status, "running")
     assert.strictEqual(started.startedAt?.toISOString(), "2024-05-14T09:12:00.000Z")
-    const healthy = ContainerState.health(started, "healthy")
+    const healthy = Transitions.health(started, "healthy")
     assert.strictEqual(healthy.health, "healthy")
-    const withStats = ContainerState.stats(healthy, snapshot)
+    const withStats = Transitions.stats(healthy, snapshot)
     assert.strictEqual(withStats.cpuPercent, 12.5)
     assert.strictEqual(withStats.memoryPercent, 25)
     assert.strictEqual(withStats.rxRate, 800)
@@ -67,15 +68,15 @@ describe("ContainerState", () => {
   })
 
   it("ignores stats that arrive when the container is not running", () => {
-    const created = ContainerState.created(ContainerState.initial("web", "busybox:latest"), "abc123")
-    assert.strictEqual(ContainerState.stats(created, snapshot), created)
-    const exited = ContainerState.exited(running(), { exitCode: 0, lastLogLines: [] })
-    assert.strictEqual(ContainerState.stats(exited, snapshot), exited)
+    const created = Transitions.created(ContainerState.initial("web", "busybox:latest"), "abc123")
+    assert.strictEqual(Transitions.stats(created, snapshot), created)
+    const exited = Transitions.exited(running(), { exitCode: 0, lastLogLines: [] })
+    assert.strictEqual(Transitions.stats(exited, snapshot), exited)
   })
 
   it("keeps the last totals when a sample has none", () => {
-    const withTotals = ContainerState.stats(running(), snapshot)
-    const noNetwork = ContainerState.stats(withTotals, {
+    const withTotals = Transitions.stats(running(), snapshot)
+    const noNetwork = Transitions.stats(withTotals, {
       ...snapshot,
       rxTotal: undefined,
       txTotal: undefined
@@ -84,7 +85,7 @@ describe("ContainerState", () => {
   })
 
   it("exits with the code, the error with the last lines, and no live figures", () => {
-    const state = ContainerState.exited(ContainerState.stats(running(), snapshot), {
+    const state = Transitions.exited(Transitions.stats(running(), snapshot), {
       exitCode: 2,
       error: "OOMKilled",
       lastLogLines: ["starting", "out of memory"]
@@ -100,29 +101,26 @@ describe("ContainerState", () => {
   })
 
   it("has no error for a clean exit, and the engine's alone when removed before exiting", () => {
-    assert.strictEqual(
-      ContainerState.exited(running(), { exitCode: 0, lastLogLines: ["bye"] }).error,
-      undefined
-    )
-    const removed = ContainerState.exited(running(), { exitCode: undefined, lastLogLines: [] })
+    assert.strictEqual(Transitions.exited(running(), { exitCode: 0, lastLogLines: ["bye"] }).error, undefined)
+    const removed = Transitions.exited(running(), { exitCode: undefined, lastLogLines: [] })
     assert.strictEqual(removed.exitCode, undefined)
     assert.strictEqual(removed.error, undefined)
     assert.strictEqual(ContainerState.exitError({ exitCode: 1, lastLogLines: [] }), "exited with code 1")
   })
 
   it("carries the real restart count through restarting and the next start", () => {
-    const restarting = ContainerState.restarting(running(), 1, { exitCode: 1, lastLogLines: ["boom"] })
+    const restarting = Transitions.restarting(running(), 1, { exitCode: 1, lastLogLines: ["boom"] })
     assert.strictEqual(restarting.status, "restarting")
     assert.strictEqual(restarting.restartCount, 1)
     assert.strictEqual(restarting.exitCode, 1)
     assert.include(restarting.error ?? "", "boom")
     assert.isFalse(ContainerState.isFinal(restarting))
-    const again = ContainerState.started(restarting, new Date("2024-05-14T09:13:00Z"))
+    const again = Transitions.started(restarting, new Date("2024-05-14T09:13:00Z"))
     assert.strictEqual(again.restartCount, 1)
     assert.strictEqual(again.exitCode, undefined)
     assert.strictEqual(again.error, undefined)
     assert.strictEqual(again.startedAt?.toISOString(), "2024-05-14T09:13:00.000Z")
-    const twice = ContainerState.restarting(again, 2)
+    const twice = Transitions.restarting(again, 2)
     assert.strictEqual(twice.restartCount, 2)
   })
 
@@ -130,13 +128,32 @@ describe("ContainerState", () => {
     const a = ContainerState.initial("web", "busybox:latest")
     const b = ContainerState.initial("web", "busybox:latest")
     assert.isTrue(Equal.equals(a, b))
-    assert.isFalse(Equal.equals(a, ContainerState.created(a, "abc")))
+    assert.isFalse(Equal.equals(a, Transitions.created(a, "abc")))
   })
 
   it("serialises to JSON with its fields", () => {
-    const json = JSON.parse(JSON.stringify(ContainerState.health(running(), "starting")))
+    const json = JSON.parse(JSON.stringify(Transitions.health(running(), "starting")))
     assert.strictEqual(json.status, "running")
     assert.strictEqual(json.health, "starting")
     assert.strictEqual(json.startedAt, "2024-05-14T09:12:00.000Z")
+  })
+
+  it("the deprecated public transitions still give the Supervisor's states", () => {
+    const start = ContainerState.initial("web", "busybox:latest")
+    const at = new Date("2024-05-14T09:12:00Z")
+    const exit = { exitCode: 2, lastLogLines: ["no"] }
+    const pairs: ReadonlyArray<readonly [ContainerState.ContainerState, ContainerState.ContainerState]> = [
+      [ContainerState.pulling(start, PullProgress.empty), Transitions.pulling(start, PullProgress.empty)],
+      [ContainerState.created(start, "abc"), Transitions.created(start, "abc")],
+      [ContainerState.started(start, at), Transitions.started(start, at)],
+      [ContainerState.health(running(), "healthy"), Transitions.health(running(), "healthy")],
+      [ContainerState.stats(running(), snapshot), Transitions.stats(running(), snapshot)],
+      [ContainerState.logLines(start, ["a"]), Transitions.logLines(start, ["a"])],
+      [ContainerState.exited(running(), exit), Transitions.exited(running(), exit)],
+      [ContainerState.restarting(running(), 3, exit), Transitions.restarting(running(), 3, exit)],
+      [ContainerState.failed(start, "boom"), Transitions.failed(start, "boom")]
+    ]
+    for (const [deprecated, internal] of pairs)
+      assert.isTrue(Equal.equals(deprecated, internal), JSON.stringify(deprecated))
   })
 })

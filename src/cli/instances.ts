@@ -1,16 +1,20 @@
 /**
  * `ps`, `down` and `sweep`: the instances the library left on an engine, found by their
- * labels, listed and removed. Read-only `ps` makes no Supervisor (that would create a network).
+ * labels, listed and removed (through `Supervisor.tearDown`, with the library's retries).
+ * Read-only `ps` makes no Supervisor (that would create a network).
  *
  * @since 0.1.0
  */
 
-import * as Os from "node:os"
 import { Effect } from "effect"
-import type { ContainerSummary, DockerEngineShape, NetworkInspect } from "../DockerEngine.js"
+import {
+  type ContainerSummary,
+  DockerEngine,
+  type DockerEngineShape,
+  type NetworkInspect
+} from "../DockerEngine.js"
 import type { DockerError } from "../DockerError.js"
-import * as Labels from "../internal/labels.js"
-import * as Container from "../internal/supervisorContainer.js"
+import * as Supervisor from "../Supervisor.js"
 
 /**
  * Whether the process that owns an instance runs: `alive`, `gone` (same host, pid dead), or
@@ -18,7 +22,7 @@ import * as Container from "../internal/supervisorContainer.js"
  *
  * @since 0.1.0
  */
-export type OwnerStatus = "alive" | "gone" | "elsewhere" | "unknown"
+export type OwnerStatus = Supervisor.OwnerStatus | "unknown"
 
 /** @since 0.1.0 */
 export interface Instance {
@@ -36,12 +40,7 @@ export interface Selection {
   readonly labelPrefix?: string | undefined
 }
 
-const ownerStatus = (owner: string | undefined): OwnerStatus => {
-  const parsed = owner === undefined ? undefined : Labels.parseOwner(owner)
-  if (parsed === undefined) return "unknown"
-  if (parsed.hostname !== Os.hostname()) return "elsewhere"
-  return Labels.isOwnerGone(owner!) ? "gone" : "alive"
-}
+const ownerStatus = (owner: string | undefined): OwnerStatus => Supervisor.ownerOf(owner)?.status ?? "unknown"
 
 /**
  * Every instance with a container or a network on the engine, oldest first.
@@ -53,7 +52,7 @@ export const list = (
   selection: Selection = {}
 ): Effect.Effect<ReadonlyArray<Instance>, DockerError> =>
   Effect.gen(function* () {
-    const keys = Labels.keys(selection.labelPrefix)
+    const keys = Supervisor.labelKeys(selection.labelPrefix)
     const filter = { [keys.app]: selection.app ?? true } as const
     const [containers, networks] = yield* Effect.all(
       [engine.listContainers({ all: true, labels: filter }), engine.listNetworks({ labels: filter })],
@@ -95,29 +94,19 @@ export const remove = (
 ): Effect.Effect<{ readonly containers: number; readonly networks: number }, DockerError> =>
   Effect.gen(function* () {
     const containers = instances.flatMap((instance) => instance.containers)
-    yield* Effect.forEach(
-      containers,
-      (container) =>
-        Container.retryRemoval(
-          (container.state === "running" || container.state === "restarting"
-            ? engine.stopContainer(container.id)
-            : Effect.void
-          ).pipe(Effect.andThen(engine.removeContainer(container.id, { force: true }))),
-          Container.containerRemoval
-        ),
-      { concurrency: "unbounded", discard: true }
-    )
     const networks = instances.flatMap((instance) => instance.networks)
-    yield* Effect.forEach(
-      networks,
-      (network) => Container.retryRemoval(engine.removeNetwork(network.id), Container.networkRemoval),
-      {
-        concurrency: "unbounded",
-        discard: true
-      }
-    )
+    yield* Supervisor.tearDown({ containers, networks }).pipe(Effect.provideService(DockerEngine, engine))
     return { containers: containers.length, networks: networks.length }
   })
+
+/**
+ * The instances whose owner may still run: alive on this host, or on another host (which
+ * cannot be asked). `down --all` leaves them alone unless forced.
+ *
+ * @since 0.1.0
+ */
+export const withLiveOwner = (instances: ReadonlyArray<Instance>): ReadonlyArray<Instance> =>
+  instances.filter((instance) => instance.ownerStatus === "alive" || instance.ownerStatus === "elsewhere")
 
 /**
  * Removes the instances whose owning process is gone (on this host); live instances and
@@ -149,7 +138,7 @@ export const render = (
   selection: Selection = {}
 ): ReadonlyArray<string> => {
   if (instances.length === 0) return ["no instances"]
-  const keys = Labels.keys(selection.labelPrefix)
+  const keys = Supervisor.labelKeys(selection.labelPrefix)
   const rows: Array<ReadonlyArray<string>> = [["APP", "INSTANCE", "OWNER", "SERVICE", "STATE", "STATUS"]]
   for (const instance of instances) {
     const owner = describeOwner(instance)
@@ -183,8 +172,9 @@ export const render = (
   )
 }
 
-const describeOwner = (instance: Instance): string => {
-  const owner = instance.owner === undefined ? undefined : Labels.parseOwner(instance.owner)
+/** `alive (pid 123)`, `elsewhere (pid 7 on build-2)`, or `unknown`. @since 0.1.0 */
+export const describeOwner = (instance: Instance): string => {
+  const owner = Supervisor.ownerOf(instance.owner)
   if (owner === undefined) return "unknown"
   return `${instance.ownerStatus} (pid ${owner.pid}${instance.ownerStatus === "elsewhere" ? ` on ${owner.hostname}` : ""})`
 }

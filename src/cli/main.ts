@@ -292,10 +292,17 @@ const downCommand = Command.make(
   "down",
   {
     instance: Flag.String("instance").pipe(Flag.withDescription("Remove this instance"), Flag.optional),
-    all: Flag.Boolean("all").pipe(Flag.withDescription("Remove every instance"), Flag.withDefault(false)),
+    all: Flag.Boolean("all").pipe(
+      Flag.withDescription("Remove every instance (refused while an owner runs, unless --force)"),
+      Flag.withDefault(false)
+    ),
+    force: Flag.Boolean("force").pipe(
+      Flag.withDescription("With --all: also remove the instances whose process still runs"),
+      Flag.withDefault(false)
+    ),
     app: appFlag
   },
-  ({ instance, all, app }) =>
+  ({ instance, all, force, app }) =>
     Effect.gen(function* () {
       if (Option.isSome(instance) === all) {
         yield* stderr("effect-docker down: give either --instance ID or --all")
@@ -309,6 +316,15 @@ const downCommand = Command.make(
             yield* stderr(`effect-docker down: no instance ${instance.value}`)
             return yield* new ExitStatus({ code: 1 })
           }
+          // --all would stop containers under processes that still run them: they must ask for it.
+          const live = all && !force ? Instances.withLiveOwner(chosen) : []
+          if (live.length > 0) {
+            const named = live.map((i) => `${i.app}/${i.instance} (owner ${Instances.describeOwner(i)})`)
+            yield* stderr(
+              `effect-docker down: ${live.length} instance(s) have an owner that still runs: ${named.join(", ")}; nothing removed. Stop them (Ctrl-C in their terminal), remove one with --instance ID, or give --force to remove them all anyway`
+            )
+            return yield* new ExitStatus({ code: 1 })
+          }
           const removed = yield* Instances.remove(engine, chosen)
           yield* stdout(
             `removed ${chosen.length} instance(s): ${removed.containers} container(s), ${removed.networks} network(s)`
@@ -316,7 +332,11 @@ const downCommand = Command.make(
         })
       )
     })
-).pipe(Command.withDescription("Stop and remove an instance (--instance ID) or every instance (--all)"))
+).pipe(
+  Command.withDescription(
+    "Stop and remove an instance (--instance ID) or every instance (--all; --force while an owner runs)"
+  )
+)
 
 const sweepCommand = Command.make("sweep", { app: appFlag }, ({ app }) =>
   withEngine((engine) =>

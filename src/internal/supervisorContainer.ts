@@ -1,7 +1,8 @@
 /**
  * The lifecycle of one supervised container: pull, create, copy, start, observe (events,
  * health, stats), wait for the exit, restart as the policy says, and, however it ends
- * (exit, failure, interruption), stop and remove the container.
+ * (exit, failure, interruption), stop and remove the container (as `internal/teardown.ts`
+ * says how).
  *
  * @internal
  */
@@ -13,7 +14,6 @@ import {
   Metric,
   Option,
   Ref,
-  Schedule,
   type Scope,
   type Semaphore,
   Stream
@@ -21,13 +21,14 @@ import {
 import * as ContainerSpec from "../ContainerSpec.js"
 import * as ContainerState from "../ContainerState.js"
 import type { DockerEngineShape, EngineEvent } from "../DockerEngine.js"
-import type { DockerError } from "../DockerError.js"
 import * as RestartPolicy from "../RestartPolicy.js"
+import * as Transitions from "./containerState.js"
 import type * as PullProgress from "./pullProgress.js"
 import * as Stats from "./stats.js"
 import { CopyError, CreateError, PullError, StartError, WaitError } from "./supervisorErrors.js"
 import type { InstanceEvents } from "./supervisorEvents.js"
 import type { Pulls } from "./supervisorPulls.js"
+import * as Teardown from "./teardown.js"
 
 /** What a container's lifecycle needs from its Supervisor instance. @internal */
 export interface Instance {
@@ -42,7 +43,7 @@ export interface Instance {
   readonly componentLabel: string
   readonly events: InstanceEvents
   readonly pulls: Pulls<PullProgress.PullAggregate>
-  /** Bounds how many stops and removals run at once. */
+  /** Bounds how many stops and removals run at once (see `internal/teardown.ts`). */
   readonly teardown: Semaphore.Semaphore
   /** Containers this instance supervises right now, by id, for `remove`. */
   readonly supervised: Ref.Ref<ReadonlyMap<string, Fiber.Fiber<unknown, unknown>>>
@@ -65,105 +66,6 @@ export const restarts = Metric.counter("effect_docker_restarts", {
 /** `<app>-<instance>-<name>`. @internal */
 export const containerName = (instance: Pick<Instance, "app" | "instanceId">, component: string): string =>
   `${instance.app}-${instance.instanceId}-${component}`
-
-/** The short id Docker shows, for logs. @internal */
-export const shortId = (id: string): string => id.slice(0, 12)
-
-const ignoreNotFound = <A>(effect: Effect.Effect<A, DockerError>): Effect.Effect<void, DockerError> =>
-  effect.pipe(
-    Effect.asVoid,
-    Effect.catchTag("DockerError", (error) =>
-      error.reason === "NotFound" ? Effect.void : Effect.fail(error)
-    )
-  )
-
-const transientReasons: ReadonlySet<DockerError["reason"]> = new Set([
-  "Unavailable",
-  "Timeout",
-  "ServerError"
-])
-
-/** How a removal is retried: how often, and on which reason besides a busy or restarting engine. @internal */
-export interface RemovalRetry {
-  readonly times: number
-  /** E.g. `Conflict`: a network's "active endpoints" while the engine still cleans up. */
-  readonly alsoRetry?: DockerError["reason"]
-}
-
-/**
- * A removal that does not give up on a busy or restarting engine (or on `alsoRetry`): retried
- * `times` times, 200 ms doubling (5 tries: about 6 s, long enough for an engine restart or a
- * stall, short enough for a teardown; 6: about 12.6 s). NotFound counts as removed.
- *
- * @internal
- */
-export const retryRemoval = (
-  removal: Effect.Effect<unknown, DockerError>,
-  retry: RemovalRetry
-): Effect.Effect<void, DockerError> =>
-  ignoreNotFound(removal).pipe(
-    Effect.retry({
-      schedule: Schedule.exponential("200 millis"),
-      times: retry.times,
-      while: (error) => transientReasons.has(error.reason) || error.reason === retry.alsoRetry
-    })
-  )
-
-/**
- * How a network is removed after its containers: six tries (about 12.6 s), also while the
- * engine still holds endpoints of the containers it has just removed.
- *
- * @internal
- */
-export const networkRemoval: RemovalRetry = { times: 6, alsoRetry: "Conflict" }
-
-/** How a container is removed: five tries (about 6 s). @internal */
-export const containerRemoval: RemovalRetry = { times: 5 }
-
-/** {@link retryRemoval}, then what is still refused is logged as "could not remove <what>", never failed. @internal */
-export const removeOrLog = (
-  removal: Effect.Effect<unknown, DockerError>,
-  options: RemovalRetry & { readonly what: string }
-): Effect.Effect<void> =>
-  retryRemoval(removal, options).pipe(
-    Effect.catchTag("DockerError", (error) =>
-      Effect.logError(`could not remove ${options.what}`, error.message)
-    )
-  )
-
-/**
- * Stops (the stop signal, then a kill after `stopTimeout` seconds) and removes a container.
- * Never fails: errors are logged, the removal is forced anyway. Bounded by the instance's
- * teardown semaphore so that N containers go down in parallel, `concurrency` at a time.
- *
- * @internal
- */
-export const stopAndRemove = (
-  instance: Pick<Instance, "engine" | "teardown">,
-  id: string,
-  options: {
-    /** Seconds; the container's own stop timeout when absent. */
-    readonly stopTimeout?: number | undefined
-    /** `false` when the container is known not to run: it is removed without a stop. */
-    readonly running?: boolean | undefined
-  }
-): Effect.Effect<void> =>
-  Effect.gen(function* () {
-    if (options.running !== false) {
-      // A stop of a container that is not running answers 304, which is fine: the removal follows.
-      yield* instance.engine
-        .stopContainer(id, options.stopTimeout === undefined ? undefined : { timeout: options.stopTimeout })
-        .pipe(Effect.ignore)
-    }
-    yield* removeOrLog(instance.engine.removeContainer(id, { force: true, volumes: true }), {
-      what: "the container",
-      ...containerRemoval
-    })
-  }).pipe(
-    instance.teardown.withPermits(1),
-    Effect.annotateLogs({ container: shortId(id) }),
-    Effect.withSpan("Supervisor.stopAndRemove", { attributes: { container: shortId(id) } })
-  )
 
 /** Milliseconds since the epoch of an engine time; `undefined` for Go's zero time. */
 const epochMillis = (iso: string): number | undefined => {
@@ -213,7 +115,7 @@ export const run = (
 
     // Pull: a failed pull is an error and no container is created (seed bug 7).
     yield* instance.pulls.ensure(spec.image, spec.pullPolicy).pipe(
-      Stream.runForEach((progress) => update((state) => ContainerState.pulling(state, progress))),
+      Stream.runForEach((progress) => update((state) => Transitions.pulling(state, progress))),
       Effect.mapError((cause) => new PullError({ ...fields, cause }))
     )
 
@@ -237,7 +139,7 @@ export const run = (
       (id) =>
         Effect.gen(function* () {
           const last = yield* Ref.get(current)
-          yield* stopAndRemove(instance, id, { stopTimeout, running: last.status === "running" })
+          yield* Teardown.stopAndRemove(instance, id, { stopTimeout, running: last.status === "running" })
           yield* Ref.update(instance.supervised, (owned) => {
             const rest = new Map(owned)
             rest.delete(id)
@@ -246,20 +148,25 @@ export const run = (
           // Stopped before its own end (interrupted, removed): the last state says it is gone.
           if (last.status !== "exited") {
             yield* update((state) =>
-              ContainerState.exited(state, { exitCode: undefined, lastLogLines: state.lastLogLines })
+              Transitions.exited(state, { exitCode: undefined, lastLogLines: state.lastLogLines })
             )
           }
         })
     )
-    return yield* supervise(instance, spec, id, current, update).pipe(
-      Effect.annotateLogs({ container: shortId(id) }),
+    return yield* runUntilFinalExit(instance, spec, id, current, update).pipe(
+      Effect.annotateLogs({ container: Teardown.shortId(id) }),
       Effect.withSpan("Supervisor.container", {
-        attributes: { container: shortId(id), component: spec.name }
+        attributes: { container: Teardown.shortId(id), component: spec.name }
       })
     )
   }).pipe(Effect.annotateLogs({ component: spec.name }))
 
-const supervise = (
+/**
+ * From a created container to its final exit: copies the spec's files, then starts it, waits
+ * for its exit and restarts it as the policy says, publishing health and stats while each
+ * run lasts. Returns the final (`exited`) state.
+ */
+const runUntilFinalExit = (
   instance: Instance,
   spec: ContainerSpec.ContainerSpec,
   id: string,
@@ -271,7 +178,7 @@ const supervise = (
     const fields = { component: spec.name, image: spec.image, containerId: id }
     // The spec's sanitizer, with its `Redacted` env values masked: kept log lines never hold a secret.
     const sanitize = ContainerSpec.sanitizer(spec)
-    yield* update((state) => ContainerState.created(state, id))
+    yield* update((state) => Transitions.created(state, id))
 
     // Subscribed before the first start, so no health event is missed.
     const events = yield* instance.events.subscribe(id)
@@ -288,7 +195,7 @@ const supervise = (
     const healthChanges = events.pipe(
       Stream.map(healthOf),
       Stream.filter((health) => health !== undefined),
-      Stream.runForEach((health) => update((state) => ContainerState.health(state, health)))
+      Stream.runForEach((health) => update((state) => Transitions.health(state, health)))
     )
     const statsChanges = engine.stats(id).pipe(
       Stream.mapAccum(
@@ -298,7 +205,7 @@ const supervise = (
           return [next, [snapshot]]
         }
       ),
-      Stream.runForEach((snapshot) => update((state) => ContainerState.stats(state, snapshot))),
+      Stream.runForEach((snapshot) => update((state) => Transitions.stats(state, snapshot))),
       // Stats are an observation, not the run: losing them must not end the container.
       Effect.catchTag("DockerError", (error) => Effect.logDebug("container stats ended", error.message))
     )
@@ -317,10 +224,7 @@ const supervise = (
             .pipe(Effect.mapError((cause) => new StartError({ ...fields, cause })))
           const startedAt = new Date(epochMillis(started.state.startedAt) ?? (yield* Clock.currentTimeMillis))
           yield* update((state) =>
-            ContainerState.health(
-              ContainerState.started(state, startedAt),
-              toHealth(started.state.health?.status)
-            )
+            Transitions.health(Transitions.started(state, startedAt), toHealth(started.state.health?.status))
           )
           yield* Metric.modify(containersRunning, 1)
           yield* Effect.addFinalizer(() => Metric.modify(containersRunning, -1))
@@ -382,12 +286,12 @@ const supervise = (
           Effect.annotateLogs({ exitCode: exit.exitCode, restartCount })
         )
         yield* update((state) =>
-          ContainerState.exited(state, { exitCode: exit.exitCode, lastLogLines: exit.lastLogLines })
+          Transitions.exited(state, { exitCode: exit.exitCode, lastLogLines: exit.lastLogLines })
         )
         return yield* Ref.get(current)
       }
       restartCount++
-      yield* update((state) => ContainerState.restarting(state, restartCount, exit))
+      yield* update((state) => Transitions.restarting(state, restartCount, exit))
       yield* Metric.modify(restarts, 1)
       yield* Effect.logInfo("restarting the container").pipe(
         Effect.annotateLogs({ exitCode: exit.exitCode, restartCount, delay: Duration.format(delay.value) })

@@ -48,8 +48,9 @@ export const make = <A>(
   progress: Progress<A>
 ): Effect.Effect<Pulls<A>, never, Scope.Scope> =>
   Effect.gen(function* () {
-    const pullNow = (image: string, state: InFlight<A>) =>
-      engine.pullImage(image).pipe(
+    const pullNow = Effect.fn("Supervisor.pull")(function* (image: string, state: InFlight<A>) {
+      yield* Effect.annotateCurrentSpan("image", image)
+      yield* engine.pullImage(image).pipe(
         Stream.runFoldEffect(
           () => progress.initial,
           (aggregate, line) => {
@@ -60,10 +61,9 @@ export const make = <A>(
               Effect.as(next)
             )
           }
-        ),
-        Effect.asVoid,
-        Effect.withSpan("Supervisor.pull", { attributes: { image } })
+        )
       )
+    })
 
     const isPresent = (image: string) =>
       engine.inspectImage(image).pipe(

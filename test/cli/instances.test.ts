@@ -55,6 +55,14 @@ describe("ps, sweep, down on MemoryEngine", () => {
         table.some((line) => /^shop\s+away0001\s+elsewhere \(pid 1234 on elsewhere\.example\)/.test(line))
       )
 
+      // down --all asks for --force for these: a live owner here, and one another host may run.
+      assert.deepStrictEqual(
+        Instances.withLiveOwner(listed)
+          .map((i) => i.instance)
+          .sort(),
+        ["away0001", "live0001"]
+      )
+
       const swept = yield* Instances.sweep(engine, { app: "shop" })
       assert.deepStrictEqual(swept, { instances: 1, containers: 2, networks: 1 })
       const left = yield* Instances.list(engine, {})

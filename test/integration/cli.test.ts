@@ -217,6 +217,15 @@ describe.concurrent("effect-docker CLI against the real engine", () => {
       const sweep = await cliDone(["sweep", "--app", app])
       assert.strictEqual(sweep.code, 0, sweep.stderr)
       assert.strictEqual(sweep.stdout.trim(), "removed 1 stale instance(s): 1 container(s), 1 network(s)")
+      // down --all refuses while an owner runs, names it, and removes nothing.
+      const refused = await cliDone(["down", "--all", "--app", app])
+      assert.strictEqual(refused.code, 1, refused.stderr)
+      assert.include(
+        refused.stderr,
+        `1 instance(s) have an owner that still runs: ${app}/${byPid(alive.child.pid)!.instance} (owner alive (pid ${alive.child.pid}))`
+      )
+      assert.include(refused.stderr, "give --force")
+      assert.strictEqual(refused.stdout, "")
       // Only the live instance's container is left (read from the engine, not through the CLI).
       const left = await Effect.runPromise(
         Effect.gen(function* () {
@@ -239,7 +248,7 @@ describe.concurrent("effect-docker CLI against the real engine", () => {
     } finally {
       killed.child.kill("SIGKILL")
       alive.child.kill("SIGKILL")
-      if (!cleaned) await cliDone(["down", "--all", "--app", app])
+      if (!cleaned) await cliDone(["down", "--all", "--force", "--app", app])
     }
     await noLeftovers(app)
   }, 120_000)
