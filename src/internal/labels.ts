@@ -7,7 +7,7 @@
  * @internal
  */
 import * as Os from "node:os"
-import type { LabelFilter } from "../DockerEngine.js"
+import type { LabelFilter } from "../DockerModel.js"
 
 /** The default label prefix. @internal */
 export const defaultPrefix = "dev.effect-docker."

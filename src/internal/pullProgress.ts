@@ -7,7 +7,7 @@
  *
  * @internal
  */
-import type { PullProgress } from "../DockerEngine.js"
+import type { PullProgress } from "../DockerModel.js"
 
 /** Where one layer is. @internal */
 export interface LayerProgress {

@@ -4,7 +4,7 @@
  *
  * @internal
  */
-import type { StatsSample } from "../DockerEngine.js"
+import type { StatsSample } from "../DockerModel.js"
 
 /**
  * CPU % of one sample: Δ container usage / Δ system usage × online CPUs × 100, where online

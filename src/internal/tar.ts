@@ -7,7 +7,7 @@
  */
 import { Effect, Stream } from "effect"
 import type * as TarStream from "tar-stream"
-import type { ContainerFile } from "../DockerEngine.js"
+import type { ContainerFile } from "../DockerModel.js"
 import { DockerError } from "../DockerError.js"
 import { type ContainerPathIssue, containerPathIssue } from "./containerPath.js"
 
