@@ -49,7 +49,7 @@ export type {
 } from "./fleet/model.js"
 export { FleetError, formatProblem, Problem } from "./fleet/model.js"
 export { parseBytes, parseDuration } from "./fleet/scalars.js"
-export { type Selection, select } from "./fleet/selection.js"
+export { profilesOf, type Selection, select } from "./fleet/selection.js"
 export { containerPathProblem } from "./fleet/services.js"
 
 /**

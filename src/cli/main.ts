@@ -41,6 +41,7 @@ import * as Supervisor from "../Supervisor.js"
 import * as Fleet from "./Fleet.js"
 import * as Instances from "./instances.js"
 import * as Output from "./output.js"
+import * as Project from "./project.js"
 import * as Spec from "./spec.js"
 import * as Up from "./up.js"
 import * as View from "./view.js"
@@ -59,15 +60,7 @@ const stderr = (text: string) => Effect.sync(() => void process.stderr.write(`${
 const stdout = (text: string) => Effect.sync(() => void process.stdout.write(`${text}\n`))
 
 /** `demo.yaml` → `demo`: the app label and the container name prefix, when the file has no `name`. */
-export const appName = (fleet: Fleet.Fleet): string =>
-  fleet.name ??
-  (path
-    .basename(fleet.file)
-    .replace(/\.(ya?ml|json)$/i, "")
-    .toLowerCase()
-    .replace(/[^a-z0-9_-]+/g, "-")
-    .replace(/^[^a-z0-9]+/, "") ||
-    "fleet")
+export const appName = (fleet: Fleet.Fleet): string => Project.appName(fleet)
 
 const describeRunError = (error: Supervisor.RunError): string =>
   error._tag === "InvalidSpec" ? `${error.field}: ${error.message}` : error.message
@@ -103,9 +96,11 @@ const chooseEngine = (choice: EngineChoice) =>
     return { simulated: true } as const
   })
 
-const up = (options: { readonly file: string; readonly json: boolean; readonly engine: EngineChoice }) =>
+const up = (
+  options: Project.Request & { readonly json: boolean; readonly engine: EngineChoice }
+) =>
   Effect.gen(function* () {
-    const fleet = yield* Fleet.load(options.file, { env: process.env })
+    const fleet = yield* Project.load(options, process.env, process.cwd())
     yield* Spec.validateAll(fleet)
     const { simulated } = yield* chooseEngine(options.engine)
     const app = appName(fleet)
@@ -121,7 +116,7 @@ const up = (options: { readonly file: string; readonly json: boolean; readonly e
           )
         })
       : DockerEngine.layer
-    const title = `effect-docker up ${options.file} · app ${app} · instance ${instanceId}`
+    const title = `effect-docker up ${fleet.files.join(" + ")} · app ${app} · instance ${instanceId}`
     const display: Output.Display = options.json
       ? Output.json({ out: process.stdout, err: process.stderr, simulated })
       : process.stdout.isTTY
@@ -246,11 +241,28 @@ const appFlag = Flag.String("app").pipe(
 
 const selectionOf = (app: Option.Option<string>): Instances.Selection => ({ app: Option.getOrUndefined(app) })
 
+/** `-f FILE` (repeatable, merged in order) and `--profile NAME` (repeatable), as Compose takes them. */
+const fleetFlags = {
+  files: Flag.String("file").pipe(
+    Flag.withAlias("f"),
+    Flag.withDescription(
+      "A fleet file (Compose subset, YAML or JSON); repeat to merge several (default: COMPOSE_FILE, else compose.yaml, compose.yml, docker-compose.yaml, docker-compose.yml)"
+    ),
+    Flag.atLeast(0)
+  ),
+  profiles: Flag.String("profile").pipe(
+    Flag.withDescription("Enable the services of this profile; repeatable (default: COMPOSE_PROFILES)"),
+    Flag.atLeast(0)
+  )
+}
+
 const upCommand = Command.make(
   "up",
   {
-    file: Argument.String("file").pipe(
-      Argument.withDescription("The fleet file (Compose subset, YAML or JSON)")
+    ...fleetFlags,
+    args: Argument.String("service").pipe(
+      Argument.withDescription("Only these services and what they depend on (a fleet file here is read as -f FILE)"),
+      Argument.variadic()
     ),
     json: Flag.Boolean("json").pipe(
       Flag.withDescription("Write one NDJSON ContainerState per change on stdout instead of the live view"),

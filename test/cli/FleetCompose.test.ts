@@ -157,3 +157,174 @@ describe("Fleet.load: .env beside the file", () => {
     })
   )
 })
+
+const selected = (fleet: Fleet.Fleet, selection: Fleet.Selection) => {
+  const result = Fleet.select(fleet, selection)
+  return Result.isSuccess(result)
+    ? result.success.services.map((s) => `${s.name}<${s.dependsOn.map((d) => d.service).join(",")}>`)
+    : result.failure.message.split("\n")
+}
+
+describe("profiles and services named on the command line", () => {
+  const fleet = ok(`services:
+  db:
+    image: busybox
+  web:
+    image: busybox
+    depends_on: [db]
+  debug:
+    image: busybox
+    profiles: [debug, tools]
+    depends_on:
+      web: { condition: service_started }
+  admin:
+    image: busybox
+    profiles: [admin]
+    depends_on:
+      debug: { condition: service_started }
+  report:
+    image: busybox
+    depends_on:
+      debug: { condition: service_started, required: false }
+`)
+
+  it("a service with profiles runs only when one is enabled; * enables all", () => {
+    assert.deepStrictEqual(selected(fleet, { profiles: [], services: [] }), ["db<>", "web<db>", "report<>"])
+    assert.deepStrictEqual(selected(fleet, { profiles: ["tools"], services: [] }), [
+      "db<>",
+      "web<db>",
+      "debug<web>",
+      "report<debug>"
+    ])
+    assert.strictEqual(selected(fleet, { profiles: ["*"], services: [] }).length, 5)
+  })
+
+  it("up SERVICE runs it and what it depends on, enabling its own profiles", () => {
+    assert.deepStrictEqual(selected(fleet, { profiles: [], services: ["web"] }), ["db<>", "web<db>"])
+    assert.deepStrictEqual(selected(fleet, { profiles: [], services: ["debug"] }), [
+      "db<>",
+      "web<db>",
+      "debug<web>"
+    ])
+  })
+
+  it("a required dependency whose profile is off is a problem at its line; an unknown service too", () => {
+    assert.deepStrictEqual(selected(fleet, { profiles: ["admin"], services: [] }), [
+      "demo.yaml:16: services.admin.depends_on.debug: debug does not run: its profiles (debug, tools) are not enabled (--profile debug, or required: false to go without it)"
+    ])
+    assert.deepStrictEqual(selected(fleet, { profiles: [], services: ["nope"] }), [
+      "demo.yaml:0: (command line): no such service: nope (services: db, web, debug, admin, report)"
+    ])
+  })
+
+  it("COMPOSE_PROFILES when no --profile is given; bad profile names are problems", () => {
+    assert.deepStrictEqual(Fleet.profilesOf([], { COMPOSE_PROFILES: "a, b" }), ["a", "b"])
+    assert.deepStrictEqual(Fleet.profilesOf(["c"], { COMPOSE_PROFILES: "a" }), ["c"])
+    assert.deepStrictEqual(problems("services:\n  a:\n    image: busybox\n    profiles: [ok, '-no']\n"), [
+      "demo.yaml:4: services.a.profiles[1]: a profile name is letters, digits, '_', '.', '-', starting with a letter or digit"
+    ])
+  })
+})
+
+describe("several files, merged as Compose merges", () => {
+  const base = `name: shop
+services:
+  web:
+    image: busybox:1
+    command: httpd -f
+    environment: { A: "1", B: "2" }
+    labels: [tier=front]
+    healthcheck:
+      test: "true"
+      interval: 5s
+    depends_on: [db]
+    env_file: base.env
+  db:
+    image: busybox
+`
+  const override = `services:
+  web:
+    command: ["sleep", "1"]
+    environment:
+      - B=override
+      - C=3
+    healthcheck:
+      retries: 4
+    depends_on:
+      cache: { condition: service_started }
+    env_file: extra.env
+  cache:
+    image: busybox
+`
+  const merged = (sources: ReadonlyArray<{ file: string; source: string }>) =>
+    Fleet.parseFiles(sources, {
+      dir: "/project",
+      readFile: reader({ "/project/base.env": "E=base\nF=base\n", "/project/extra.env": "F=extra\n" })
+    })
+
+  it("a later file replaces scalars and commands, merges maps by key, adds services", () => {
+    const result = merged([
+      { file: "compose.yaml", source: base },
+      { file: "compose.override.yaml", source: override }
+    ])
+    if (Result.isFailure(result)) assert.fail(result.failure.message)
+    const fleet = result.success
+    assert.deepStrictEqual(fleet.files, ["compose.yaml", "compose.override.yaml"])
+    assert.strictEqual(fleet.name, "shop")
+    const web = service(fleet, "web")
+    assert.strictEqual(web.image, "busybox:1")
+    assert.deepStrictEqual(web.command, ["sleep", "1"])
+    assert.deepStrictEqual(web.environment, { E: "base", F: "extra", A: "1", B: "override", C: "3" })
+    assert.deepStrictEqual(web.labels, { tier: "front" })
+    assert.deepStrictEqual(web.healthcheck?.test, ["CMD-SHELL", "true"])
+    assert.strictEqual(web.healthcheck?.retries, 4)
+    assert.strictEqual(Duration.toMillis(web.healthcheck!.interval!), 5000)
+    assert.deepStrictEqual(
+      web.dependsOn.map((d) => d.service),
+      ["db", "cache"]
+    )
+    assert.deepStrictEqual(fleet.positions.get("services.web.command"), {
+      file: "compose.override.yaml",
+      line: 3
+    })
+  })
+
+  it("each problem names its own file and line", () => {
+    const result = merged([
+      { file: "compose.yaml", source: base },
+      {
+        file: "override.yaml",
+        source: "services:\n  web:\n    healthcheck:\n      interval: soon\n  extra:\n    command: x\n"
+      }
+    ])
+    if (Result.isSuccess(result)) assert.fail("expected problems")
+    assert.deepStrictEqual(result.failure.message.split("\n"), [
+      'override.yaml:4: services.web.healthcheck.interval: expected a duration like 5s, got "soon"',
+      // A service only an override names still needs an image from somewhere.
+      'override.yaml:5: services.extra: missing required key "image"'
+    ])
+  })
+})
+
+describe("Fleet.findFiles", () => {
+  const exists = (present: ReadonlyArray<string>) => (file: string) => present.includes(file)
+  it("-f files, else COMPOSE_FILE, else the default names with their override, looking upwards", () => {
+    assert.deepStrictEqual(Fleet.findFiles(["a.yaml", "b.yaml"], { COMPOSE_FILE: "c.yaml" }, "/p"), [
+      "a.yaml",
+      "b.yaml"
+    ])
+    assert.deepStrictEqual(Fleet.findFiles([], { COMPOSE_FILE: "c.yaml:d.yaml" }, "/p"), ["c.yaml", "d.yaml"])
+    assert.deepStrictEqual(
+      Fleet.findFiles([], { COMPOSE_FILE: "c.yaml;d.yaml", COMPOSE_PATH_SEPARATOR: ";" }, "/p"),
+      ["c.yaml", "d.yaml"]
+    )
+    assert.deepStrictEqual(
+      Fleet.findFiles([], {}, "/p", exists(["/p/docker-compose.yml", "/p/docker-compose.override.yml"])),
+      ["docker-compose.yml", "docker-compose.override.yml"]
+    )
+    assert.deepStrictEqual(Fleet.findFiles([], {}, "/p/sub", exists(["/p/compose.yaml", "/p/compose.yml"])), [
+      "../compose.yaml"
+    ])
+    assert.strictEqual(Fleet.findFiles([], {}, "/p", exists([])), undefined)
+  })
+})
