@@ -38,7 +38,7 @@ import * as DockerEngine from "../DockerEngine.js"
 import type { DockerError } from "../DockerError.js"
 import * as MemoryEngine from "../MemoryEngine.js"
 import * as Supervisor from "../Supervisor.js"
-import * as Fleet from "./Fleet.js"
+import type * as Fleet from "./Fleet.js"
 import * as Instances from "./instances.js"
 import * as Output from "./output.js"
 import * as Project from "./project.js"
@@ -96,9 +96,7 @@ const chooseEngine = (choice: EngineChoice) =>
     return { simulated: true } as const
   })
 
-const up = (
-  options: Project.Request & { readonly json: boolean; readonly engine: EngineChoice }
-) =>
+const up = (options: Project.Request & { readonly json: boolean; readonly engine: EngineChoice }) =>
   Effect.gen(function* () {
     const fleet = yield* Project.load(options, process.env, process.cwd())
     yield* Spec.validateAll(fleet)
@@ -109,10 +107,12 @@ const up = (
       ? MemoryEngine.layer({
           images: [...new Set(fleet.services.map((service) => service.image))],
           containers: Object.fromEntries(
-            fleet.services.map((service) => [
-              `${app}-${instanceId}-${service.name}`,
-              Spec.simulationScript(service, fleet)
-            ])
+            fleet.services.flatMap((service) =>
+              Up.replicaNames(service).map((replica) => [
+                `${app}-${instanceId}-${replica}`,
+                Spec.simulationScript(service, fleet)
+              ])
+            )
           )
         })
       : DockerEngine.layer
@@ -123,7 +123,7 @@ const up = (
         ? yield* Output.tty({
             out: process.stdout,
             title,
-            services: fleet.services.map((service) => service.name),
+            services: fleet.services.flatMap(Up.replicaNames),
             simulated,
             color: View.useColor(process.env, true),
             columns: () => process.stdout.columns ?? 80
@@ -171,7 +171,7 @@ const up = (
           const supervisor = yield* Supervisor.Supervisor
           return yield* Up.runFleet(
             fleet,
-            (service) => supervisor.run(Spec.toSpecInput(service)),
+            (service, replica) => supervisor.run(Spec.toSpecInput(service, replica)),
             display,
             describeRunError
           )
@@ -261,7 +261,9 @@ const upCommand = Command.make(
   {
     ...fleetFlags,
     args: Argument.String("service").pipe(
-      Argument.withDescription("Only these services and what they depend on (a fleet file here is read as -f FILE)"),
+      Argument.withDescription(
+        "Only these services and what they depend on (a fleet file here is read as -f FILE)"
+      ),
       Argument.variadic()
     ),
     json: Flag.Boolean("json").pipe(

@@ -81,7 +81,9 @@ export const appName = (fleet: Fleet.Fleet): string => {
   if (fleet.name !== undefined) return fleet.name
   const base = path.basename(fleet.file)
   const isDefault = Fleet.DEFAULT_FILES.includes(base)
-  const source = isDefault ? path.basename(path.dirname(path.resolve(fleet.file))) : base.replace(/\.(ya?ml|json)$/i, "")
+  const source = isDefault
+    ? path.basename(path.dirname(path.resolve(fleet.file)))
+    : base.replace(/\.(ya?ml|json)$/i, "")
   return (
     source
       .toLowerCase()

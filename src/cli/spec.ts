@@ -26,16 +26,6 @@ const restartPolicyOf = (restart: Fleet.Restart): RestartPolicy.RestartPolicy =>
 }
 
 /**
- * The container names of a service: the service name, or `<service>-1..N` for replicas.
- *
- * @since 0.1.0
- */
-export const replicaNames = (service: Fleet.Service): ReadonlyArray<string> =>
-  service.replicas <= 1
-    ? [service.name]
-    : Array.from({ length: service.replicas }, (_, i) => `${service.name}-${i + 1}`)
-
-/**
  * The Supervisor's spec for a fleet service (Compose keys → spec fields).
  *
  * @example

@@ -328,3 +328,79 @@ describe("Fleet.findFiles", () => {
     assert.strictEqual(Fleet.findFiles([], {}, "/p", exists([])), undefined)
   })
 })
+
+describe("deploy, scale, stop_signal", () => {
+  it("replicas, resource limits and the restart policy", () => {
+    const fleet = ok(`services:
+  web:
+    image: busybox
+    stop_signal: SIGINT
+    deploy:
+      replicas: 3
+      resources:
+        limits: { cpus: "0.5", memory: 64m }
+      restart_policy:
+        condition: on-failure
+        max_attempts: 2
+        delay: 5s
+        window: 30s
+  worker:
+    image: busybox
+    scale: 2
+    restart: always
+    deploy:
+      restart_policy: { condition: none }
+  once:
+    image: busybox
+    deploy:
+      restart_policy: { condition: any }
+`)
+    const web = service(fleet, "web")
+    assert.strictEqual(web.replicas, 3)
+    assert.strictEqual(web.cpus, 0.5)
+    assert.strictEqual(web.memLimit, 64 * 1024 * 1024)
+    assert.strictEqual(web.stopSignal, "SIGINT")
+    assert.deepStrictEqual(web.restart, {
+      _tag: "onFailure",
+      maxRetries: 2,
+      delay: Duration.seconds(5),
+      window: Duration.seconds(30)
+    })
+    // `restart` wins over deploy.restart_policy, as in Compose.
+    assert.deepStrictEqual(service(fleet, "worker").restart, { _tag: "always" })
+    assert.strictEqual(service(fleet, "worker").replicas, 2)
+    assert.deepStrictEqual(service(fleet, "once").restart, { _tag: "always" })
+  })
+
+  it("malformed and conflicting forms are problems at their lines", () => {
+    assert.deepStrictEqual(
+      problems(`services:
+  web:
+    image: busybox
+    mem_limit: 32m
+    scale: 2
+    deploy:
+      replicas: 0
+      mode: global
+      resources:
+        limits: { memory: 64m, pids: 3 }
+        reservations: { memory: 1m }
+      restart_policy: { condition: sometimes, delay: soon }
+  b:
+    image: busybox
+    scale: 2
+    deploy: { replicas: 3 }
+`),
+      [
+        "demo.yaml:7: services.web.deploy.replicas: expected a whole number >= 1, got 0",
+        "demo.yaml:8: services.web.deploy.mode: unsupported key (supported here: replicas, resources, restart_policy)",
+        "demo.yaml:10: services.web.deploy.resources.limits.pids: unsupported key (supported here: cpus, memory)",
+        "demo.yaml:10: services.web.deploy.resources.limits.memory: 67108864 here but 33554432 in services.web.mem_limit: give the memory limit once",
+        "demo.yaml:11: services.web.deploy.resources.reservations: unsupported key (supported here: limits)",
+        "demo.yaml:12: services.web.deploy.restart_policy.condition: expected one of none, on-failure, any",
+        'demo.yaml:12: services.web.deploy.restart_policy.delay: expected a duration like 5s, got "soon"',
+        "demo.yaml:16: services.b.deploy.replicas: 3 here but 2 in services.b.scale: give the number of replicas once"
+      ]
+    )
+  })
+})
