@@ -404,3 +404,96 @@ describe("deploy, scale, stop_signal", () => {
     )
   })
 })
+
+describe("networks, healthcheck.start_interval, depends_on long form", () => {
+  it("one network every service shares is accepted; aliases add up", () => {
+    const fleet = ok(`services:
+  web:
+    image: busybox
+    networks:
+      app: { aliases: [www] }
+  db:
+    image: busybox
+    networks: [app]
+networks:
+  app:
+`)
+    assert.deepStrictEqual(service(fleet, "web").aliases, ["www"])
+    const plain = ok(`services:
+  web:
+    image: busybox
+    networks:
+      default:
+        aliases: [www]
+  db: { image: busybox }
+networks:
+  default: {}
+`)
+    assert.deepStrictEqual(service(plain, "web").aliases, ["www"])
+  })
+
+  it("anything that needs a second network is unsupported, and says so", () => {
+    assert.deepStrictEqual(
+      problems(`services:
+  web:
+    image: busybox
+    networks: [front, back]
+  db:
+    image: busybox
+    networks:
+      back:
+        ipv4_address: 10.0.0.2
+  cache:
+    image: busybox
+    networks: [nowhere]
+networks:
+  front:
+  back:
+    driver: overlay
+  unused:
+`),
+      [
+        "demo.yaml:8: services.db.networks.back: unsupported: services on different networks (back here, front, back for web) need a second network; effect-docker puts every service on the one instance network",
+        "demo.yaml:9: services.db.networks.back.ipv4_address: unsupported key (supported here: aliases)",
+        'demo.yaml:12: services.cache.networks[0]: undefined network "nowhere" (declare it under the top-level networks)',
+        "demo.yaml:12: services.cache.networks[0]: unsupported: services on different networks (nowhere here, front, back for web) need a second network; effect-docker puts every service on the one instance network",
+        "demo.yaml:16: networks.back.driver: unsupported key (no settings are supported here)",
+        'demo.yaml:17: networks.unused: unsupported: no service is on network "unused"; a network that is not every service\'s would be a second network'
+      ]
+    )
+  })
+
+  it("start_interval is read; depends_on takes required and restart", () => {
+    const fleet = ok(`services:
+  web:
+    image: busybox
+    healthcheck: { test: "true", start_interval: 1s }
+  job:
+    image: busybox
+    depends_on:
+      web: { condition: service_healthy, restart: true }
+      gone: { condition: service_started, required: false }
+`)
+    assert.strictEqual(Duration.toMillis(service(fleet, "web").healthcheck!.startInterval!), 1000)
+    assert.deepStrictEqual(service(fleet, "job").dependsOn, [
+      { service: "web", condition: "service_healthy", required: true, restart: true }
+    ])
+    assert.deepStrictEqual(
+      problems(`services:
+  job:
+    image: busybox
+    healthcheck: { test: "true", start_interval: fast }
+    depends_on:
+      gone: { required: "perhaps" }
+      missing: { required: true }
+`),
+      [
+        'demo.yaml:4: services.job.healthcheck.start_interval: expected a duration like 5s, got "fast"',
+        'demo.yaml:6: services.job.depends_on.gone.required: expected true or false, got "perhaps"',
+        // Not known to be optional, so still required.
+        'demo.yaml:6: services.job.depends_on.gone: unknown service "gone"',
+        'demo.yaml:7: services.job.depends_on.missing: unknown service "missing"'
+      ]
+    )
+  })
+})

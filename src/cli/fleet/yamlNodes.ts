@@ -198,7 +198,9 @@ export const readKeys = (
         ctx,
         keyNode,
         child(keyPath, key),
-        `unsupported key (supported here: ${Object.keys(readers).join(", ")})`
+        Object.keys(readers).length === 0
+          ? "unsupported key (no settings are supported here)"
+          : `unsupported key (supported here: ${Object.keys(readers).join(", ")})`
       )
   }
   for (const key of options?.required ?? []) {
