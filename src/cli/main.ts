@@ -18,7 +18,6 @@
  */
 
 import { randomBytes } from "node:crypto"
-import * as path from "node:path"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import {
   type Config,
@@ -38,6 +37,7 @@ import * as DockerEngine from "../DockerEngine.js"
 import type { DockerError } from "../DockerError.js"
 import * as MemoryEngine from "../MemoryEngine.js"
 import * as Supervisor from "../Supervisor.js"
+import * as FleetConfig from "./config.js"
 import type * as Fleet from "./Fleet.js"
 import * as Instances from "./instances.js"
 import * as Output from "./output.js"
@@ -280,6 +280,28 @@ const upCommand = Command.make(
   up
 ).pipe(Command.withDescription("Run a fleet with a live view until Ctrl-C or until every service has ended"))
 
+const configCommand = Command.make(
+  "config",
+  {
+    ...fleetFlags,
+    args: Argument.String("service").pipe(
+      Argument.withDescription("Only these services and what they depend on"),
+      Argument.variadic()
+    )
+  },
+  (options) =>
+    Effect.gen(function* () {
+      const fleet = yield* Project.load(options, process.env, process.cwd())
+      yield* Effect.sync(() => void process.stdout.write(FleetConfig.render(fleet, appName(fleet))))
+    }).pipe(
+      Effect.catchTag("FleetError", (error) =>
+        Effect.andThen(stderr(error.message), new ExitStatus({ code: 2 }))
+      )
+    )
+).pipe(
+  Command.withDescription("Print the fleet as understood (interpolated, merged, defaults filled in) as YAML")
+)
+
 const psCommand = Command.make(
   "ps",
   {
@@ -350,7 +372,7 @@ const sweepCommand = Command.make("sweep", { app: appFlag }, ({ app }) =>
  */
 export const cli = Command.make("effect-docker").pipe(
   Command.withDescription("Run and supervise Docker containers as Effect resources"),
-  Command.withSubcommands([upCommand, psCommand, downCommand, sweepCommand])
+  Command.withSubcommands([upCommand, configCommand, psCommand, downCommand, sweepCommand])
 )
 
 /**

@@ -56,6 +56,7 @@ describe("env_file", () => {
       "GREETING='hello $NAME'",
       'MULTI="line one',
       'line two\\tend"',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: the env file's own ${VAR} syntax
       "URL=http://${HOST:-localhost}:${PORT}",
       "FROM_HOST",
       "OVERRIDDEN=from common"
@@ -143,6 +144,7 @@ describe("Fleet.load: .env beside the file", () => {
       fs.writeFileSync(path.join(dir, ".env"), "TAG=1.36\nGREETING=from-dotenv\n")
       fs.writeFileSync(
         path.join(dir, "compose.yaml"),
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: Compose's ${VAR} syntax
         "services:\n  web:\n    image: busybox:${TAG}\n    command: echo ${GREETING}\n"
       )
       const fleet = yield* Fleet.load(path.join(dir, "compose.yaml"), { env: { GREETING: "from-process" } })
