@@ -18,7 +18,6 @@
  */
 
 import { randomBytes } from "node:crypto"
-import * as path from "node:path"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import {
   type Config,
@@ -38,9 +37,11 @@ import * as DockerEngine from "../DockerEngine.js"
 import type { DockerError } from "../DockerError.js"
 import * as MemoryEngine from "../MemoryEngine.js"
 import * as Supervisor from "../Supervisor.js"
-import * as Fleet from "./Fleet.js"
+import * as FleetConfig from "./config.js"
+import type * as Fleet from "./Fleet.js"
 import * as Instances from "./instances.js"
 import * as Output from "./output.js"
+import * as Project from "./project.js"
 import * as Spec from "./spec.js"
 import * as Up from "./up.js"
 import * as View from "./view.js"
@@ -59,15 +60,7 @@ const stderr = (text: string) => Effect.sync(() => void process.stderr.write(`${
 const stdout = (text: string) => Effect.sync(() => void process.stdout.write(`${text}\n`))
 
 /** `demo.yaml` → `demo`: the app label and the container name prefix, when the file has no `name`. */
-export const appName = (fleet: Fleet.Fleet): string =>
-  fleet.name ??
-  (path
-    .basename(fleet.file)
-    .replace(/\.(ya?ml|json)$/i, "")
-    .toLowerCase()
-    .replace(/[^a-z0-9_-]+/g, "-")
-    .replace(/^[^a-z0-9]+/, "") ||
-    "fleet")
+export const appName = (fleet: Fleet.Fleet): string => Project.appName(fleet)
 
 const describeRunError = (error: Supervisor.RunError): string =>
   error._tag === "InvalidSpec" ? `${error.field}: ${error.message}` : error.message
@@ -103,9 +96,9 @@ const chooseEngine = (choice: EngineChoice) =>
     return { simulated: true } as const
   })
 
-const up = (options: { readonly file: string; readonly json: boolean; readonly engine: EngineChoice }) =>
+const up = (options: Project.Request & { readonly json: boolean; readonly engine: EngineChoice }) =>
   Effect.gen(function* () {
-    const fleet = yield* Fleet.load(options.file, { env: process.env })
+    const fleet = yield* Project.load(options, process.env, process.cwd())
     yield* Spec.validateAll(fleet)
     const { simulated } = yield* chooseEngine(options.engine)
     const app = appName(fleet)
@@ -114,21 +107,23 @@ const up = (options: { readonly file: string; readonly json: boolean; readonly e
       ? MemoryEngine.layer({
           images: [...new Set(fleet.services.map((service) => service.image))],
           containers: Object.fromEntries(
-            fleet.services.map((service) => [
-              `${app}-${instanceId}-${service.name}`,
-              Spec.simulationScript(service, fleet)
-            ])
+            fleet.services.flatMap((service) =>
+              Up.replicaNames(service).map((replica) => [
+                `${app}-${instanceId}-${replica}`,
+                Spec.simulationScript(service, fleet)
+              ])
+            )
           )
         })
       : DockerEngine.layer
-    const title = `effect-docker up ${options.file} · app ${app} · instance ${instanceId}`
+    const title = `effect-docker up ${fleet.files.join(" + ")} · app ${app} · instance ${instanceId}`
     const display: Output.Display = options.json
       ? Output.json({ out: process.stdout, err: process.stderr, simulated })
       : process.stdout.isTTY
         ? yield* Output.tty({
             out: process.stdout,
             title,
-            services: fleet.services.map((service) => service.name),
+            services: fleet.services.flatMap(Up.replicaNames),
             simulated,
             color: View.useColor(process.env, true),
             columns: () => process.stdout.columns ?? 80
@@ -176,7 +171,7 @@ const up = (options: { readonly file: string; readonly json: boolean; readonly e
           const supervisor = yield* Supervisor.Supervisor
           return yield* Up.runFleet(
             fleet,
-            (service) => supervisor.run(Spec.toSpecInput(service)),
+            (service, replica) => supervisor.run(Spec.toSpecInput(service, replica)),
             display,
             describeRunError
           )
@@ -246,11 +241,30 @@ const appFlag = Flag.String("app").pipe(
 
 const selectionOf = (app: Option.Option<string>): Instances.Selection => ({ app: Option.getOrUndefined(app) })
 
+/** `-f FILE` (repeatable, merged in order) and `--profile NAME` (repeatable), as Compose takes them. */
+const fleetFlags = {
+  files: Flag.String("file").pipe(
+    Flag.withAlias("f"),
+    Flag.withDescription(
+      "A fleet file (Compose subset, YAML or JSON); repeat to merge several (default: COMPOSE_FILE, else compose.yaml, compose.yml, docker-compose.yaml, docker-compose.yml)"
+    ),
+    Flag.atLeast(0)
+  ),
+  profiles: Flag.String("profile").pipe(
+    Flag.withDescription("Enable the services of this profile; repeatable (default: COMPOSE_PROFILES)"),
+    Flag.atLeast(0)
+  )
+}
+
 const upCommand = Command.make(
   "up",
   {
-    file: Argument.String("file").pipe(
-      Argument.withDescription("The fleet file (Compose subset, YAML or JSON)")
+    ...fleetFlags,
+    args: Argument.String("service").pipe(
+      Argument.withDescription(
+        "Only these services and what they depend on (a fleet file here is read as -f FILE)"
+      ),
+      Argument.variadic()
     ),
     json: Flag.Boolean("json").pipe(
       Flag.withDescription("Write one NDJSON ContainerState per change on stdout instead of the live view"),
@@ -265,6 +279,28 @@ const upCommand = Command.make(
   },
   up
 ).pipe(Command.withDescription("Run a fleet with a live view until Ctrl-C or until every service has ended"))
+
+const configCommand = Command.make(
+  "config",
+  {
+    ...fleetFlags,
+    args: Argument.String("service").pipe(
+      Argument.withDescription("Only these services and what they depend on"),
+      Argument.variadic()
+    )
+  },
+  (options) =>
+    Effect.gen(function* () {
+      const fleet = yield* Project.load(options, process.env, process.cwd())
+      yield* Effect.sync(() => void process.stdout.write(FleetConfig.render(fleet, appName(fleet))))
+    }).pipe(
+      Effect.catchTag("FleetError", (error) =>
+        Effect.andThen(stderr(error.message), new ExitStatus({ code: 2 }))
+      )
+    )
+).pipe(
+  Command.withDescription("Print the fleet as understood (interpolated, merged, defaults filled in) as YAML")
+)
 
 const psCommand = Command.make(
   "ps",
@@ -356,7 +392,7 @@ const sweepCommand = Command.make("sweep", { app: appFlag }, ({ app }) =>
  */
 export const cli = Command.make("effect-docker").pipe(
   Command.withDescription("Run and supervise Docker containers as Effect resources"),
-  Command.withSubcommands([upCommand, psCommand, downCommand, sweepCommand])
+  Command.withSubcommands([upCommand, configCommand, psCommand, downCommand, sweepCommand])
 )
 
 /**

@@ -5,24 +5,24 @@
  *
  * @since 0.1.0
  */
-import { Duration, Effect } from "effect"
+import { Duration, Effect, Schedule } from "effect"
 import * as ContainerSpec from "../ContainerSpec.js"
 import type * as MemoryEngine from "../MemoryEngine.js"
 import * as RestartPolicy from "../RestartPolicy.js"
 import * as Fleet from "./Fleet.js"
 
 const restartPolicyOf = (restart: Fleet.Restart): RestartPolicy.RestartPolicy => {
-  switch (restart._tag) {
-    case "no":
-      return RestartPolicy.never
-    case "always":
-      return RestartPolicy.always()
-    case "onFailure":
-      // Compose passes `on-failure:0` to Docker, which reads 0 as no limit.
-      return restart.maxRetries === undefined || restart.maxRetries === 0
-        ? RestartPolicy.onFailure()
-        : RestartPolicy.onFailure({ maxRetries: restart.maxRetries })
+  if (restart._tag === "no") return RestartPolicy.never
+  // `deploy.restart_policy`: `delay` between restarts, `window` a run must last to count as stable.
+  const options: RestartPolicy.Options = {
+    ...(restart.delay === undefined ? {} : { backoff: Schedule.spaced(restart.delay) }),
+    ...(restart.window === undefined ? {} : { stableAfter: restart.window })
   }
+  if (restart._tag === "always") return RestartPolicy.always(options)
+  // Compose passes `on-failure:0` to Docker, which reads 0 as no limit.
+  return restart.maxRetries === undefined || restart.maxRetries === 0
+    ? RestartPolicy.onFailure(options)
+    : RestartPolicy.onFailure({ ...options, maxRetries: restart.maxRetries })
 }
 
 /**
@@ -35,10 +35,10 @@ const restartPolicyOf = (restart: Fleet.Restart): RestartPolicy.RestartPolicy =>
  *
  * @since 0.1.0
  */
-export const toSpecInput = (service: Fleet.Service) => {
+export const toSpecInput = (service: Fleet.Service, replica: string = service.name) => {
   const healthcheck = service.healthcheck
   return {
-    name: service.name,
+    name: replica,
     image: service.image,
     ...(service.command === undefined ? {} : { command: service.command }),
     ...(service.entrypoint === undefined ? {} : { entrypoint: service.entrypoint }),
@@ -72,10 +72,12 @@ export const toSpecInput = (service: Fleet.Service) => {
             ...(file.mode === undefined ? {} : { mode: file.mode })
           }))
         }),
-    // Compose services reach each other by service name on the fleet's network.
-    network: { aliases: [service.name] },
+    // Compose services reach each other by service name on the fleet's network (every replica
+    // answers to it), and by the aliases the service's `networks` entries add.
+    network: { aliases: [...new Set([service.name, ...service.aliases])] },
     restartPolicy: restartPolicyOf(service.restart),
-    ...(service.stopGracePeriod === undefined ? {} : { stopTimeout: service.stopGracePeriod })
+    ...(service.stopGracePeriod === undefined ? {} : { stopTimeout: service.stopGracePeriod }),
+    ...(service.stopSignal === undefined ? {} : { stopSignal: service.stopSignal })
   }
 }
 
@@ -89,6 +91,8 @@ const FIELD_TO_KEY: ReadonlyArray<readonly [RegExp, string]> = [
   [/^resources$/, "mem_limit"],
   [/^files(?=\[|$)/, "x-files"],
   [/^stopTimeout/, "stop_grace_period"],
+  [/^stopSignal/, "stop_signal"],
+  [/^network\.aliases.*/, "networks"],
   [/^restartPolicy.*/, "restart"]
 ]
 
@@ -104,16 +108,16 @@ export const keyPathOf = (service: string, field: string): string => {
   return key === "" ? `services.${service}` : `services.${service}.${key.replace(/^\./, "")}`
 }
 
-/** The line of the key path, or of the nearest enclosing key that was read. */
-const lineOf = (fleet: Fleet.Fleet, keyPath: string): number => {
+/** Where the key path was read, or the nearest enclosing key that was. */
+const positionOf = (fleet: Fleet.Fleet, keyPath: string): Fleet.Position => {
   let path = keyPath
   while (path.length > 0) {
-    const line = fleet.lines.get(path)
-    if (line !== undefined) return line
+    const position = fleet.positions.get(path)
+    if (position !== undefined) return position
     const cut = Math.max(path.lastIndexOf("."), path.lastIndexOf("["))
     path = cut <= 0 ? "" : path.slice(0, cut)
   }
-  return 1
+  return { file: fleet.file, line: 1 }
 }
 
 /**
@@ -128,7 +132,8 @@ export const validateAll = (fleet: Fleet.Fleet): Effect.Effect<void, Fleet.Fleet
       return ContainerSpec.validate(input).pipe(
         Effect.mapError((invalid) => {
           const keyPath = keyPathOf(service.name, invalid.field)
-          return { line: lineOf(fleet, keyPath), path: keyPath, message: invalid.message }
+          const { file, line } = positionOf(fleet, keyPath)
+          return { ...(file === fleet.file ? {} : { file }), line, path: keyPath, message: invalid.message }
         }),
         Effect.result
       )

@@ -58,15 +58,47 @@ const gateOf = (gates: Gates, condition: Fleet.DependencyCondition): Deferred.De
       : gates.completed
 
 /**
- * Runs every service of the fleet until each has ended for good. Interrupting it stops and
- * removes what runs (the `run` streams own their containers); each service's row then says
- * `removed`.
+ * The rows of a service: its name, or `<service>-1..N` for replicas (`deploy.replicas`, `scale`).
+ *
+ * @since 0.1.0
+ */
+export const replicaNames = (service: Fleet.Service): ReadonlyArray<string> =>
+  service.replicas <= 1
+    ? [service.name]
+    : Array.from({ length: service.replicas }, (_, i) => `${service.name}-${i + 1}`)
+
+type Kind = keyof Gates
+
+/** What one replica reports: a service's gate opens once every replica has opened its own. */
+interface ReplicaGates {
+  readonly succeed: (kind: Kind) => Effect.Effect<void>
+  readonly fail: (kind: Kind, reason: string) => Effect.Effect<void>
+}
+
+const replicaGates = (
+  own: Gates,
+  replica: string,
+  total: number,
+  opened: Readonly<Record<Kind, Set<string>>>
+): ReplicaGates => ({
+  succeed: (kind) =>
+    Effect.suspend(() => {
+      opened[kind].add(replica)
+      return opened[kind].size === total ? Deferred.succeed(own[kind], undefined) : Effect.void
+    }).pipe(Effect.asVoid),
+  fail: (kind, reason) => Effect.asVoid(Deferred.fail(own[kind], reason))
+})
+
+/**
+ * Runs every service of the fleet until each has ended for good, each replica in its own row
+ * (a service is started, healthy or completed once all its replicas are). Interrupting it stops
+ * and removes what runs (the `run` streams own their containers); each row then says `removed`.
  *
  * @since 0.1.0
  */
 export const runFleet = <E>(
   fleet: Fleet.Fleet,
-  run: (service: Fleet.Service) => Stream.Stream<View.ViewState, E>,
+  run: (service: Fleet.Service, replica: string) => Stream.Stream<View.ViewState, E>,
   output: Output,
   describeError: (error: E) => string
 ): Effect.Effect<ReadonlyArray<ServiceResult>> =>
@@ -81,27 +113,28 @@ export const runFleet = <E>(
     }
     const gatesOf = (name: string): Gates => gates.get(name)!
 
-    const runService = (service: Fleet.Service): Effect.Effect<ServiceResult> => {
-      const own = gatesOf(service.name)
+    const runReplica = (
+      service: Fleet.Service,
+      replica: string,
+      own: ReplicaGates
+    ): Effect.Effect<ServiceResult> => {
       const failGates = (reason: string) =>
         Effect.all(
-          [own.started, own.healthy, own.completed].map((gate) => Deferred.fail(gate, reason)),
-          {
-            discard: true
-          }
+          (["started", "healthy", "completed"] as const).map((kind) => own.fail(kind, reason)),
+          { discard: true }
         )
       const finish = (ok: boolean, reason: string | undefined, note: View.Note | undefined) =>
         Effect.gen(function* () {
-          if (note !== undefined) yield* output.note(service.name, note)
-          if (!ok) yield* failGates(reason ?? `${service.name} failed`)
-          return { service: service.name, ok, reason }
+          if (note !== undefined) yield* output.note(replica, note)
+          if (!ok) yield* failGates(reason ?? `${replica} failed`)
+          return { service: replica, ok, reason }
         })
 
       const lifetime = (ran: Ref.Ref<boolean>) =>
         Effect.gen(function* () {
           for (const dependency of service.dependsOn) {
             const condition = CONDITION_TEXT[dependency.condition]
-            yield* output.note(service.name, {
+            yield* output.note(replica, {
               status: "waiting",
               text: `for ${dependency.service} (${condition})`,
               tone: "info"
@@ -114,19 +147,19 @@ export const runFleet = <E>(
               return yield* finish(false, reason, { status: "not started", text: ready.failure, tone: "bad" })
             }
           }
-          yield* output.note(service.name, undefined)
+          yield* output.note(replica, undefined)
 
-          const last = yield* run(service).pipe(
+          const last = yield* run(service, replica).pipe(
             Stream.tap((state) =>
               Effect.gen(function* () {
                 yield* Ref.set(ran, true)
-                yield* output.state(service.name, state)
-                if (state.status === "running") yield* Deferred.succeed(own.started, undefined)
-                if (state.health === "healthy") yield* Deferred.succeed(own.healthy, undefined)
+                yield* output.state(replica, state)
+                if (state.status === "running") yield* own.succeed("started")
+                if (state.health === "healthy") yield* own.succeed("healthy")
                 // Running without a health status: there is no healthcheck, so it never becomes
                 // healthy (Compose refuses such a dependency too).
                 if (state.status === "running" && state.health === "none") {
-                  yield* Deferred.fail(own.healthy, `${service.name} has no healthcheck`)
+                  yield* own.fail("healthy", `${service.name} has no healthcheck`)
                 }
               })
             ),
@@ -135,7 +168,7 @@ export const runFleet = <E>(
           )
           if (last._tag === "Failure") {
             const reason = describeError(last.failure)
-            return yield* finish(false, `${service.name}: ${reason}`, {
+            return yield* finish(false, `${replica}: ${reason}`, {
               status: "failed",
               text: reason,
               tone: "bad"
@@ -143,15 +176,15 @@ export const runFleet = <E>(
           }
           const state = Option.getOrUndefined(last.success)
           if (state?.status === "exited" && state.exitCode === 0) {
-            yield* Deferred.succeed(own.started, undefined)
-            yield* Deferred.succeed(own.completed, undefined)
+            yield* own.succeed("started")
+            yield* own.succeed("completed")
             // A dependant waiting for a job to be healthy must not hang once the job is over.
-            yield* failGates(`${service.name} exited before it was healthy`)
+            yield* failGates(`${replica} exited before it was healthy`)
             return yield* finish(true, undefined, undefined)
           }
           const how = state?.exitCode !== undefined ? `exit ${state.exitCode}` : "ended"
           const detail = state?.error !== undefined ? `: ${View.oneLine(state.error, 120)}` : ""
-          return yield* finish(false, `${service.name} failed for good (${how})`, {
+          return yield* finish(false, `${replica} failed for good (${how})`, {
             status: undefined,
             text: `failed for good (${how})${detail}`,
             tone: "bad"
@@ -160,7 +193,7 @@ export const runFleet = <E>(
           // Runs after the stream's own finalizers: the container is gone when this is shown.
           Effect.onInterrupt(() =>
             Effect.flatMap(Ref.get(ran), (hadContainer) =>
-              output.note(service.name, {
+              output.note(replica, {
                 status: hadContainer ? "removed" : "not started",
                 text: "",
                 tone: "info"
@@ -171,7 +204,18 @@ export const runFleet = <E>(
       return Effect.flatMap(Ref.make(false), lifetime)
     }
 
-    return yield* Effect.forEach(fleet.services, runService, { concurrency: "unbounded" })
+    const runService = (service: Fleet.Service): Effect.Effect<ReadonlyArray<ServiceResult>> => {
+      const names = replicaNames(service)
+      const opened = { started: new Set<string>(), healthy: new Set<string>(), completed: new Set<string>() }
+      return Effect.forEach(
+        names,
+        (name) => runReplica(service, name, replicaGates(gatesOf(service.name), name, names.length, opened)),
+        { concurrency: "unbounded" }
+      )
+    }
+
+    const results = yield* Effect.forEach(fleet.services, runService, { concurrency: "unbounded" })
+    return results.flat()
   })
 
 /**

@@ -79,7 +79,7 @@ services:
       { path: "/www/index.html", content: "hello", mode: 0o644 },
       { path: "/etc/app.conf", content: "x", mode: 0o600 }
     ])
-    assert.strictEqual(fleet.lines.get("services.web.healthcheck.interval"), 16)
+    assert.strictEqual(fleet.positions.get("services.web.healthcheck.interval")?.line, 16)
   })
 
   it("reads JSON, and restart values as Compose does", () => {
@@ -122,10 +122,12 @@ services:
       ["db", "web", "migrate", "job"]
     )
     assert.deepStrictEqual(service(fleet, "job").dependsOn, [
-      { service: "web", condition: "service_healthy" },
-      { service: "migrate", condition: "service_completed_successfully" }
+      { service: "web", condition: "service_healthy", required: true, restart: false },
+      { service: "migrate", condition: "service_completed_successfully", required: true, restart: false }
     ])
-    assert.deepStrictEqual(service(fleet, "web").dependsOn, [{ service: "db", condition: "service_started" }])
+    assert.deepStrictEqual(service(fleet, "web").dependsOn, [
+      { service: "db", condition: "service_started", required: true, restart: false }
+    ])
   })
 
   it("interpolates variables and applies YAML merge keys", () => {
@@ -255,7 +257,7 @@ describe("Fleet.parse: each problem names the file, the line and the key path", 
     depends_on:
       db:
         condition: service_started
-        required: false
+        weight: 1
   db:
     image: busybox
 volumes: {}
@@ -266,7 +268,7 @@ volumes: {}
       /^demo\.yaml:4: services\.web\.ports: unsupported key \(supported here: image, command/
     )
     assert.match(lines[1]!, /^demo\.yaml:7: services\.web\.healthcheck\.frequency: unsupported key/)
-    assert.match(lines[2]!, /^demo\.yaml:11: services\.web\.depends_on\.db\.required: unsupported key/)
+    assert.match(lines[2]!, /^demo\.yaml:11: services\.web\.depends_on\.db\.weight: unsupported key/)
     assert.match(lines[3]!, /^demo\.yaml:14: volumes: unsupported key/)
   })
 

@@ -12,6 +12,35 @@ const fleetOf = (source: string): Fleet.Fleet => {
 }
 
 describe("fleet service → ContainerSpec", () => {
+  it.effect(
+    "a replica: its own name, the service name and aliases on the network, deploy limits and policy",
+    () =>
+      Effect.gen(function* () {
+        const fleet = fleetOf(`
+services:
+  web:
+    image: busybox:latest
+    stop_signal: SIGINT
+    networks:
+      default: { aliases: [www, front] }
+    deploy:
+      replicas: 2
+      resources: { limits: { cpus: "0.25", memory: 32m } }
+      restart_policy: { condition: on-failure, max_attempts: 3, window: 20s }
+`)
+        const spec = yield* ContainerSpec.validate(Spec.toSpecInput(fleet.services[0]!, "web-2"))
+        assert.strictEqual(spec.name, "web-2")
+        assert.deepStrictEqual(spec.network?.aliases, ["web", "www", "front"])
+        assert.deepStrictEqual(spec.resources, { memoryBytes: 32 * 1024 * 1024, cpus: 0.25 })
+        assert.strictEqual(spec.stopSignal, "SIGINT")
+        assert.strictEqual(spec.restartPolicy._tag, "OnFailure")
+        if (spec.restartPolicy._tag === "OnFailure") {
+          assert.strictEqual(spec.restartPolicy.maxRetries, 3)
+          assert.strictEqual(Duration.toMillis(spec.restartPolicy.stableAfter), 20_000)
+        }
+      })
+  )
+
   it.effect("every Compose key lands in the spec, and the spec validates", () =>
     Effect.gen(function* () {
       const fleet = fleetOf(`

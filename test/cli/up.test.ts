@@ -201,4 +201,51 @@ services:
         assert.include(events, "report note not started ")
       })
   )
+
+  it.effect("replicas: one row each; a dependant waits until every replica is healthy", () =>
+    Effect.gen(function* () {
+      const { events, output } = recorder()
+      const fleet = fleetOf(`
+services:
+  web:
+    image: busybox
+    deploy: { replicas: 2 }
+    healthcheck: { test: "true" }
+  job:
+    image: busybox
+    depends_on:
+      web: { condition: service_healthy }
+`)
+      const byReplica: Readonly<Record<string, Script>> = {
+        "web-1": [
+          [0, state("running", { health: "starting" })],
+          [1, state("running", { health: "healthy" })]
+        ],
+        "web-2": [
+          [0, state("running", { health: "starting" })],
+          [3, state("running", { health: "healthy" })]
+        ],
+        job: [[0, state("exited", { exitCode: 0 })]]
+      }
+      // Every replica keeps running: the fleet is stopped at the end.
+      const run = (_service: Fleet.Service, replica: string) =>
+        Stream.fromIterable(byReplica[replica] ?? []).pipe(
+          Stream.mapEffect(([seconds, s]) => Effect.as(Effect.sleep(`${seconds} seconds`), s)),
+          Stream.concat(replica === "job" ? Stream.empty : Stream.never)
+        )
+      const fiber = yield* Effect.forkChild(Up.runFleet(fleet, run, output, String))
+      yield* TestClock.adjust("2 seconds")
+      assert.include(events, "web-1 running/healthy")
+      assert.notInclude(events, "job exited/none")
+      yield* TestClock.adjust("3 seconds")
+      assert.include(events, "job exited/none")
+      assert.isTrue(
+        events.indexOf("web-2 running/healthy") < events.indexOf("job exited/none"),
+        events.join("\n")
+      )
+      yield* Fiber.interrupt(fiber)
+      assert.include(events, "web-1 note removed ")
+      assert.include(events, "web-2 note removed ")
+    })
+  )
 })

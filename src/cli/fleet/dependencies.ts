@@ -10,6 +10,19 @@ import type { Service } from "./model.js"
 import { type Context, report } from "./yamlNodes.js"
 
 /**
+ * Where a dependency is named: the file's context and the node.
+ *
+ * @category ordering
+ * @since 0.1.0
+ */
+export interface DependencyAt {
+  readonly ctx: Context
+  readonly node: Node | undefined
+  /** `required: false`: naming a service the fleet does not have is not a problem. */
+  readonly required: boolean
+}
+
+/**
  * The services in dependency order, or `undefined` when a problem was reported.
  * `dependencyNodes` holds every declared service (parsed or not) and, for each, the node of
  * each dependency it names.
@@ -18,9 +31,8 @@ import { type Context, report } from "./yamlNodes.js"
  * @since 0.1.0
  */
 export const dependencyOrder = (
-  ctx: Context,
   services: ReadonlyArray<Service>,
-  dependencyNodes: ReadonlyMap<string, ReadonlyMap<string, Node | undefined>>
+  dependencyNodes: ReadonlyMap<string, ReadonlyMap<string, DependencyAt>>
 ): ReadonlyArray<Service> | undefined => {
   let ok = true
   // Every declared service is here, parsed or not, so a broken service is not also "unknown".
@@ -28,10 +40,10 @@ export const dependencyOrder = (
     for (const [dependency, at] of dependencies) {
       const p = `services.${name}.depends_on.${dependency}`
       if (dependency === name) {
-        report(ctx, at, p, "a service cannot depend on itself")
+        report(at.ctx, at.node, p, "a service cannot depend on itself")
         ok = false
-      } else if (!dependencyNodes.has(dependency)) {
-        report(ctx, at, p, `unknown service "${dependency}"`)
+      } else if (!dependencyNodes.has(dependency) && at.required) {
+        report(at.ctx, at.node, p, `unknown service "${dependency}"`)
         ok = false
       }
     }
@@ -56,9 +68,11 @@ export const dependencyOrder = (
   const cycle = findCycle(services.filter((service) => !placed.has(service.name)))
   const first = cycle[0] ?? ""
   const next = cycle[1] ?? first
+  const at = dependencyNodes.get(first)?.get(next)
+  if (at === undefined) return undefined
   return report(
-    ctx,
-    dependencyNodes.get(first)?.get(next),
+    at.ctx,
+    at.node,
     `services.${first}.depends_on.${next}`,
     `dependency cycle: ${[...cycle, first].join(" → ")}`
   )

@@ -22,6 +22,10 @@ export type DependencyCondition = "service_started" | "service_healthy" | "servi
 export interface Dependency {
   readonly service: string
   readonly condition: DependencyCondition
+  /** `required: false`: a dependency that is not part of the run (another profile) is skipped. */
+  readonly required: boolean
+  /** `restart: true`: kept as read; there is no `restart` command that would act on it. */
+  readonly restart: boolean
 }
 
 /**
@@ -32,8 +36,20 @@ export interface Dependency {
  */
 export type Restart =
   | { readonly _tag: "no" }
-  | { readonly _tag: "always" }
-  | { readonly _tag: "onFailure"; readonly maxRetries: number | undefined }
+  | ({ readonly _tag: "always" } & RestartTiming)
+  | ({ readonly _tag: "onFailure"; readonly maxRetries: number | undefined } & RestartTiming)
+
+/**
+ * `deploy.restart_policy.delay` (the pause between restarts) and `window` (how long a run must
+ * last to count as a success), when given.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface RestartTiming {
+  readonly delay?: Duration.Duration | undefined
+  readonly window?: Duration.Duration | undefined
+}
 
 /**
  * @category models
@@ -46,6 +62,8 @@ export interface Healthcheck {
   readonly timeout: Duration.Duration | undefined
   readonly retries: number | undefined
   readonly startPeriod: Duration.Duration | undefined
+  /** Read and kept; not passed to the engine yet (the spec has no field for it). */
+  readonly startInterval?: Duration.Duration | undefined
 }
 
 /**
@@ -81,6 +99,25 @@ export interface Service {
   readonly memLimit: number | undefined
   readonly cpus: number | undefined
   readonly files: ReadonlyArray<File>
+  /** `profiles`: the service runs only when one of them is enabled (none: always). */
+  readonly profiles: ReadonlyArray<string>
+  /** `deploy.replicas` or `scale` (default 1): containers `<service>-1..N`. */
+  readonly replicas: number
+  /** More names on the instance network (`networks.<net>.aliases`); the service name always is one. */
+  readonly aliases: ReadonlyArray<string>
+  /** `stop_signal`. */
+  readonly stopSignal: string | undefined
+}
+
+/**
+ * Where a key was read: the file (as the user named it) and the 1-based line.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Position {
+  readonly file: string
+  readonly line: number
 }
 
 /**
@@ -90,13 +127,15 @@ export interface Service {
  * @since 0.1.0
  */
 export interface Fleet {
-  /** The file as the user named it, for messages. */
+  /** The first file as the user named it, for messages. */
   readonly file: string
+  /** Every file read, in merge order (the first is `file`). */
+  readonly files: ReadonlyArray<string>
   /** The top-level `name`, when given. */
   readonly name: string | undefined
   readonly services: ReadonlyArray<Service>
-  /** The line of every key path read (`services.web.environment.PORT` → 7), to place later errors. */
-  readonly lines: ReadonlyMap<string, number>
+  /** Where every key path was read (`services.web.environment.PORT` → demo.yaml:7), to place later errors. */
+  readonly positions: ReadonlyMap<string, Position>
 }
 
 /**
@@ -114,6 +153,8 @@ export type Environment = Readonly<Record<string, string | undefined>>
  * @since 0.1.0
  */
 export const Problem = Schema.Struct({
+  /** The file, when not the error's own (an override file, an `env_file`, `.env`). */
+  file: Schema.optionalKey(Schema.String),
   line: Schema.Number,
   /** The key path, `services.web.healthcheck.interval`; `(yaml)` for a syntax error. */
   path: Schema.String,
@@ -132,7 +173,7 @@ export type Problem = typeof Problem.Type
  * @since 0.1.0
  */
 export const formatProblem = (file: string, problem: Problem): string =>
-  `${file}:${problem.line}: ${problem.path}: ${problem.message}`
+  `${problem.file ?? file}:${problem.line}: ${problem.path}: ${problem.message}`
 
 /**
  * A fleet file that cannot run, with every problem found. Exit status 2 when it ends the program.

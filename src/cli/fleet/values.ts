@@ -222,3 +222,37 @@ export const readKeyValues = (
   }
   return out
 }
+
+/**
+ * `true` or `false` (YAML booleans; `"true"`/`"false"` strings after interpolation too).
+ *
+ * @category readers
+ * @since 0.1.0
+ */
+export const readBoolean = (ctx: Context, node: Node | undefined, keyPath: string): boolean | undefined => {
+  visit(ctx, node, keyPath)
+  const value = isScalar(node) ? node.value : undefined
+  if (typeof value === "boolean") return value
+  if (typeof value === "string") {
+    const text = interpolateAt(ctx, node!, keyPath, value)
+    if (text === "true" || text === "false") return text === "true"
+    if (text === undefined) return undefined
+  }
+  return report(ctx, node, keyPath, `expected true or false, got ${describe(node)}`)
+}
+
+/**
+ * A number of CPUs > 0 (`0.5`, `"1.5"`).
+ *
+ * @category readers
+ * @since 0.1.0
+ */
+export const readCpus = (ctx: Context, node: Node | undefined, keyPath: string): number | undefined => {
+  visit(ctx, node, keyPath)
+  const raw = isScalar(node) ? node.value : undefined
+  const text = typeof raw === "string" ? interpolateAt(ctx, node!, keyPath, raw) : undefined
+  const number =
+    typeof raw === "number" ? raw : text !== undefined && text.trim() !== "" ? Number(text) : Number.NaN
+  if (Number.isFinite(number) && number > 0) return number
+  return report(ctx, node, keyPath, `expected a number of CPUs > 0 like 0.5, got ${describe(node)}`)
+}

@@ -7,22 +7,29 @@
  * @since 0.1.0
  */
 import { type Document, isAlias, isMap, isScalar, isSeq, type LineCounter, type Node } from "yaml"
-import type { Environment, Problem } from "./model.js"
+import type { Environment, Position, Problem } from "./model.js"
 
 /**
  * One reading of one file: the document, its line counter, the interpolation environment,
- * the problems found so far and the line of every key path read.
+ * the problems found so far and where every key path was read. When several files are merged,
+ * each has its own context; they share `problems` and `seen`.
  *
  * @category models
  * @since 0.1.0
  */
 export interface Context {
+  /** The file as the user named it, for messages. */
+  readonly file: string
+  /** The folder relative paths in the file (`env_file`) are resolved against. */
+  readonly dir: string
+  /** Reads a file the fleet file names (`env_file`); throws as `fs.readFileSync` does. */
+  readonly readFile: (path: string) => string
   readonly doc: Document
   readonly lines: LineCounter
   readonly source: string
   readonly env: Environment
   readonly problems: Array<Problem>
-  readonly seen: Map<string, number>
+  readonly seen: Map<string, Position>
 }
 
 /**
@@ -46,7 +53,7 @@ export const report = (
   keyPath: string,
   message: string
 ): undefined => {
-  ctx.problems.push({ line: lineOf(ctx, node), path: keyPath, message })
+  ctx.problems.push({ file: ctx.file, line: lineOf(ctx, node), path: keyPath, message })
   return undefined
 }
 
@@ -156,7 +163,9 @@ export const child = (keyPath: string, key: string | number): string =>
  * @since 0.1.0
  */
 export const visit = (ctx: Context, node: Node | undefined, keyPath: string): void => {
-  if (!ctx.seen.has(keyPath)) ctx.seen.set(keyPath, lineOf(ctx, node))
+  // First read in a file wins (a `<<` merge comes after the key itself); a later file overrides.
+  if (ctx.seen.get(keyPath)?.file !== ctx.file)
+    ctx.seen.set(keyPath, { file: ctx.file, line: lineOf(ctx, node) })
 }
 
 /**
@@ -189,7 +198,9 @@ export const readKeys = (
         ctx,
         keyNode,
         child(keyPath, key),
-        `unsupported key (supported here: ${Object.keys(readers).join(", ")})`
+        Object.keys(readers).length === 0
+          ? "unsupported key (no settings are supported here)"
+          : `unsupported key (supported here: ${Object.keys(readers).join(", ")})`
       )
   }
   for (const key of options?.required ?? []) {
