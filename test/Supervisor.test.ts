@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Effect, Exit, Fiber, Metric, Redacted, Scope, Stream } from "effect"
+import { Clock, Effect, Exit, Fiber, Metric, Redacted, Schedule, Scope, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import type * as ContainerState from "../src/ContainerState.js"
 import type * as DockerEngine from "../src/DockerEngine.js"
@@ -351,15 +351,6 @@ describe("Supervisor (MemoryEngine, TestClock)", () => {
       until: (state) => state.status === "pulling" && state.pull !== undefined
     },
     { step: "after create", spec: {}, until: (state) => state.status === "created" },
-    {
-      step: "while copying",
-      spec: { files: [{ path: "/etc/app.conf", content: "x" }] },
-      until: (state) => state.status === "created",
-      setup: Effect.gen(function* () {
-        const memory = yield* MemoryEngine.MemoryEngine
-        yield* memory.delay("copyFiles", "1 second")
-      })
-    },
     { step: "after start", spec: {}, until: (state) => state.status === "running" },
     {
       step: "while restarting",
@@ -391,6 +382,56 @@ describe("Supervisor (MemoryEngine, TestClock)", () => {
       }).pipe(Effect.provide(memoryLayer()))
     )
   }
+
+  it.effect("interrupted while copying (a slow stream, cut mid-way), it leaves no container and no network", () =>
+    Effect.gen(function* () {
+      const memory = yield* MemoryEngine.MemoryEngine
+      const chunk = new Uint8Array(1024).fill(0x62)
+      const chunks = 20
+      let pulled = 0
+      // 20 chunks, one every 100 ms: the copy takes 2 s unless it is cut.
+      const slow = Stream.fromIterable(Array.from({ length: chunks }, () => chunk)).pipe(
+        Stream.schedule(Schedule.spaced("100 millis")),
+        Stream.tap(() =>
+          Effect.sync(() => {
+            pulled += 1
+          })
+        )
+      )
+      const states: Array<ContainerState.ContainerState> = []
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          const supervisor = yield* makeSupervisor
+          const running = yield* supervisor
+            .run({
+              name: "copying",
+              image,
+              command: ["sleep", "60"],
+              files: [{ path: "/tmp/slow.bin", stream: slow, size: chunks * chunk.length }]
+            })
+            .pipe(
+              Stream.runForEach((state) => Effect.sync(() => states.push(state))),
+              Effect.forkChild
+            )
+          yield* advance(500)
+          assert.isAbove(pulled, 0, "the copy started")
+          assert.isBelow(pulled, chunks, "the copy is not done")
+          assert.deepStrictEqual(
+            states.map((state) => state.status),
+            ["created"]
+          )
+          yield* Fiber.interrupt(running)
+          const cutAt = pulled
+          yield* advance(3_000)
+          assert.strictEqual(pulled, cutAt, "nothing more of the stream was read after the interruption")
+          assert.deepStrictEqual(yield* supervisor.list(), [])
+        })
+      )
+      assert.deepStrictEqual(yield* leftovers, { containers: [], networks: [] })
+      const starts = (yield* memory.calls).filter((call) => call.operation === "startContainer")
+      assert.deepStrictEqual(starts, [])
+    }).pipe(Effect.provide(memoryLayer()))
+  )
 
   it.effect("an invalid spec fails with InvalidSpec before any engine call", () =>
     Effect.gen(function* () {
