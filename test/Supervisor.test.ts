@@ -383,54 +383,56 @@ describe("Supervisor (MemoryEngine, TestClock)", () => {
     )
   }
 
-  it.effect("interrupted while copying (a slow stream, cut mid-way), it leaves no container and no network", () =>
-    Effect.gen(function* () {
-      const memory = yield* MemoryEngine.MemoryEngine
-      const chunk = new Uint8Array(1024).fill(0x62)
-      const chunks = 20
-      let pulled = 0
-      // 20 chunks, one every 100 ms: the copy takes 2 s unless it is cut.
-      const slow = Stream.fromIterable(Array.from({ length: chunks }, () => chunk)).pipe(
-        Stream.schedule(Schedule.spaced("100 millis")),
-        Stream.tap(() =>
-          Effect.sync(() => {
-            pulled += 1
+  it.effect(
+    "interrupted while copying (a slow stream, cut mid-way), it leaves no container and no network",
+    () =>
+      Effect.gen(function* () {
+        const memory = yield* MemoryEngine.MemoryEngine
+        const chunk = new Uint8Array(1024).fill(0x62)
+        const chunks = 20
+        let pulled = 0
+        // 20 chunks, one every 100 ms: the copy takes 2 s unless it is cut.
+        const slow = Stream.fromIterable(Array.from({ length: chunks }, () => chunk)).pipe(
+          Stream.schedule(Schedule.spaced("100 millis")),
+          Stream.tap(() =>
+            Effect.sync(() => {
+              pulled += 1
+            })
+          )
+        )
+        const states: Array<ContainerState.ContainerState> = []
+        yield* Effect.scoped(
+          Effect.gen(function* () {
+            const supervisor = yield* makeSupervisor
+            const running = yield* supervisor
+              .run({
+                name: "copying",
+                image,
+                command: ["sleep", "60"],
+                files: [{ path: "/tmp/slow.bin", stream: slow, size: chunks * chunk.length }]
+              })
+              .pipe(
+                Stream.runForEach((state) => Effect.sync(() => states.push(state))),
+                Effect.forkChild
+              )
+            yield* advance(500)
+            assert.isAbove(pulled, 0, "the copy started")
+            assert.isBelow(pulled, chunks, "the copy is not done")
+            assert.deepStrictEqual(
+              states.map((state) => state.status),
+              ["created"]
+            )
+            yield* Fiber.interrupt(running)
+            const cutAt = pulled
+            yield* advance(3_000)
+            assert.strictEqual(pulled, cutAt, "nothing more of the stream was read after the interruption")
+            assert.deepStrictEqual(yield* supervisor.list(), [])
           })
         )
-      )
-      const states: Array<ContainerState.ContainerState> = []
-      yield* Effect.scoped(
-        Effect.gen(function* () {
-          const supervisor = yield* makeSupervisor
-          const running = yield* supervisor
-            .run({
-              name: "copying",
-              image,
-              command: ["sleep", "60"],
-              files: [{ path: "/tmp/slow.bin", stream: slow, size: chunks * chunk.length }]
-            })
-            .pipe(
-              Stream.runForEach((state) => Effect.sync(() => states.push(state))),
-              Effect.forkChild
-            )
-          yield* advance(500)
-          assert.isAbove(pulled, 0, "the copy started")
-          assert.isBelow(pulled, chunks, "the copy is not done")
-          assert.deepStrictEqual(
-            states.map((state) => state.status),
-            ["created"]
-          )
-          yield* Fiber.interrupt(running)
-          const cutAt = pulled
-          yield* advance(3_000)
-          assert.strictEqual(pulled, cutAt, "nothing more of the stream was read after the interruption")
-          assert.deepStrictEqual(yield* supervisor.list(), [])
-        })
-      )
-      assert.deepStrictEqual(yield* leftovers, { containers: [], networks: [] })
-      const starts = (yield* memory.calls).filter((call) => call.operation === "startContainer")
-      assert.deepStrictEqual(starts, [])
-    }).pipe(Effect.provide(memoryLayer()))
+        assert.deepStrictEqual(yield* leftovers, { containers: [], networks: [] })
+        const starts = (yield* memory.calls).filter((call) => call.operation === "startContainer")
+        assert.deepStrictEqual(starts, [])
+      }).pipe(Effect.provide(memoryLayer()))
   )
 
   it.effect("an invalid spec fails with InvalidSpec before any engine call", () =>
@@ -481,12 +483,10 @@ describe("Supervisor (MemoryEngine, TestClock)", () => {
           const supervisor = yield* makeSupervisor
           const fiber = yield* Stream.mergeAll(
             Array.from({ length: 5 }, (_, index) =>
-              supervisor
-                .run({ name: `same-${index}`, image: registryImage, command: ["sleep", "60"] })
-                .pipe(
-                  Stream.takeUntil((state) => state.status === "running"),
-                  Stream.map((state) => ({ run: index, state }))
-                )
+              supervisor.run({ name: `same-${index}`, image: registryImage, command: ["sleep", "60"] }).pipe(
+                Stream.takeUntil((state) => state.status === "running"),
+                Stream.map((state) => ({ run: index, state }))
+              )
             ),
             { concurrency: 5 }
           ).pipe(Stream.runCollect, Effect.forkChild)
@@ -498,7 +498,9 @@ describe("Supervisor (MemoryEngine, TestClock)", () => {
       assert.strictEqual(pulls.length, 1)
       for (let run = 0; run < 5; run++) {
         const states = seen.filter((entry) => entry.run === run).map((entry) => entry.state)
-        const progress = states.flatMap((state) => (state.status === "pulling" && state.pull ? [state.pull] : []))
+        const progress = states.flatMap((state) =>
+          state.status === "pulling" && state.pull ? [state.pull] : []
+        )
         // Every run follows the one pull to its end: the two layers' 5 MB, to 100 %.
         assert.isAbove(progress.length, 1, `run ${run} saw the pull progress`)
         assert.strictEqual(progress.at(-1)?.bytesTotal, 5_000_000, `run ${run}`)

@@ -81,7 +81,14 @@ describe("runJob on MemoryEngine", () => {
       assert.isAbove(worker, 0, "the worker was created after the database")
       assert.deepStrictEqual(
         calls.map((call) => call.operation),
-        ["createContainer", "startContainer", "createContainer", "startContainer", "removeContainer", "removeContainer"]
+        [
+          "createContainer",
+          "startContainer",
+          "createContainer",
+          "startContainer",
+          "removeContainer",
+          "removeContainer"
+        ]
       )
     }).pipe(Effect.provide(engine))
   )

@@ -165,7 +165,10 @@ layer(liveLayer, { excludeTestServices: true })("Supervisor (live engine, pulls)
       assert.deepStrictEqual(created, [])
       assert.strictEqual(pullEnds.length, 1, "one pull, ended")
       const [pullEnd] = pullEnds
-      assert.isTrue(pullEnd !== undefined && Exit.hasInterrupts(pullEnd), "the pull was interrupted, not finished")
+      assert.isTrue(
+        pullEnd !== undefined && Exit.hasInterrupts(pullEnd),
+        "the pull was interrupted, not finished"
+      )
     })
   )
 
@@ -360,11 +363,15 @@ layer(liveLayer, { excludeTestServices: true, concurrent: true })("Supervisor (l
             .run({ name: "interrupted", image, command: ["sleep", "60"], stopTimeout: "1 second", ...spec })
             .pipe(
               // Checked while the run still holds the container, before the interruption.
-              Stream.tap((state) => (check !== undefined && until(state) ? check(supervisor, state) : Effect.void)),
+              Stream.tap((state) =>
+                check !== undefined && until(state) ? check(supervisor, state) : Effect.void
+              ),
               Stream.takeUntil(until),
               Stream.runLast,
               Effect.tap((last) =>
-                Effect.sync(() => assert.isTrue(last._tag === "Some" && until(last.value), `ended at ${step}`))
+                Effect.sync(() =>
+                  assert.isTrue(last._tag === "Some" && until(last.value), `ended at ${step}`)
+                )
               ),
               Effect.andThen(supervisor.list())
             )
@@ -374,48 +381,50 @@ layer(liveLayer, { excludeTestServices: true, concurrent: true })("Supervisor (l
     )
   }
 
-  it.effect("interrupted while copying (a slow stream, cut mid-way), it leaves no container and no network", () =>
-    Effect.gen(function* () {
-      const chunk = new Uint8Array(64 * 1024).fill(0x62)
-      const chunks = 50
-      let pulled = 0
-      const copyStarted = yield* Deferred.make<void>()
-      // 50 chunks, one every 200 ms: the copy takes 10 s unless it is cut.
-      const slow = Stream.fromIterable(Array.from({ length: chunks }, () => chunk)).pipe(
-        Stream.schedule(Schedule.spaced("200 millis")),
-        Stream.tap(() =>
-          Effect.sync(() => {
-            pulled += 1
-          }).pipe(Effect.andThen(Deferred.succeed(copyStarted, undefined)))
+  it.effect(
+    "interrupted while copying (a slow stream, cut mid-way), it leaves no container and no network",
+    () =>
+      Effect.gen(function* () {
+        const chunk = new Uint8Array(64 * 1024).fill(0x62)
+        const chunks = 50
+        let pulled = 0
+        const copyStarted = yield* Deferred.make<void>()
+        // 50 chunks, one every 200 ms: the copy takes 10 s unless it is cut.
+        const slow = Stream.fromIterable(Array.from({ length: chunks }, () => chunk)).pipe(
+          Stream.schedule(Schedule.spaced("200 millis")),
+          Stream.tap(() =>
+            Effect.sync(() => {
+              pulled += 1
+            }).pipe(Effect.andThen(Deferred.succeed(copyStarted, undefined)))
+          )
         )
-      )
-      const states: Array<ContainerState.ContainerState> = []
-      const remaining = yield* withSupervisor((supervisor) =>
-        Effect.gen(function* () {
-          const running = yield* supervisor
-            .run({
-              name: "copying",
-              image,
-              command: ["sleep", "60"],
-              stopTimeout: "1 second",
-              files: [{ path: "/tmp/slow.bin", stream: slow, size: chunks * chunk.length, mode: 0o600 }]
-            })
-            .pipe(
-              Stream.runForEach((state) => Effect.sync(() => states.push(state))),
-              Effect.forkChild
-            )
-          yield* Deferred.await(copyStarted).pipe(Effect.timeout("30 seconds"))
-          yield* Fiber.interrupt(running)
-          return yield* supervisor.list()
-        })
-      )
-      assert.deepStrictEqual(remaining, [])
-      assert.isBelow(pulled, chunks, `the copy was cut mid-way (${pulled} of ${chunks} chunks read)`)
-      assert.isFalse(
-        states.some((state) => state.status === "running"),
-        "interrupted before the container started"
-      )
-    })
+        const states: Array<ContainerState.ContainerState> = []
+        const remaining = yield* withSupervisor((supervisor) =>
+          Effect.gen(function* () {
+            const running = yield* supervisor
+              .run({
+                name: "copying",
+                image,
+                command: ["sleep", "60"],
+                stopTimeout: "1 second",
+                files: [{ path: "/tmp/slow.bin", stream: slow, size: chunks * chunk.length, mode: 0o600 }]
+              })
+              .pipe(
+                Stream.runForEach((state) => Effect.sync(() => states.push(state))),
+                Effect.forkChild
+              )
+            yield* Deferred.await(copyStarted).pipe(Effect.timeout("30 seconds"))
+            yield* Fiber.interrupt(running)
+            return yield* supervisor.list()
+          })
+        )
+        assert.deepStrictEqual(remaining, [])
+        assert.isBelow(pulled, chunks, `the copy was cut mid-way (${pulled} of ${chunks} chunks read)`)
+        assert.isFalse(
+          states.some((state) => state.status === "running"),
+          "interrupted before the container started"
+        )
+      })
   )
 
   it.effect("start resolves when the readiness holds and the handle sees the exit", () =>
@@ -501,37 +510,44 @@ layer(liveLayer, { excludeTestServices: true, concurrent: true })("Supervisor (l
       yield* engine.createNetwork({ name: `${staleApp}-deadbeef`, labels: deadLabels })
       yield* engine.createContainer({ image, cmd: ["sleep", "60"], labels: deadLabels })
 
-      yield* withSupervisor((first) =>
-        withSupervisor((second) =>
-          Effect.gen(function* () {
-            yield* first.start({ name: "mine", image, command: ["sleep", "60"], stopTimeout: "1 second" })
-            yield* second.start({ name: "theirs", image, command: ["sleep", "60"], stopTimeout: "1 second" })
+      yield* withSupervisor(
+        (first) =>
+          withSupervisor(
+            (second) =>
+              Effect.gen(function* () {
+                yield* first.start({ name: "mine", image, command: ["sleep", "60"], stopTimeout: "1 second" })
+                yield* second.start({
+                  name: "theirs",
+                  image,
+                  command: ["sleep", "60"],
+                  stopTimeout: "1 second"
+                })
 
-            assert.strictEqual(yield* first.remove(), 1)
-            assert.isFalse(yield* first.isRunning())
-            assert.isTrue(yield* second.isRunning())
+                assert.strictEqual(yield* first.remove(), 1)
+                assert.isFalse(yield* first.isRunning())
+                assert.isTrue(yield* second.isRunning())
 
-            yield* first.start({
-              name: "mine-again",
-              image,
-              command: ["sleep", "60"],
-              stopTimeout: "1 second"
-            })
-            const removed = yield* first.removeStale
-            assert.deepStrictEqual(removed, { containers: 1, networks: 1 })
-            assert.isTrue(yield* first.isRunning())
-            assert.isTrue(yield* second.isRunning())
-            assert.strictEqual((yield* engine.inspectContainer(foreign.id)).state.status, "running")
-            assert.deepStrictEqual(
-              yield* engine.listContainers({
-                all: true,
-                labels: { "dev.effect-docker.instance": "deadbeef" }
+                yield* first.start({
+                  name: "mine-again",
+                  image,
+                  command: ["sleep", "60"],
+                  stopTimeout: "1 second"
+                })
+                const removed = yield* first.removeStale
+                assert.deepStrictEqual(removed, { containers: 1, networks: 1 })
+                assert.isTrue(yield* first.isRunning())
+                assert.isTrue(yield* second.isRunning())
+                assert.strictEqual((yield* engine.inspectContainer(foreign.id)).state.status, "running")
+                assert.deepStrictEqual(
+                  yield* engine.listContainers({
+                    all: true,
+                    labels: { "dev.effect-docker.instance": "deadbeef" }
+                  }),
+                  []
+                )
               }),
-              []
-            )
-          }),
-          { app: staleApp }
-        ),
+            { app: staleApp }
+          ),
         { app: staleApp }
       )
     }).pipe(Effect.scoped)

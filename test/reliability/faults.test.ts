@@ -99,13 +99,33 @@ layer(liveLayer, { excludeTestServices: true, concurrent: true })(
                 Stream.runCollect,
                 Effect.map((states) => states.map((state) => state.status))
               )
+            // `created` is published before the copy starts: the copy is made slow (a chunk every
+            // 200 ms, 10 s in all) and the run is ended once it has read its first chunk.
+            const chunk = new Uint8Array(64 * 1024)
+            let chunksRead = 0
+            const copyStarted = yield* Deferred.make<void>()
+            const slowFile = Stream.fromIterable(Array.from({ length: 50 }, () => chunk)).pipe(
+              Stream.schedule(Schedule.spaced("200 millis")),
+              Stream.tap(() =>
+                Effect.sync(() => {
+                  chunksRead += 1
+                }).pipe(Effect.andThen(Deferred.succeed(copyStarted, undefined)))
+              )
+            )
+            const whileCopying = supervisor
+              .run({
+                ...stubborn("copying"),
+                files: [{ path: "/tmp/big.bin", stream: slowFile, size: 50 * chunk.length }]
+              })
+              .pipe(
+                Stream.interruptWhen(Deferred.await(copyStarted)),
+                Stream.runCollect,
+                Effect.map((states) => states.map((state) => state.status))
+              )
             const [pulling, created, running, restarting] = yield* Effect.all(
               [
                 endAt("pulling", { ...stubborn("pulling"), image: pulled, pullPolicy: "always" }),
-                endAt("created", {
-                  ...stubborn("copying"),
-                  files: [{ path: "/tmp/big.bin", content: new Uint8Array(4 * 1024 * 1024) }]
-                }),
+                whileCopying,
                 endAt("running", stubborn("running")),
                 endAt("restarting", {
                   name: "restarting",
@@ -118,6 +138,7 @@ layer(liveLayer, { excludeTestServices: true, concurrent: true })(
             )
             assert.strictEqual(pulling.at(-1), "pulling")
             assert.strictEqual(created.at(-1), "created")
+            assert.isBelow(chunksRead, 50, "ended mid-copy")
             assert.strictEqual(running.at(-1), "running")
             assert.strictEqual(restarting.at(-1), "restarting")
             assert.deepStrictEqual(yield* containersOf(supervisor), [])
