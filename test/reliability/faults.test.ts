@@ -82,7 +82,9 @@ layer(liveLayer, { excludeTestServices: true, concurrent: true })(
     )
 
     it.effect(
-      "ended at each status (pulling, created while copying, running, restarting), a run leaves nothing",
+      // Not "while copying": `created` is published before the copy starts. A copy cut mid-way
+      // is test/integration/Supervisor.test.ts's (and test/Supervisor.test.ts's) case.
+      "ended at each status (pulling, created, running, restarting), a run leaves nothing",
       () =>
         Effect.gen(function* () {
           const labels = testLabels("reliability-steps")
@@ -99,33 +101,10 @@ layer(liveLayer, { excludeTestServices: true, concurrent: true })(
                 Stream.runCollect,
                 Effect.map((states) => states.map((state) => state.status))
               )
-            // `created` is published before the copy starts: the copy is made slow (a chunk every
-            // 200 ms, 10 s in all) and the run is ended once it has read its first chunk.
-            const chunk = new Uint8Array(64 * 1024)
-            let chunksRead = 0
-            const copyStarted = yield* Deferred.make<void>()
-            const slowFile = Stream.fromIterable(Array.from({ length: 50 }, () => chunk)).pipe(
-              Stream.schedule(Schedule.spaced("200 millis")),
-              Stream.tap(() =>
-                Effect.sync(() => {
-                  chunksRead += 1
-                }).pipe(Effect.andThen(Deferred.succeed(copyStarted, undefined)))
-              )
-            )
-            const whileCopying = supervisor
-              .run({
-                ...stubborn("copying"),
-                files: [{ path: "/tmp/big.bin", stream: slowFile, size: 50 * chunk.length }]
-              })
-              .pipe(
-                Stream.interruptWhen(Deferred.await(copyStarted)),
-                Stream.runCollect,
-                Effect.map((states) => states.map((state) => state.status))
-              )
             const [pulling, created, running, restarting] = yield* Effect.all(
               [
                 endAt("pulling", { ...stubborn("pulling"), image: pulled, pullPolicy: "always" }),
-                whileCopying,
+                endAt("created", stubborn("created")),
                 endAt("running", stubborn("running")),
                 endAt("restarting", {
                   name: "restarting",
@@ -138,7 +117,6 @@ layer(liveLayer, { excludeTestServices: true, concurrent: true })(
             )
             assert.strictEqual(pulling.at(-1), "pulling")
             assert.strictEqual(created.at(-1), "created")
-            assert.isBelow(chunksRead, 50, "ended mid-copy")
             assert.strictEqual(running.at(-1), "running")
             assert.strictEqual(restarting.at(-1), "restarting")
             assert.deepStrictEqual(yield* containersOf(supervisor), [])
