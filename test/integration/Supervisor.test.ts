@@ -552,7 +552,7 @@ layer(liveLayer, { excludeTestServices: true, concurrent: true })("Supervisor (l
                 assert.deepStrictEqual(
                   yield* engine.listContainers({
                     all: true,
-                    labels: { "dev.effect-docker.instance": "deadbeef" }
+                    labels: { "dev.effect-docker.instance": "deadbeef", "dev.effect-docker.app": staleApp }
                   }),
                   []
                 )
