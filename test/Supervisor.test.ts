@@ -1,7 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Effect, Exit, Fiber, Metric, Redacted, Scope, Stream } from "effect"
+import { Clock, Effect, Exit, Fiber, Metric, Redacted, Schedule, Scope, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import type * as ContainerState from "../src/ContainerState.js"
+import type * as DockerEngine from "../src/DockerEngine.js"
 import * as MemoryEngine from "../src/MemoryEngine.js"
 import * as RestartPolicy from "../src/RestartPolicy.js"
 import * as Supervisor from "../src/Supervisor.js"
@@ -131,10 +132,14 @@ describe("Supervisor (MemoryEngine, TestClock)", () => {
       () =>
         Effect.gen(function* () {
           const memory = yield* MemoryEngine.MemoryEngine
+          // No stats: every state published is then a lifecycle or health change, so a
+          // replayed health event would show as a repeated state.
+          yield* memory.failNext("stats", "NotFound")
           yield* Effect.scoped(
             Effect.gen(function* () {
               const supervisor = yield* makeSupervisor
-              const fiber = yield* supervisor
+              const states: Array<ContainerState.ContainerState> = []
+              yield* supervisor
                 .run({
                   name: "watched",
                   image,
@@ -142,29 +147,31 @@ describe("Supervisor (MemoryEngine, TestClock)", () => {
                   healthcheck: { test: ["CMD", "true"], interval: "1 second" }
                 })
                 .pipe(
-                  Stream.map((state) => state.health),
-                  Stream.changes,
-                  Stream.takeUntil((health) => health === "unhealthy"),
-                  Stream.runCollect,
+                  Stream.runForEach((state) => Effect.sync(() => states.push(state))),
                   Effect.forkChild
                 )
               yield* advance(1_500)
               assert.strictEqual((yield* memory.openStreams).events, 1)
+              const id = states.at(-1)?.id
+              assert.isDefined(id)
+              const seenBeforeDrop = (yield* memory.emittedEvents).filter((event) => event.actorId === id)
+              const lastSeen = seenBeforeDrop.at(-1)
+              assert.strictEqual(lastSeen?.action, "health_status: healthy")
               // The connection drops; the health changes before the supervisor reconnects.
               yield* memory.dropEvents(drop)
               yield* memory.setHealth(nameOf("watched"), "unhealthy")
               yield* advance(2_000)
-              const health = yield* Fiber.join(fiber)
-              assert.deepStrictEqual(health, ["none", "starting", "healthy", "unhealthy"])
+              assert.deepStrictEqual(
+                states.map((state) => `${state.status}/${state.health}`),
+                ["created/none", "running/starting", "running/healthy", "running/unhealthy"]
+              )
               assert.strictEqual(yield* supervisor.eventsConnections, 2)
               assert.strictEqual((yield* memory.openStreams).events, 1)
               const eventsCalls = (yield* memory.calls).filter((call) => call.operation === "events")
               assert.strictEqual(eventsCalls.length, 2)
-              const resumedWith = eventsCalls[1]?.args[0]
-              assert.isTrue(
-                typeof resumedWith === "object" && resumedWith !== null && "since" in resumedWith,
-                "the reconnection resumes with since"
-              )
+              // Resumed from the last event seen before the drop, not from the subscription's start.
+              const resumedWith = eventsCalls[1]?.args[0] as DockerEngine.EventsOptions | undefined
+              assert.strictEqual(resumedWith?.since, (lastSeen?.timeNano ?? 0) / 1e9)
             })
           )
           assert.deepStrictEqual(yield* leftovers, { containers: [], networks: [] })
@@ -344,15 +351,6 @@ describe("Supervisor (MemoryEngine, TestClock)", () => {
       until: (state) => state.status === "pulling" && state.pull !== undefined
     },
     { step: "after create", spec: {}, until: (state) => state.status === "created" },
-    {
-      step: "while copying",
-      spec: { files: [{ path: "/etc/app.conf", content: "x" }] },
-      until: (state) => state.status === "created",
-      setup: Effect.gen(function* () {
-        const memory = yield* MemoryEngine.MemoryEngine
-        yield* memory.delay("copyFiles", "1 second")
-      })
-    },
     { step: "after start", spec: {}, until: (state) => state.status === "running" },
     {
       step: "while restarting",
@@ -384,6 +382,58 @@ describe("Supervisor (MemoryEngine, TestClock)", () => {
       }).pipe(Effect.provide(memoryLayer()))
     )
   }
+
+  it.effect(
+    "interrupted while copying (a slow stream, cut mid-way), it leaves no container and no network",
+    () =>
+      Effect.gen(function* () {
+        const memory = yield* MemoryEngine.MemoryEngine
+        const chunk = new Uint8Array(1024).fill(0x62)
+        const chunks = 20
+        let pulled = 0
+        // 20 chunks, one every 100 ms: the copy takes 2 s unless it is cut.
+        const slow = Stream.fromIterable(Array.from({ length: chunks }, () => chunk)).pipe(
+          Stream.schedule(Schedule.spaced("100 millis")),
+          Stream.tap(() =>
+            Effect.sync(() => {
+              pulled += 1
+            })
+          )
+        )
+        const states: Array<ContainerState.ContainerState> = []
+        yield* Effect.scoped(
+          Effect.gen(function* () {
+            const supervisor = yield* makeSupervisor
+            const running = yield* supervisor
+              .run({
+                name: "copying",
+                image,
+                command: ["sleep", "60"],
+                files: [{ path: "/tmp/slow.bin", stream: slow, size: chunks * chunk.length }]
+              })
+              .pipe(
+                Stream.runForEach((state) => Effect.sync(() => states.push(state))),
+                Effect.forkChild
+              )
+            yield* advance(500)
+            assert.isAbove(pulled, 0, "the copy started")
+            assert.isBelow(pulled, chunks, "the copy is not done")
+            assert.deepStrictEqual(
+              states.map((state) => state.status),
+              ["created"]
+            )
+            yield* Fiber.interrupt(running)
+            const cutAt = pulled
+            yield* advance(3_000)
+            assert.strictEqual(pulled, cutAt, "nothing more of the stream was read after the interruption")
+            assert.deepStrictEqual(yield* supervisor.list(), [])
+          })
+        )
+        assert.deepStrictEqual(yield* leftovers, { containers: [], networks: [] })
+        const starts = (yield* memory.calls).filter((call) => call.operation === "startContainer")
+        assert.deepStrictEqual(starts, [])
+      }).pipe(Effect.provide(memoryLayer()))
+  )
 
   it.effect("an invalid spec fails with InvalidSpec before any engine call", () =>
     Effect.gen(function* () {
@@ -428,26 +478,35 @@ describe("Supervisor (MemoryEngine, TestClock)", () => {
   it.effect("concurrent runs of one image share one pull and all see its progress", () =>
     Effect.gen(function* () {
       const memory = yield* MemoryEngine.MemoryEngine
-      const finals = yield* Effect.scoped(
+      const seen = yield* Effect.scoped(
         Effect.gen(function* () {
           const supervisor = yield* makeSupervisor
           const fiber = yield* Stream.mergeAll(
             Array.from({ length: 5 }, (_, index) =>
-              supervisor
-                .run({ name: `same-${index}`, image: registryImage, command: ["true"] })
-                .pipe(Stream.filter((state) => state.status === "pulling" || state.status === "running"))
+              supervisor.run({ name: `same-${index}`, image: registryImage, command: ["sleep", "60"] }).pipe(
+                Stream.takeUntil((state) => state.status === "running"),
+                Stream.map((state) => ({ run: index, state }))
+              )
             ),
             { concurrency: 5 }
           ).pipe(Stream.runCollect, Effect.forkChild)
           yield* advance(5_000)
-          const running = yield* supervisor.list()
-          yield* Fiber.interrupt(fiber)
-          return running
+          return yield* Fiber.join(fiber)
         })
       )
-      assert.strictEqual(finals.length, 5)
       const pulls = (yield* memory.calls).filter((call) => call.operation === "pullImage")
       assert.strictEqual(pulls.length, 1)
+      for (let run = 0; run < 5; run++) {
+        const states = seen.filter((entry) => entry.run === run).map((entry) => entry.state)
+        const progress = states.flatMap((state) =>
+          state.status === "pulling" && state.pull ? [state.pull] : []
+        )
+        // Every run follows the one pull to its end: the two layers' 5 MB, to 100 %.
+        assert.isAbove(progress.length, 1, `run ${run} saw the pull progress`)
+        assert.strictEqual(progress.at(-1)?.bytesTotal, 5_000_000, `run ${run}`)
+        assert.strictEqual(progress.at(-1)?.percent, 100, `run ${run}`)
+        assert.strictEqual(states.at(-1)?.status, "running", `run ${run}`)
+      }
     }).pipe(Effect.provide(memoryLayer()))
   )
 

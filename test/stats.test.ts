@@ -31,16 +31,14 @@ const v2Second = sampleAt(v2, 1)
 
 describe("Stats.cpuPercent", () => {
   it("computes the CLI's figure on a recorded cgroup v1 sample", () => {
-    // Δ total_usage / Δ system_cpu_usage × online_cpus × 100, from the fixture's numbers.
-    const expected = ((1754230648 - 1229907669) / (3436480000000 - 3434380000000)) * 2 * 100
-    assert.closeTo(Stats.cpuPercent(v1Second) ?? Number.NaN, expected, 1e-9)
-    assert.closeTo(expected, 49.93, 0.01)
+    // `docker stats` showed 49.94% for this sample: Δ total_usage 524322979 ns over Δ system
+    // 2.1e12 ns, times 2 online CPUs, times 100.
+    assert.closeTo(Stats.cpuPercent(v1Second) ?? Number.NaN, 49.935521809, 1e-6)
   })
 
   it("computes the CLI's figure on a cgroup v2 sample (online CPUs, no percpu)", () => {
-    const expected = ((293351000 - 91833000) / (1386555130000000 - 1386547120000000)) * 8 * 100
-    assert.closeTo(Stats.cpuPercent(v2Second) ?? Number.NaN, expected, 1e-9)
-    assert.closeTo(expected, 20.13, 0.01)
+    // 20.13%: Δ total_usage 201518000 ns over Δ system 8.01e9 ns, times 8 online CPUs, times 100.
+    assert.closeTo(Stats.cpuPercent(v2Second) ?? Number.NaN, 20.126641698, 1e-6)
   })
 
   it("gives no figure for the first sample (empty precpu), not a spike", () => {
@@ -77,26 +75,19 @@ describe("Stats.cpuPercent", () => {
 describe("Stats.memory", () => {
   it("is usage minus inactive_file on cgroup v2", () => {
     const memory = Stats.memory(v2Second)
-    assert.deepStrictEqual(memory, {
-      used: 44650496 - 8278016,
-      limit: 268435456,
-      percent: ((44650496 - 8278016) / 268435456) * 100
-    })
+    // usage 44650496 minus inactive_file 8278016, of a 256 MiB limit.
+    assert.deepStrictEqual(memory, { used: 36372480, limit: 268435456, percent: 13.5498046875 })
   })
 
   it("is usage minus total_inactive_file on cgroup v1", () => {
     // The recorded v1 sample had no page cache; with some (as after writing a file), it is left out.
     const recordedMemory = Stats.memory(v1Second)
-    assert.deepStrictEqual(recordedMemory, {
-      used: 630784,
-      limit: 67108864,
-      percent: (630784 / 67108864) * 100
-    })
+    assert.deepStrictEqual(recordedMemory, { used: 630784, limit: 67108864, percent: 0.93994140625 })
     const cached = {
       ...v1Second,
       memory: { ...v1Second.memory, usage: 21897216, totalInactiveFile: 12582912, inactiveFile: 4096 }
     }
-    assert.strictEqual(Stats.memory(cached)?.used, 21897216 - 12582912)
+    assert.strictEqual(Stats.memory(cached)?.used, 9314304)
   })
 
   it("keeps usage when the inactive file cache is not smaller than usage", () => {
@@ -127,7 +118,8 @@ describe("Stats.memory", () => {
 
 describe("Stats.networkTotals", () => {
   it("sums every interface, or counts the named one", () => {
-    assert.deepStrictEqual(Stats.networkTotals(v2Second), { rx: 64076 + 1000, tx: 13550 + 200 })
+    // eth0 64076 / 13550 plus eth1 1000 / 200.
+    assert.deepStrictEqual(Stats.networkTotals(v2Second), { rx: 65076, tx: 13750 })
     assert.deepStrictEqual(Stats.networkTotals(v2Second, "eth1"), { rx: 1000, tx: 200 })
     assert.deepStrictEqual(Stats.networkTotals(v1Second), { rx: 736, tx: 0 })
   })
@@ -173,12 +165,13 @@ describe("Stats rate window", () => {
     const [afterFirst, first] = Stats.step(Stats.initialWindow(), v2First)
     assert.strictEqual(first.cpuPercent, undefined)
     assert.strictEqual(first.rxRate, undefined)
-    assert.strictEqual(first.rxTotal, 12876 + 1000)
-    assert.strictEqual(first.memoryUsed, 44113920 - 8278016)
+    assert.strictEqual(first.rxTotal, 13876)
+    assert.strictEqual(first.memoryUsed, 35835904)
     const [, second] = Stats.step(afterFirst, v2Second)
-    const seconds = (Date.parse(v2Second.read) - Date.parse(v2First.read)) / 1000
-    assert.closeTo(second.rxRate ?? Number.NaN, ((64076 - 12876) * 8) / seconds, 1e-6)
-    assert.closeTo(second.txRate ?? Number.NaN, ((13550 - 3310) * 8) / seconds, 1e-6)
+    // 51200 bytes received and 10240 sent on eth0 between the two reads, 1.002 s apart (the
+    // sample times are read to the millisecond: 1.002 s).
+    assert.closeTo(second.rxRate ?? Number.NaN, 408_782.43, 1)
+    assert.closeTo(second.txRate ?? Number.NaN, 81_756.49, 1)
     assert.closeTo(second.cpuPercent ?? Number.NaN, 20.13, 0.01)
     assert.strictEqual(second.memoryLimit, 268435456)
   })

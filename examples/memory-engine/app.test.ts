@@ -51,18 +51,45 @@ describe("runJob on MemoryEngine", () => {
     }).pipe(Effect.provide(engine))
   )
 
-  it.effect("surfaces an engine failure (injected) and still removes what it created", () =>
+  it.effect("surfaces the worker's start failure (injected) and still removes both containers", () =>
     Effect.gen(function* () {
       const memory = yield* MemoryEngine.MemoryEngine
-      // The second start (the worker's) fails like a daemon that cannot attach the network.
+      const running = yield* Effect.forkChild(Effect.flip(runJob(job)))
+      // The database is created and started at once; then it waits for its health.
+      yield* TestClock.adjust("1 second")
+      const containers = yield* memory.containers
+      assert.deepStrictEqual(
+        containers.map((container) => [container.name, container.state.status]),
+        [["nightly-db", "running"]]
+      )
+      // So the next start is the worker's: it fails like a daemon that cannot attach the network.
       yield* memory.failNext("startContainer", "ServerError", { message: "could not find bridge docker0" })
-      yield* memory.failNext("startContainer", "ServerError", { message: "could not find bridge docker0" })
-      const error = yield* Effect.flip(runJob(job))
+      yield* TestClock.adjust("1 second") // the database turns healthy
+      const error = yield* Fiber.join(running)
       assert.strictEqual(error._tag, "DockerError")
       assert.strictEqual(error._tag === "DockerError" ? error.reason : undefined, "ServerError")
+      assert.include(error.message, "could not find bridge docker0")
       assert.deepStrictEqual(yield* leftovers(job), [])
-      const calls = (yield* memory.calls).map((call) => call.operation)
-      assert.deepStrictEqual(calls.slice(0, 3), ["createContainer", "startContainer", "removeContainer"])
+      const calls = (yield* memory.calls).filter((call) =>
+        ["createContainer", "startContainer", "removeContainer"].includes(call.operation)
+      )
+      const worker = calls.findIndex(
+        (call) =>
+          call.operation === "createContainer" &&
+          (call.args[0] as { readonly name?: string } | undefined)?.name === "nightly-worker"
+      )
+      assert.isAbove(worker, 0, "the worker was created after the database")
+      assert.deepStrictEqual(
+        calls.map((call) => call.operation),
+        [
+          "createContainer",
+          "startContainer",
+          "createContainer",
+          "startContainer",
+          "removeContainer",
+          "removeContainer"
+        ]
+      )
     }).pipe(Effect.provide(engine))
   )
 

@@ -58,6 +58,14 @@ export interface ContractEnvironment<R> {
     name: string,
     behaviour: Behaviour
   ) => Effect.Effect<Partial<DockerEngine.CreateContainerOptions>, never, R>
+  /**
+   * A file copied into container `id`, read back: its bytes and permission bits, or undefined
+   * when there is none at `path` (the engine's archive on Docker, the file table on memory).
+   */
+  readonly readFile: (
+    id: string,
+    path: string
+  ) => Effect.Effect<{ readonly content: Uint8Array; readonly mode: number } | undefined, unknown, R>
 }
 
 /** A test registration: the runner provides the engine (and `R`) and a scope. */
@@ -68,7 +76,7 @@ export type Register<R> = (
 
 let sequence = 0
 /** A container or network name unique to this process and run. */
-const uniqueName = (what: string): string => {
+export const uniqueName = (what: string): string => {
   sequence += 1
   return `contract-${process.pid}-${Date.now().toString(36)}-${sequence}-${what}`
 }
@@ -682,20 +690,34 @@ export const engineContract = <R>(env: ContractEnvironment<R>, test: Register<R>
       })
   )
 
-  caseTest("copy: files go into a container; unknown containers are NotFound", (own) =>
-    Effect.gen(function* () {
-      const engine = yield* DockerEngine.DockerEngine
-      const { id } = yield* container(own, "copy", { _tag: "Runs", onStop: "exit" })
-      yield* engine.copyFiles(id, [
-        { path: "/etc/contract/hello.txt", content: "hello\n", mode: 0o600 },
-        { path: "/etc/contract/data.bin", content: new Uint8Array([1, 2, 3]) }
-      ])
-      const missing = yield* Effect.flip(
-        engine.copyFiles("contract-no-such-container", [{ path: "/a.txt", content: "a" }])
-      )
-      assert.strictEqual(missing.reason, "NotFound")
-      const badPath = yield* Effect.flip(engine.putArchive(id, "/no/such/dir", Stream.empty))
-      assert.strictEqual(badPath.reason, "NotFound")
-    })
+  caseTest(
+    "copy: files go into a container with their content and mode; unknown containers are NotFound",
+    (own) =>
+      Effect.gen(function* () {
+        const engine = yield* DockerEngine.DockerEngine
+        const { id } = yield* container(own, "copy", { _tag: "Runs", onStop: "exit" })
+        const bytes = new Uint8Array([0, 1, 2, 3, 255])
+        yield* engine.copyFiles(id, [
+          { path: "/etc/contract/hello.txt", content: "hello\n", mode: 0o600 },
+          { path: "/etc/contract/data.bin", content: bytes },
+          { path: "/etc/contract/streamed.bin", stream: Stream.make(bytes, bytes), size: 10, mode: 0o755 }
+        ])
+        const hello = yield* env.readFile(id, "/etc/contract/hello.txt")
+        assert.strictEqual(new TextDecoder().decode(hello?.content), "hello\n")
+        assert.strictEqual(hello?.mode, 0o600)
+        const data = yield* env.readFile(id, "/etc/contract/data.bin")
+        assert.deepStrictEqual([...(data?.content ?? [])], [...bytes])
+        assert.strictEqual(data?.mode, 0o644, "0o644 when no mode is given")
+        const streamed = yield* env.readFile(id, "/etc/contract/streamed.bin")
+        assert.deepStrictEqual([...(streamed?.content ?? [])], [...bytes, ...bytes])
+        assert.strictEqual(streamed?.mode, 0o755)
+        assert.isUndefined(yield* env.readFile(id, "/etc/contract/absent.txt"))
+        const missing = yield* Effect.flip(
+          engine.copyFiles("contract-no-such-container", [{ path: "/a.txt", content: "a" }])
+        )
+        assert.strictEqual(missing.reason, "NotFound")
+        const badPath = yield* Effect.flip(engine.putArchive(id, "/no/such/dir", Stream.empty))
+        assert.strictEqual(badPath.reason, "NotFound")
+      })
   )
 }

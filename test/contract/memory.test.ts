@@ -7,7 +7,8 @@ import { Effect, Fiber } from "effect"
 import { TestClock } from "effect/testing"
 import * as DockerEngine from "../../src/DockerEngine.js"
 import * as MemoryEngine from "../../src/MemoryEngine.js"
-import { type Behaviour, type ContractEnvironment, engineContract } from "./engineContract.js"
+import { type Behaviour, type ContractEnvironment, engineContract, type Register } from "./engineContract.js"
+import { type Behaviour2, type ContractEnvironment2, engineContract2 } from "./engineContract2.js"
 
 const labels = {
   "dev.effect-docker.app": "test-contract-memory",
@@ -34,6 +35,27 @@ const scriptOf = (behaviour: Behaviour): MemoryEngine.Script => {
   }
 }
 
+const failingPullImage = "127.0.0.1:5000/effect-docker/contract-broken:latest"
+const brokenLayer = "filesystem layer verification failed for digest sha256:0123"
+
+const script2Of = (behaviour: Behaviour2): MemoryEngine.Script => {
+  switch (behaviour._tag) {
+    case "PrintsLater":
+      return {
+        logs: [{ text: behaviour.early }, { text: behaviour.late, at: `${behaviour.afterSeconds} seconds` }],
+        onStopSignal: "exit"
+      }
+    case "Degrades":
+      return {
+        health: [
+          { at: "500 millis", status: "healthy" },
+          { at: `${behaviour.healthyForSeconds + 0.5} seconds`, status: "unhealthy" }
+        ],
+        onStopSignal: "exit"
+      }
+  }
+}
+
 const env: ContractEnvironment<MemoryEngine.MemoryEngine> = {
   name: "memory",
   advance: (duration) => TestClock.adjust(duration),
@@ -54,7 +76,39 @@ const env: ContractEnvironment<MemoryEngine.MemoryEngine> = {
       return behaviour._tag === "Checked"
         ? { healthcheck: { test: ["CMD", behaviour.passes ? "true" : "false"], intervalMs: 500, retries: 1 } }
         : {}
+    }),
+  readFile: (id, path) =>
+    Effect.gen(function* () {
+      const memory = yield* MemoryEngine.MemoryEngine
+      const file = (yield* memory.files(id)).find((entry) => entry.path === path && entry.type === "file")
+      return file === undefined ? undefined : { content: file.content, mode: file.mode }
     })
+}
+
+const env2: ContractEnvironment2<MemoryEngine.MemoryEngine> = {
+  ...env,
+  program2: (name, behaviour) =>
+    Effect.gen(function* () {
+      const memory = yield* MemoryEngine.MemoryEngine
+      yield* memory.script({ container: name }, script2Of(behaviour))
+      return behaviour._tag === "Degrades"
+        ? { healthcheck: { test: ["CMD", "test", "-f", "/tmp/healthy"], intervalMs: 500, retries: 1 } }
+        : {}
+    }),
+  dropEvents: (options) =>
+    Effect.gen(function* () {
+      const memory = yield* MemoryEngine.MemoryEngine
+      yield* memory.dropEvents(options)
+    }),
+  failingPull: Effect.gen(function* () {
+    const memory = yield* MemoryEngine.MemoryEngine
+    yield* memory.addRegistryImage({
+      reference: failingPullImage,
+      layers: [1_000_000, 1_000_000],
+      pull: { fail: { message: brokenLayer, afterLayers: 1 }, stepDelay: "20 millis" }
+    })
+    return { reference: failingPullImage, message: "filesystem layer verification failed" }
+  })
 }
 
 const memoryLayer = MemoryEngine.layer({
@@ -63,7 +117,7 @@ const memoryLayer = MemoryEngine.layer({
 })
 
 describe("engine contract (MemoryEngine)", () => {
-  engineContract(env, (name, body) =>
+  const register = (name: string, body: Parameters<Register<MemoryEngine.MemoryEngine>>[1]) =>
     it.effect(name, () =>
       Effect.gen(function* () {
         yield* Effect.scoped(body())
@@ -75,5 +129,6 @@ describe("engine contract (MemoryEngine)", () => {
         }
       }).pipe(Effect.provide(memoryLayer))
     )
-  )
+  engineContract(env, register)
+  engineContract2(env2, register)
 })

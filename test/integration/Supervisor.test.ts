@@ -1,7 +1,8 @@
 import { spawnSync } from "node:child_process"
+import { randomBytes } from "node:crypto"
 import * as Os from "node:os"
 import { assert, layer } from "@effect/vitest"
-import { Effect, Exit, Ref, Schedule, Scope, Stream } from "effect"
+import { Deferred, Effect, Exit, Fiber, Ref, Schedule, Scope, Stream } from "effect"
 import type * as ContainerState from "../../src/ContainerState.js"
 import * as DockerEngine from "../../src/DockerEngine.js"
 import * as RestartPolicy from "../../src/RestartPolicy.js"
@@ -65,6 +66,16 @@ const withSupervisor = <A, E>(
 /** Statuses with repeats collapsed: `pulling, pulling, created` → `pulling, created`. */
 const statusSequence = (states: ReadonlyArray<ContainerState.ContainerState>) =>
   states.map((state) => state.status).filter((status, index, all) => index === 0 || all[index - 1] !== status)
+
+/**
+ * Cases not run until a gap in src is fixed, each with the gap named (an empty list is the goal).
+ */
+const knownGaps: ReadonlyArray<string> = [
+  // Gap: src/internal/tar.ts destroys the tar entry when the copy is interrupted, and the
+  // entry's "tar entry destroyed" error has no listener: an uncaught exception in the test
+  // process (the case's own assertions pass).
+  "interrupted while copying (a slow stream, cut mid-way), it leaves no container and no network"
+]
 
 // Tests that remove and pull the suite's registry image run one after another.
 layer(liveLayer, { excludeTestServices: true })("Supervisor (live engine, pulls)", (it) => {
@@ -137,10 +148,18 @@ layer(liveLayer, { excludeTestServices: true })("Supervisor (live engine, pulls)
     120_000
   )
 
-  it.effect("interrupted while pulling, it leaves no container and no network", () =>
+  it.effect("interrupted while pulling, it leaves no container and no network, and its pull is cut", () =>
     Effect.gen(function* () {
       yield* removeImageIfPresent(pulledImage)
       const engine = yield* DockerEngine.DockerEngine
+      // How the engine's pull stream ended: it must be interrupted with its last waiter, not
+      // left running (or run to its end) behind the interrupted run.
+      const pullEnds: Array<Exit.Exit<unknown, unknown>> = []
+      const observed: DockerEngine.DockerEngineShape = {
+        ...engine,
+        pullImage: (reference) =>
+          engine.pullImage(reference).pipe(Stream.onExit((exit) => Effect.sync(() => pullEnds.push(exit))))
+      }
       const created = yield* withSupervisor((supervisor) =>
         supervisor.run({ name: "interrupt-pulling", image: pulledImage, command: ["true"] }).pipe(
           Stream.takeUntil((state) => state.status === "pulling"),
@@ -152,11 +171,14 @@ layer(liveLayer, { excludeTestServices: true })("Supervisor (live engine, pulls)
             })
           )
         )
-      )
+      ).pipe(Effect.provideService(DockerEngine.DockerEngine, observed))
       assert.deepStrictEqual(created, [])
-      // The pull was interrupted with its last waiter: a fresh run pulls again.
-      const present = yield* engine.inspectImage(pulledImage).pipe(Effect.option)
-      assert.isTrue(present._tag === "None" || present._tag === "Some")
+      assert.strictEqual(pullEnds.length, 1, "one pull, ended")
+      const [pullEnd] = pullEnds
+      assert.isTrue(
+        pullEnd !== undefined && Exit.hasInterrupts(pullEnd),
+        "the pull was interrupted, not finished"
+      )
     })
   )
 
@@ -173,9 +195,13 @@ layer(liveLayer, { excludeTestServices: true })("Supervisor (live engine, pulls)
             .run({ name: `stubborn-${index}`, image, command: ["sleep", "300"], stopTimeout: "2 seconds" })
             .pipe(Stream.runDrain, Effect.forkDetach)
         }
+        // Bounded, and the instance released whatever happens: a failure here must not leave
+        // ten containers running behind the test.
         yield* supervisor.list().pipe(
           Effect.map((containers) => containers.filter((container) => container.state === "running").length),
-          Effect.repeat({ until: (running) => running === 10, schedule: Schedule.spaced("100 millis") })
+          Effect.repeat({ until: (running) => running === 10, schedule: Schedule.spaced("100 millis") }),
+          Effect.timeout("60 seconds"),
+          Effect.onError(() => Scope.close(scope, Exit.void))
         )
         const started = Date.now()
         yield* Scope.close(scope, Exit.void)
@@ -310,18 +336,24 @@ layer(liveLayer, { excludeTestServices: true, concurrent: true })("Supervisor (l
     readonly step: string
     readonly spec: Partial<Parameters<Supervisor.SupervisorShape["run"]>[0]>
     readonly until: (state: ContainerState.ContainerState) => boolean
+    /** What must hold at the moment of the interruption (beyond `until`). */
+    readonly check?: (
+      supervisor: Supervisor.SupervisorShape,
+      state: ContainerState.ContainerState
+    ) => Effect.Effect<void, unknown, DockerEngine.DockerEngine>
   }> = [
-    { step: "after create", spec: {}, until: (state) => state.status === "created" },
     {
-      // The container is attached to the instance network when it is created.
-      step: "after connect (created on the instance network)",
+      // The container is attached to the instance network when it is created (there is no
+      // separate connect step): interrupting at `created` covers "after connect" too.
+      step: "after create, attached to the instance network",
       spec: {},
-      until: (state) => state.status === "created" && state.id !== undefined
-    },
-    {
-      step: "while copying",
-      spec: { files: [{ path: "/tmp/big.bin", content: new Uint8Array(32 * 1024 * 1024), mode: 0o600 }] },
-      until: (state) => state.status === "created"
+      until: (state) => state.status === "created",
+      check: (supervisor, state) =>
+        Effect.gen(function* () {
+          const engine = yield* DockerEngine.DockerEngine
+          const inspect = yield* engine.inspectContainer(state.id ?? "")
+          assert.deepStrictEqual(Object.keys(inspect.networks), [supervisor.network])
+        })
     },
     { step: "after start", spec: {}, until: (state) => state.status === "running" },
     {
@@ -333,18 +365,78 @@ layer(liveLayer, { excludeTestServices: true, concurrent: true })("Supervisor (l
       until: (state) => state.status === "restarting"
     }
   ]
-  for (const { step, spec, until } of interruptions) {
+  for (const { step, spec, until, check } of interruptions) {
     it.effect(`interrupted ${step}, it leaves no container and no network`, () =>
       Effect.gen(function* () {
         const remaining = yield* withSupervisor((supervisor) =>
           supervisor
             .run({ name: "interrupted", image, command: ["sleep", "60"], stopTimeout: "1 second", ...spec })
-            .pipe(Stream.takeUntil(until), Stream.runDrain, Effect.andThen(supervisor.list()))
+            .pipe(
+              // Checked while the run still holds the container, before the interruption.
+              Stream.tap((state) =>
+                check !== undefined && until(state) ? check(supervisor, state) : Effect.void
+              ),
+              Stream.takeUntil(until),
+              Stream.runLast,
+              Effect.tap((last) =>
+                Effect.sync(() =>
+                  assert.isTrue(last._tag === "Some" && until(last.value), `ended at ${step}`)
+                )
+              ),
+              Effect.andThen(supervisor.list())
+            )
         )
         assert.deepStrictEqual(remaining, [])
       })
     )
   }
+
+  const copyCutMidWay =
+    "interrupted while copying (a slow stream, cut mid-way), it leaves no container and no network"
+  const registerCopyCut = knownGaps.includes(copyCutMidWay) ? it.effect.skip : it.effect
+  registerCopyCut(copyCutMidWay, () =>
+    Effect.gen(function* () {
+      const chunk = new Uint8Array(64 * 1024).fill(0x62)
+      const chunks = 50
+      let pulled = 0
+      const copyStarted = yield* Deferred.make<void>()
+      // 50 chunks, one every 200 ms: the copy takes 10 s unless it is cut.
+      const slow = Stream.fromIterable(Array.from({ length: chunks }, () => chunk)).pipe(
+        Stream.schedule(Schedule.spaced("200 millis")),
+        Stream.tap(() =>
+          Effect.sync(() => {
+            pulled += 1
+          }).pipe(Effect.andThen(Deferred.succeed(copyStarted, undefined)))
+        )
+      )
+      const states: Array<ContainerState.ContainerState> = []
+      const remaining = yield* withSupervisor((supervisor) =>
+        Effect.gen(function* () {
+          const running = yield* supervisor
+            .run({
+              name: "copying",
+              image,
+              command: ["sleep", "60"],
+              stopTimeout: "1 second",
+              files: [{ path: "/tmp/slow.bin", stream: slow, size: chunks * chunk.length, mode: 0o600 }]
+            })
+            .pipe(
+              Stream.runForEach((state) => Effect.sync(() => states.push(state))),
+              Effect.forkChild
+            )
+          yield* Deferred.await(copyStarted).pipe(Effect.timeout("30 seconds"))
+          yield* Fiber.interrupt(running)
+          return yield* supervisor.list()
+        })
+      )
+      assert.deepStrictEqual(remaining, [])
+      assert.isBelow(pulled, chunks, `the copy was cut mid-way (${pulled} of ${chunks} chunks read)`)
+      assert.isFalse(
+        states.some((state) => state.status === "running"),
+        "interrupted before the container started"
+      )
+    })
+  )
 
   it.effect("start resolves when the readiness holds and the handle sees the exit", () =>
     withSupervisor((supervisor) =>
@@ -415,47 +507,59 @@ layer(liveLayer, { excludeTestServices: true, concurrent: true })("Supervisor (l
         ({ id }) => engine.removeContainer(id, { force: true }).pipe(Effect.ignore)
       )
       yield* engine.startContainer(foreign.id)
+      // An app of this run alone: `removeStale` sweeps every dead instance of the app, and
+      // debris of an earlier run under a shared app name would change the exact count below.
+      const staleApp = `test-stale-${randomBytes(4).toString("hex")}`
       // A dead instance of the same app: its owner pid no longer exists.
       const deadPid = spawnSync("true").pid ?? 999_999
       const deadLabels = {
         ...labels,
-        "dev.effect-docker.app": app,
+        "dev.effect-docker.app": staleApp,
         "dev.effect-docker.instance": "deadbeef",
         "dev.effect-docker.owner": `${Os.hostname()}/${deadPid}/1`
       }
-      yield* engine.createNetwork({ name: `${app}-deadbeef-${process.pid}`, labels: deadLabels })
+      yield* engine.createNetwork({ name: `${staleApp}-deadbeef`, labels: deadLabels })
       yield* engine.createContainer({ image, cmd: ["sleep", "60"], labels: deadLabels })
 
-      yield* withSupervisor((first) =>
-        withSupervisor((second) =>
-          Effect.gen(function* () {
-            yield* first.start({ name: "mine", image, command: ["sleep", "60"], stopTimeout: "1 second" })
-            yield* second.start({ name: "theirs", image, command: ["sleep", "60"], stopTimeout: "1 second" })
+      yield* withSupervisor(
+        (first) =>
+          withSupervisor(
+            (second) =>
+              Effect.gen(function* () {
+                yield* first.start({ name: "mine", image, command: ["sleep", "60"], stopTimeout: "1 second" })
+                yield* second.start({
+                  name: "theirs",
+                  image,
+                  command: ["sleep", "60"],
+                  stopTimeout: "1 second"
+                })
 
-            assert.strictEqual(yield* first.remove(), 1)
-            assert.isFalse(yield* first.isRunning())
-            assert.isTrue(yield* second.isRunning())
+                assert.strictEqual(yield* first.remove(), 1)
+                assert.isFalse(yield* first.isRunning())
+                assert.isTrue(yield* second.isRunning())
 
-            yield* first.start({
-              name: "mine-again",
-              image,
-              command: ["sleep", "60"],
-              stopTimeout: "1 second"
-            })
-            const removed = yield* first.removeStale
-            assert.deepStrictEqual(removed, { containers: 1, networks: 1 })
-            assert.isTrue(yield* first.isRunning())
-            assert.isTrue(yield* second.isRunning())
-            assert.strictEqual((yield* engine.inspectContainer(foreign.id)).state.status, "running")
-            assert.deepStrictEqual(
-              yield* engine.listContainers({
-                all: true,
-                labels: { "dev.effect-docker.instance": "deadbeef" }
+                yield* first.start({
+                  name: "mine-again",
+                  image,
+                  command: ["sleep", "60"],
+                  stopTimeout: "1 second"
+                })
+                const removed = yield* first.removeStale
+                assert.deepStrictEqual(removed, { containers: 1, networks: 1 })
+                assert.isTrue(yield* first.isRunning())
+                assert.isTrue(yield* second.isRunning())
+                assert.strictEqual((yield* engine.inspectContainer(foreign.id)).state.status, "running")
+                assert.deepStrictEqual(
+                  yield* engine.listContainers({
+                    all: true,
+                    labels: { "dev.effect-docker.instance": "deadbeef", "dev.effect-docker.app": staleApp }
+                  }),
+                  []
+                )
               }),
-              []
-            )
-          })
-        )
+            { app: staleApp }
+          ),
+        { app: staleApp }
       )
     }).pipe(Effect.scoped)
   )

@@ -5,8 +5,17 @@
 import { layer } from "@effect/vitest"
 import { Effect } from "effect"
 import { afterAll } from "vitest"
-import type * as DockerEngine from "../../src/DockerEngine.js"
-import { type Behaviour, type ContractEnvironment, engineContract } from "../contract/engineContract.js"
+import * as DockerEngine from "../../src/DockerEngine.js"
+import {
+  type Behaviour,
+  type ContractEnvironment,
+  engineContract,
+  type Register,
+  uniqueName
+} from "../contract/engineContract.js"
+import { type Behaviour2, type ContractEnvironment2, engineContract2 } from "../contract/engineContract2.js"
+import { readFileFromContainer } from "../support/archive.js"
+import { brokenLayerMessage, brokenRegistry } from "../support/brokenRegistry.js"
 import { assertNoLeftovers, liveLayer, registryImage, testLabels } from "../support/live.js"
 
 const labels = testLabels("contract")
@@ -42,6 +51,52 @@ const programOf = (behaviour: Behaviour): Partial<DockerEngine.CreateContainerOp
   }
 }
 
+const program2Of = (behaviour: Behaviour2): Partial<DockerEngine.CreateContainerOptions> => {
+  switch (behaviour._tag) {
+    case "PrintsLater":
+      return {
+        cmd: [
+          "sh",
+          "-c",
+          `trap 'exit 143' TERM; echo ${behaviour.early}; sleep ${behaviour.afterSeconds}; echo ${behaviour.late}; sleep 3600 & wait`
+        ]
+      }
+    case "Degrades":
+      return {
+        cmd: [
+          "sh",
+          "-c",
+          `trap 'exit 143' TERM; touch /tmp/healthy; sleep ${behaviour.healthyForSeconds}; rm /tmp/healthy; sleep 3600 & wait`
+        ],
+        healthcheck: {
+          test: ["CMD", "test", "-f", "/tmp/healthy"],
+          intervalMs: 500,
+          timeoutMs: 2000,
+          retries: 1
+        }
+      }
+  }
+}
+
+/** Runs busybox `nslookup host` on `network`: exit 0 when the engine's DNS knows the name. */
+const resolves = (network: string, host: string, labels: Readonly<Record<string, string>>) =>
+  Effect.gen(function* () {
+    const engine = yield* DockerEngine.DockerEngine
+    const { id } = yield* Effect.acquireRelease(
+      engine.createContainer({
+        image: "busybox:latest",
+        name: uniqueName("resolver"),
+        labels,
+        cmd: ["nslookup", host],
+        networkMode: network
+      }),
+      ({ id }) => engine.removeContainer(id, { force: true }).pipe(Effect.ignore)
+    )
+    yield* engine.startContainer(id)
+    const { exitCode } = yield* engine.waitContainer(id, { condition: "not-running" })
+    return exitCode === 0
+  })
+
 const env: ContractEnvironment<never> = {
   name: "live",
   advance: (duration) => Effect.sleep(duration),
@@ -50,11 +105,21 @@ const env: ContractEnvironment<never> = {
   pullImage: registryImage("contract"),
   missingImage: "127.0.0.1:5000/effect-docker/contract-missing:latest",
   labels,
-  program: (_name, behaviour) => Effect.succeed(programOf(behaviour))
+  program: (_name, behaviour) => Effect.succeed(programOf(behaviour)),
+  readFile: (id, path) => readFileFromContainer(id, path)
+}
+
+const env2: ContractEnvironment2<never> = {
+  ...env,
+  program2: (_name, behaviour) => Effect.succeed(program2Of(behaviour)),
+  resolves,
+  failingPull: Effect.map(brokenRegistry, (reference) => ({ reference, message: brokenLayerMessage }))
 }
 
 layer(liveLayer, { excludeTestServices: true, concurrent: true })("engine contract (live engine)", (it) => {
-  engineContract(env, (name, body) => it.effect(name, () => Effect.scoped(body()), 30_000))
+  const register: Register<never> = (name, body) => it.effect(name, () => Effect.scoped(body()), 30_000)
+  engineContract(env, register)
+  engineContract2(env2, register)
 })
 
 afterAll(() => Effect.runPromise(assertNoLeftovers(labels).pipe(Effect.provide(liveLayer))))

@@ -140,14 +140,18 @@ layer(liveLayer, { excludeTestServices: true, concurrent: true })(
             assert.strictEqual(missingNever._tag, "PullError")
 
             const commandless = yield* runFailure(supervisor, { name: "no-command", image: noCommand })
-            assert.include(["InvalidSpec", "CreateError"], commandless._tag)
+            // Only the engine knows the image has no command: it refuses the create.
+            assert.strictEqual(commandless._tag, "CreateError")
             if (commandless._tag === "CreateError") assert.strictEqual(commandless.cause.reason, "BadRequest")
             const emptyCommand = yield* runFailure(supervisor, {
               name: "empty-command",
               image: noCommand,
               command: []
             })
-            assert.include(["InvalidSpec", "CreateError"], emptyCommand._tag)
+            // An empty command means "the image's", which this image lacks: the engine refuses it too.
+            assert.strictEqual(emptyCommand._tag, "CreateError")
+            if (emptyCommand._tag === "CreateError")
+              assert.strictEqual(emptyCommand.cause.reason, "BadRequest")
 
             const creates = yield* createsOf(supervisor.instanceId, since)
             assert.deepStrictEqual(creates, [], "no container was created for a bad spec")
@@ -220,10 +224,9 @@ layer(liveLayer, { excludeTestServices: true, concurrent: true })(
             // Someone removes the instance's network.
             yield* engine.removeNetwork(supervisor.network)
             const error = yield* runFailure(supervisor, { name: "homeless", image, command: ["true"] })
-            assert.include(["CreateError", "StartError"], error._tag)
-            if (error._tag === "CreateError" || error._tag === "StartError") {
-              assert.strictEqual(error.cause.reason, "NotFound")
-            }
+            // As above: dockerd 20.10 creates the container and refuses its start.
+            assert.strictEqual(error._tag, "StartError")
+            if (error._tag === "StartError") assert.strictEqual(error.cause.reason, "NotFound")
             assert.deepStrictEqual(yield* supervisor.list(), [])
           }).pipe(Effect.scoped)
           yield* assertNoLeftovers(labels)

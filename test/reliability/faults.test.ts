@@ -82,7 +82,9 @@ layer(liveLayer, { excludeTestServices: true, concurrent: true })(
     )
 
     it.effect(
-      "ended at each status (pulling, created while copying, running, restarting), a run leaves nothing",
+      // Not "while copying": `created` is published before the copy starts. A copy cut mid-way
+      // is test/integration/Supervisor.test.ts's (and test/Supervisor.test.ts's) case.
+      "ended at each status (pulling, created, running, restarting), a run leaves nothing",
       () =>
         Effect.gen(function* () {
           const labels = testLabels("reliability-steps")
@@ -102,10 +104,7 @@ layer(liveLayer, { excludeTestServices: true, concurrent: true })(
             const [pulling, created, running, restarting] = yield* Effect.all(
               [
                 endAt("pulling", { ...stubborn("pulling"), image: pulled, pullPolicy: "always" }),
-                endAt("created", {
-                  ...stubborn("copying"),
-                  files: [{ path: "/tmp/big.bin", content: new Uint8Array(4 * 1024 * 1024) }]
-                }),
+                endAt("created", stubborn("created")),
                 endAt("running", stubborn("running")),
                 endAt("restarting", {
                   name: "restarting",
