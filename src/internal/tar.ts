@@ -107,6 +107,12 @@ export const writeEntries = (
   pack: TarStream.Pack,
   files: ReadonlyArray<ContainerFile>
 ): Effect.Effect<void, DockerError> =>
-  Effect.forEach(files, (file) => addEntry(operation, pack, file), { discard: true }).pipe(
+  Effect.sync(() => {
+    // A failed or interrupted entry destroys the pack with its error, which also reaches the
+    // entry's callback (and so this effect); the "error" event itself, without a listener,
+    // would be an uncaught exception in the user's process.
+    pack.on("error", () => undefined)
+  }).pipe(
+    Effect.andThen(Effect.forEach(files, (file) => addEntry(operation, pack, file), { discard: true })),
     Effect.andThen(Effect.sync(() => pack.finalize()))
   )
