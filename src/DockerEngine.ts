@@ -96,7 +96,7 @@ export interface DockerEngineShape {
     id: string,
     options?: WaitContainerOptions
   ) => Effect.Effect<WaitResult, DockerError>
-  /** Streams samples about once a second until the container is removed or the stream is interrupted. */
+  /** Streams samples about once a second while the container runs: it ends when the container exits or is removed. */
   readonly stats: (id: string) => Stream.Stream<StatsSample, DockerError>
   /** One sample, now. */
   readonly statsOnce: (id: string) => Effect.Effect<StatsSample, DockerError>

@@ -67,15 +67,8 @@ export interface ContractEnvironment2<R> extends ContractEnvironment<R> {
  * lists are the goal.
  */
 export const knownGaps: Readonly<Record<string, ReadonlyArray<string>>> = {
-  memory: [
-    // Gap: MemoryEngine's `stats` streams until the container is removed (its doc says so);
-    // an exit does not end it.
-    "stats: the stream ends when its container exits"
-  ],
+  memory: [],
   live: [
-    // Gap: `DockerEngine.stats` passes dockerd's stream through, and dockerd 20.10 keeps it
-    // open after the exit, sending empty samples (`read` 0001-01-01T00:00:00Z) once a second.
-    "stats: the stream ends when its container exits",
     // Gap: `EngineEvent.timeNano` is decoded as a double (exact only to ~256 ns today), so
     // `since: timeNano / 1e9` can land after the event it came from: seen failing at `create`
     // (1796216561119924500, rounded). MemoryEngine passes only because its events are 1 µs apart.

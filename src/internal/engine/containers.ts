@@ -192,7 +192,12 @@ export const make = ({ call, readAnswer, decoded, bytes }: Transport): Container
       "stats",
       { method: "GET", path: `/containers/${segment(id)}/stats`, query: { stream: true } },
       { name: "DockerEngine.stats", attributes: { id } }
-    ).pipe(Ndjson.lines("stats", Wire.readStats))
+    ).pipe(
+      Ndjson.lines("stats", Wire.readStats),
+      // dockerd keeps a stopped container's stream open with empty samples (Go's zero time):
+      // the stream ends with the container's run, as `docker stats --no-stream` would see it.
+      Stream.takeWhile((sample) => !sample.read.startsWith("0001-01-01"))
+    )
 
   const statsOnce = Effect.fn("DockerEngine.statsOnce")(function* (id: string) {
     yield* Effect.annotateCurrentSpan({ id })

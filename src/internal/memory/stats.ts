@@ -114,7 +114,8 @@ export const statsOperations = (store: Store): Pick<DockerEngineShape, "stats" |
             Stream.unfold({ first: true, precpu: emptyCpu }, (state) =>
               Effect.gen(function* () {
                 if (!state.first) yield* Effect.sleep("1 second")
-                if (c.removed) return undefined
+                // Ends with the container's run, as the engine's stream does (removed or exited).
+                if (c.removed || c.status !== "running") return undefined
                 const sample = sampleSync(store, c, yield* Clock.currentTimeMillis, state.precpu)
                 return [sample, { first: false, precpu: sample.cpu }] as const
               })
