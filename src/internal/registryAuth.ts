@@ -255,6 +255,14 @@ export interface Resolved {
   readonly problem?: string | undefined
 }
 
+/** The credentials of a pull that gives them explicitly or not at all (no config is read). */
+export const explicitOnly = (reference: string, explicit: RegistryAuth | undefined): Resolved => ({
+  host: registryHost(reference),
+  ...(explicit !== undefined
+    ? { credential: { auth: explicit, source: "the credentials given to the pull" } }
+    : {})
+})
+
 /**
  * The credentials for a pull of `reference`: `explicit` when given, else the Docker CLI's
  * for the reference's registry. A problem reading the CLI's is logged (without secrets).
