@@ -14,6 +14,7 @@ const labels = {
   "dev.effect-docker.test": "contract-memory"
 }
 const pullImage = "127.0.0.1:5000/effect-docker/contract:latest"
+const privateImage = { reference: "127.0.0.1:5001/effect-docker/private:latest", username: "effect-docker" }
 
 const scriptOf = (behaviour: Behaviour): MemoryEngine.Script => {
   switch (behaviour._tag) {
@@ -46,6 +47,7 @@ const env: ContractEnvironment<MemoryEngine.MemoryEngine> = {
   image: "busybox:latest",
   pullImage,
   missingImage: "127.0.0.1:5000/effect-docker/contract-missing:latest",
+  privateImage,
   labels,
   program: (name, behaviour) =>
     Effect.gen(function* () {
@@ -59,7 +61,13 @@ const env: ContractEnvironment<MemoryEngine.MemoryEngine> = {
 
 const memoryLayer = MemoryEngine.layer({
   images: ["busybox:latest"],
-  registry: [{ reference: pullImage, layers: [5_000_000], pull: { stepDelay: "20 millis" } }]
+  registry: [
+    { reference: pullImage, layers: [5_000_000], pull: { stepDelay: "20 millis" } },
+    {
+      reference: privateImage.reference,
+      auth: { username: privateImage.username, password: "effect-docker-secret" }
+    }
+  ]
 })
 
 describe("engine contract (MemoryEngine)", () => {
