@@ -10,12 +10,18 @@
 # Idempotent: every step checks before it acts. There is no Docker Hub here, so the test image
 # `busybox:latest` is imported from the host's static busybox, and a registry on 127.0.0.1:5000
 # serves 127.0.0.1:5000/effect-docker/<suite>:latest (busybox plus a layer of its own) so that
-# real pulls, with progress, can be tested.
+# real pulls, with progress, can be tested. A second registry on 127.0.0.1:5001 requires basic
+# auth (htpasswd, bcrypt; user `effect-docker`, password `effect-docker-secret`, the test
+# values the private-registry tests use) and serves 127.0.0.1:5001/effect-docker/private:latest.
+# The engine pulls from both over plain HTTP: 127.0.0.0/8 registries are insecure by default.
 set -euo pipefail
 
 STATE_DIR=${EFFECT_DOCKER_ENGINE_STATE:-/tmp/effect-docker-engine}
 REGISTRY=127.0.0.1:5000
 REGISTRY_REPOSITORIES="busybox engine supervisor contract reliability bench cli"
+AUTH_REGISTRY=127.0.0.1:5001
+AUTH_USER=effect-docker
+AUTH_PASSWORD=effect-docker-secret
 mkdir -p "$STATE_DIR"
 
 log() { printf '[engine-env] %s\n' "$*" >&2; }
@@ -26,6 +32,8 @@ DOCKER=docker
 
 daemon_answers() { timeout 5 "$DOCKER" info >/dev/null 2>&1; }
 registry_answers() { curl -fsS -m 2 "http://$REGISTRY/v2/" >/dev/null 2>&1; }
+# Answers at all: without credentials it says 401, which is what it should say.
+auth_registry_answers() { curl -sS -m 2 -o /dev/null "http://$AUTH_REGISTRY/v2/" 2>/dev/null; }
 
 install_packages() {
   local missing=()
@@ -35,6 +43,7 @@ install_packages() {
   command -v curl >/dev/null 2>&1 || missing+=(curl)
   command -v tmux >/dev/null 2>&1 || missing+=(tmux)
   command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+  command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
   if [ ${#missing[@]} -gt 0 ]; then
     log "installing ${missing[*]}"
     apt-get update -qq
@@ -126,9 +135,49 @@ YAML
   done
 }
 
+# The registry that requires credentials, and its one private image pushed with them. The login
+# for the push goes to a throwaway DOCKER_CONFIG, never to the user's ~/.docker/config.json.
+start_auth_registry() {
+  if ! auth_registry_answers; then
+    log "starting the registry with basic auth on $AUTH_REGISTRY"
+    mkdir -p "$STATE_DIR/registry-auth"
+    htpasswd -Bbn "$AUTH_USER" "$AUTH_PASSWORD" >"$STATE_DIR/registry-auth.htpasswd"
+    cat >"$STATE_DIR/registry-auth.yml" <<YAML
+version: 0.1
+storage:
+  filesystem:
+    rootdirectory: $STATE_DIR/registry-auth
+  delete:
+    enabled: true
+auth:
+  htpasswd:
+    realm: effect-docker
+    path: $STATE_DIR/registry-auth.htpasswd
+http:
+  addr: $AUTH_REGISTRY
+YAML
+    nohup docker-registry serve "$STATE_DIR/registry-auth.yml" >"$STATE_DIR/registry-auth.log" 2>&1 9>&- &
+    echo $! >"$STATE_DIR/registry-auth.started"
+    if ! wait_for registry-auth 30 auth_registry_answers; then tail -n 40 "$STATE_DIR/registry-auth.log" >&2; exit 1; fi
+  fi
+  local image="$AUTH_REGISTRY/effect-docker/private:latest"
+  if curl -fsS -m 5 -u "$AUTH_USER:$AUTH_PASSWORD" "http://$AUTH_REGISTRY/v2/effect-docker/private/manifests/latest" \
+      -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' >/dev/null 2>&1; then
+    return
+  fi
+  log "pushing $image"
+  local config
+  config=$(mktemp -d)
+  import_image "$image" private
+  printf '%s' "$AUTH_PASSWORD" | DOCKER_CONFIG=$config "$DOCKER" login -u "$AUTH_USER" --password-stdin "$AUTH_REGISTRY" >/dev/null 2>&1
+  DOCKER_CONFIG=$config "$DOCKER" push "$image" >/dev/null
+  rm -rf "$config"
+  "$DOCKER" image rm "$image" >/dev/null
+}
+
 stop_started() {
   local parts=("$@")
-  [ ${#parts[@]} -gt 0 ] || parts=(registry dockerd)
+  [ ${#parts[@]} -gt 0 ] || parts=(registry-auth registry dockerd)
   for what in "${parts[@]}"; do
     local file="$STATE_DIR/$what.started"
     [ -f "$file" ] || continue
@@ -153,6 +202,7 @@ case "${1:-start}" in
     start_dockerd
     build_busybox
     start_registry
+    start_auth_registry
     log "ready: $("$DOCKER" version --format 'engine {{.Server.Version}}, API {{.Server.APIVersion}}')"
     ;;
   stop) shift; stop_started "$@" ;;

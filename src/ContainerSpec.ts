@@ -25,6 +25,7 @@
 import { Duration, Effect, Option, Redacted, Schema, SchemaIssue, SchemaTransformation, Stream } from "effect"
 import type { CreateContainerOptions } from "./DockerEngine.js"
 import type { DockerError } from "./DockerError.js"
+import { RegistryAuth } from "./DockerModel.js"
 import * as ContainerPath from "./internal/containerPath.js"
 import * as Labels from "./internal/labels.js"
 import * as Sanitize from "./internal/sanitize.js"
@@ -421,6 +422,8 @@ const Fields = Schema.Struct({
   restartPolicy: RestartPolicySchema.pipe(Schema.withDecodingDefault(Effect.succeed(RestartPolicy.never))),
   engineRestartPolicy: Schema.optional(EngineRestartPolicy),
   pullPolicy: PullPolicy.pipe(Schema.withDecodingDefault(Effect.succeed("ifMissing" as const))),
+  /** Credentials for the image's registry (default: the Docker CLI's config for that registry). */
+  registryAuth: Schema.optional(RegistryAuth),
   /** How long a stop waits after the stop signal before it kills (default 10 seconds). */
   stopTimeout: DurationInput.pipe(Schema.withDecodingDefault(Effect.succeed<Duration.Input>("10 seconds"))),
   stopSignal: Schema.optional(

@@ -48,6 +48,7 @@ import type {
   LogLine,
   LogsOptions,
   NetworkInspect,
+  PullImageOptions,
   PullProgress,
   RemoveContainerOptions,
   RemoveImageOptions,
@@ -110,8 +111,15 @@ export interface DockerEngineShape {
   /** Tars the files (tar-stream, streamed) and extracts them at `/`, keeping their modes. */
   readonly copyFiles: (id: string, files: ReadonlyArray<ContainerFile>) => Effect.Effect<void, DockerError>
 
-  /** Pulls `reference` (`name[:tag]`, `name@digest`), streaming progress; an error line fails the stream. */
-  readonly pullImage: (reference: string) => Stream.Stream<PullProgress, DockerError>
+  /**
+   * Pulls `reference` (`name[:tag]`, `name@digest`), streaming progress; an error line fails the
+   * stream. Credentials come from `options.auth`, else from the Docker CLI's config; a registry
+   * that refuses them (or wants some) fails the pull with reason `Unauthorized`.
+   */
+  readonly pullImage: (
+    reference: string,
+    options?: PullImageOptions
+  ) => Stream.Stream<PullProgress, DockerError>
   readonly inspectImage: (reference: string) => Effect.Effect<ImageInspect, DockerError>
   readonly removeImage: (reference: string, options?: RemoveImageOptions) => Effect.Effect<void, DockerError>
 

@@ -532,6 +532,56 @@ export interface RemoveImageOptions {
 }
 
 /**
+ * Credentials for a private registry: a user name and password (or access token), or the
+ * identity token a `docker login` with an OAuth registry stores. Secrets are `Redacted`: they
+ * are revealed only into the engine's `X-Registry-Auth` header, never into logs, errors,
+ * spans or states. `serverAddress` defaults to the registry of the image reference
+ * (`https://index.docker.io/v1/` for Docker Hub).
+ *
+ * @example
+ * ```ts
+ * import { Redacted } from "effect"
+ * import type { DockerModel } from "effect-docker"
+ *
+ * const auth: DockerModel.RegistryAuth = { username: "ci", password: Redacted.make(process.env.TOKEN ?? "") }
+ * ```
+ *
+ * @category options
+ * @since 0.1.0
+ */
+export const RegistryAuth = Schema.Union([
+  Schema.Struct({
+    username: Schema.String,
+    password: Schema.Redacted(Schema.String),
+    serverAddress: Schema.optionalKey(Schema.String)
+  }),
+  Schema.Struct({
+    identityToken: Schema.Redacted(Schema.String),
+    serverAddress: Schema.optionalKey(Schema.String)
+  })
+])
+/**
+ * @category options
+ * @since 0.1.0
+ */
+export type RegistryAuth = typeof RegistryAuth.Type
+
+/**
+ * Options for `pullImage`.
+ *
+ * @category options
+ * @since 0.1.0
+ */
+export interface PullImageOptions {
+  /**
+   * The registry's credentials. Without them, the live engine uses those the Docker CLI's
+   * config holds for the image's registry (`$DOCKER_CONFIG/config.json` or
+   * `~/.docker/config.json`: `auths`, `credHelpers`, `credsStore`), if any.
+   */
+  readonly auth?: RegistryAuth | undefined
+}
+
+/**
  * What to create with `createNetwork`.
  *
  * @category options

@@ -171,6 +171,12 @@ export interface ImageDefinition {
   readonly script?: ScriptInput
   /** How pulling it behaves (registry images only). */
   readonly pull?: PullScript
+  /**
+   * The credentials the registry wants for it (registry images only): a pull without them,
+   * or with others, fails `Unauthorized` as a registry with basic auth makes the engine fail.
+   * The memory engine reads no Docker config: only a pull's own `auth` counts.
+   */
+  readonly auth?: { readonly username: string; readonly password: string }
 }
 
 /**

@@ -114,7 +114,7 @@ export const run = (
     const fields = { component: spec.name, image: spec.image }
 
     // Pull: a failed pull is an error and no container is created (seed bug 7).
-    yield* instance.pulls.ensure(spec.image, spec.pullPolicy).pipe(
+    yield* instance.pulls.ensure(spec.image, spec.pullPolicy, spec.registryAuth).pipe(
       Stream.runForEach((progress) => update((state) => Transitions.pulling(state, progress))),
       Effect.mapError((cause) => new PullError({ ...fields, cause }))
     )

@@ -7,8 +7,20 @@
  *
  * @internal
  */
-import { Deferred, Effect, Metric, Option, RcMap, type Scope, Stream, SubscriptionRef } from "effect"
-import type { DockerEngineShape, PullProgress } from "../DockerEngine.js"
+
+import { createHash } from "node:crypto"
+import {
+  Deferred,
+  Effect,
+  Metric,
+  Option,
+  RcMap,
+  Redacted,
+  type Scope,
+  Stream,
+  SubscriptionRef
+} from "effect"
+import type { DockerEngineShape, PullProgress, RegistryAuth } from "../DockerEngine.js"
 import { DockerError } from "../DockerError.js"
 
 /** @internal */
@@ -33,7 +45,7 @@ export interface Pulls<A> {
    * Makes the image present as the policy says: emits the aggregated progress while a pull
    * runs (nothing when the image is already there) and ends when the image is present.
    */
-  readonly ensure: (image: string, policy: PullPolicy) => Stream.Stream<A, DockerError>
+  readonly ensure: (image: string, policy: PullPolicy, auth?: RegistryAuth) => Stream.Stream<A, DockerError>
 }
 
 /** Bytes pulled, over every image and run. */
@@ -48,9 +60,13 @@ export const make = <A>(
   progress: Progress<A>
 ): Effect.Effect<Pulls<A>, never, Scope.Scope> =>
   Effect.gen(function* () {
-    const pullNow = Effect.fn("Supervisor.pull")(function* (image: string, state: InFlight<A>) {
+    const pullNow = Effect.fn("Supervisor.pull")(function* (
+      image: string,
+      auth: RegistryAuth | undefined,
+      state: InFlight<A>
+    ) {
       yield* Effect.annotateCurrentSpan("image", image)
-      yield* engine.pullImage(image).pipe(
+      yield* engine.pullImage(image, auth === undefined ? undefined : { auth }).pipe(
         Stream.runFoldEffect(
           () => progress.initial,
           (aggregate, line) => {
@@ -73,14 +89,31 @@ export const make = <A>(
         )
       )
 
-    // Keyed by policy and image: the decision to pull is part of what is shared, so a run
-    // arriving while another run's pull is in flight joins it instead of deciding again.
+    // Runs with other credentials do not share a pull: each is refused or let through by the
+    // registry on its own. The key holds a digest of the credentials, never the secret.
+    const credentials = new Map<string, RegistryAuth>()
+    const credentialKey = (auth: RegistryAuth | undefined): string => {
+      if (auth === undefined) return "-"
+      const secret =
+        "identityToken" in auth ? Redacted.value(auth.identityToken) : Redacted.value(auth.password)
+      const who = "identityToken" in auth ? "" : auth.username
+      const key = createHash("sha256")
+        .update(JSON.stringify([who, secret, auth.serverAddress ?? ""]))
+        .digest("hex")
+        .slice(0, 16)
+      credentials.set(key, auth)
+      return key
+    }
+
+    // Keyed by policy, credentials and image: the decision to pull is part of what is shared, so
+    // a run arriving while another run's pull is in flight joins it instead of deciding again.
     const inFlight = yield* RcMap.make({
       lookup: (key: string) =>
         Effect.gen(function* () {
-          const separator = key.indexOf(" ")
-          const policy = key.slice(0, separator) as "always" | "ifMissing"
-          const image = key.slice(separator + 1)
+          const [policyPart = "", authKey = "-"] = key.split(" ", 2)
+          const policy = policyPart as "always" | "ifMissing"
+          const image = key.slice(policyPart.length + authKey.length + 2)
+          const auth = credentials.get(authKey)
           const state: InFlight<A> = {
             progress: yield* SubscriptionRef.make(Option.none<A>()),
             done: yield* Deferred.make<void, DockerError>()
@@ -88,7 +121,7 @@ export const make = <A>(
           const work = Effect.gen(function* () {
             if (policy === "ifMissing" && (yield* isPresent(image))) return
             yield* SubscriptionRef.set(state.progress, Option.some(progress.initial))
-            yield* pullNow(image, state)
+            yield* pullNow(image, auth, state)
           })
           // Runs in the entry's scope: interrupted when no run waits for it any more.
           yield* work.pipe(Deferred.into(state.done), Effect.forkScoped)
@@ -97,7 +130,11 @@ export const make = <A>(
       idleTimeToLive: 0
     })
 
-    const ensure = (image: string, policy: PullPolicy): Stream.Stream<A, DockerError> => {
+    const ensure = (
+      image: string,
+      policy: PullPolicy,
+      auth?: RegistryAuth
+    ): Stream.Stream<A, DockerError> => {
       if (policy === "never") {
         return Stream.fromEffectDrain(
           engine.inspectImage(image).pipe(
@@ -116,7 +153,7 @@ export const make = <A>(
       }
       return Stream.unwrap(
         Effect.gen(function* () {
-          const state = yield* RcMap.get(inFlight, `${policy} ${image}`)
+          const state = yield* RcMap.get(inFlight, `${policy} ${credentialKey(auth)} ${image}`)
           return SubscriptionRef.changes(state.progress).pipe(
             Stream.filter(Option.isSome),
             Stream.map((aggregate) => aggregate.value),

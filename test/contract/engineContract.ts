@@ -9,7 +9,7 @@
  * on MemoryEngine).
  */
 import { assert } from "@effect/vitest"
-import { Clock, type Duration, Effect, Fiber, type Scope, Stream } from "effect"
+import { Clock, type Duration, Effect, Fiber, Redacted, type Scope, Stream } from "effect"
 import * as DockerEngine from "../../src/DockerEngine.js"
 
 /**
@@ -51,6 +51,8 @@ export interface ContractEnvironment<R> {
   readonly pullImage: string
   /** A reference no registry serves. */
   readonly missingImage: string
+  /** An image its registry serves only with credentials: the user's name (any password is wrong but theirs). */
+  readonly privateImage: { readonly reference: string; readonly username: string }
   /** Labels that mark what this suite creates. */
   readonly labels: Readonly<Record<string, string>>
   /** Create options for a container named `name` that behaves so. */
@@ -584,6 +586,29 @@ export const engineContract = <R>(env: ContractEnvironment<R>, test: Register<R>
       const remove = yield* Effect.flip(engine.removeImage(env.missingImage))
       assert.strictEqual(remove.reason, "NotFound")
     })
+  )
+
+  caseTest(
+    "images: a pull with wrong credentials is Unauthorized, naming the registry, never the password",
+    () =>
+      Effect.gen(function* () {
+        const engine = yield* DockerEngine.DockerEngine
+        const { reference, username } = env.privateImage
+        const password = "wrong-password-7f3a9c"
+        const error = yield* Effect.flip(
+          Stream.runCollect(
+            engine.pullImage(reference, { auth: { username, password: Redacted.make(password) } })
+          )
+        )
+        assert.strictEqual(error._tag, "DockerError")
+        assert.strictEqual(error.operation, "pullImage")
+        assert.strictEqual(error.reason, "Unauthorized")
+        assert.include(error.message, `registry ${reference.split("/")[0]}`)
+        assert.include(error.message, reference)
+        for (const shown of [error.message, String(error), JSON.stringify(error)])
+          assert.notInclude(shown, password)
+        assert.strictEqual((yield* Effect.flip(engine.inspectImage(reference))).reason, "NotFound")
+      })
   )
 
   caseTest(

@@ -15,6 +15,7 @@ const labels = {
   "dev.effect-docker.test": "contract-memory"
 }
 const pullImage = "127.0.0.1:5000/effect-docker/contract:latest"
+const privateImage = { reference: "127.0.0.1:5001/effect-docker/private:latest", username: "effect-docker" }
 
 const scriptOf = (behaviour: Behaviour): MemoryEngine.Script => {
   switch (behaviour._tag) {
@@ -68,6 +69,7 @@ const env: ContractEnvironment<MemoryEngine.MemoryEngine> = {
   image: "busybox:latest",
   pullImage,
   missingImage: "127.0.0.1:5000/effect-docker/contract-missing:latest",
+  privateImage,
   labels,
   program: (name, behaviour) =>
     Effect.gen(function* () {
@@ -113,7 +115,13 @@ const env2: ContractEnvironment2<MemoryEngine.MemoryEngine> = {
 
 const memoryLayer = MemoryEngine.layer({
   images: ["busybox:latest"],
-  registry: [{ reference: pullImage, layers: [5_000_000], pull: { stepDelay: "20 millis" } }]
+  registry: [
+    { reference: pullImage, layers: [5_000_000], pull: { stepDelay: "20 millis" } },
+    {
+      reference: privateImage.reference,
+      auth: { username: privateImage.username, password: "effect-docker-secret" }
+    }
+  ]
 })
 
 describe("engine contract (MemoryEngine)", () => {

@@ -104,6 +104,8 @@ const env: ContractEnvironment<never> = {
   image: "busybox:latest",
   pullImage: registryImage("contract"),
   missingImage: "127.0.0.1:5000/effect-docker/contract-missing:latest",
+  // scripts/engine-env.sh: the registry with basic auth and its one image.
+  privateImage: { reference: "127.0.0.1:5001/effect-docker/private:latest", username: "effect-docker" },
   labels,
   program: (_name, behaviour) => Effect.succeed(programOf(behaviour)),
   readFile: (id, path) => readFileFromContainer(id, path)

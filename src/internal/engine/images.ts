@@ -8,9 +8,10 @@
 import { Effect, Stream } from "effect"
 import type { DockerEngineShape } from "../../DockerEngine.js"
 import { DockerError } from "../../DockerError.js"
-import type { RemoveImageOptions } from "../../DockerModel.js"
+import type { PullImageOptions, RemoveImageOptions } from "../../DockerModel.js"
 import { splitReference } from "../imageReference.js"
 import * as Ndjson from "../ndjson.js"
+import * as RegistryAuth from "../registryAuth.js"
 import * as Wire from "../wire.js"
 import type { Transport } from "./transport.js"
 
@@ -36,27 +37,44 @@ const createQuery = (reference: string): { readonly fromImage: string; readonly 
  * @internal
  */
 export const make = ({ call, decoded, bytes }: Transport): Images => {
-  const pullImage = (reference: string) =>
-    bytes("pullImage", { method: "POST", path: "/images/create", query: createQuery(reference) }).pipe(
-      Ndjson.decode("pullImage", Wire.WirePullLine),
-      Stream.mapEffect((line) => {
-        const error = Wire.pullLineError(line)
-        return error === undefined
-          ? Effect.succeed(Wire.toPullProgress(line))
-          : Effect.fail(
-              new DockerError({
-                reason: "ServerError",
-                operation: "pullImage",
-                message: error.includes(reference) ? error : `${reference}: ${error}`
-              })
-            )
-      }),
-      Stream.mapError((error) =>
-        error.message.includes(reference)
-          ? error
-          : new DockerError({ ...error, message: `${reference}: ${error.message}` }, { cause: error.cause })
-      ),
-      Stream.withSpan("DockerEngine.pullImage", { attributes: { reference } })
+  const pullImage = (reference: string, options?: PullImageOptions) =>
+    Stream.unwrap(
+      Effect.map(RegistryAuth.resolve(reference, options?.auth), (resolved) =>
+        bytes("pullImage", {
+          method: "POST",
+          path: "/images/create",
+          query: createQuery(reference),
+          ...(resolved.credential !== undefined
+            ? { registryAuth: RegistryAuth.header(resolved.credential.auth, resolved.host) }
+            : {})
+        }).pipe(
+          Ndjson.decode("pullImage", Wire.WirePullLine),
+          Stream.mapEffect((line) => {
+            const error = Wire.pullLineError(line)
+            return error === undefined
+              ? Effect.succeed(Wire.toPullProgress(line))
+              : Effect.fail(
+                  new DockerError({ reason: "ServerError", operation: "pullImage", message: error })
+                )
+          }),
+          Stream.mapError((error) => {
+            const named = error.message.includes(reference)
+              ? error
+              : new DockerError(
+                  { ...error, message: `${reference}: ${error.message}` },
+                  { cause: error.cause }
+                )
+            return RegistryAuth.pullFailure(reference, resolved, named)
+          }),
+          Stream.withSpan("DockerEngine.pullImage", {
+            attributes: {
+              reference,
+              registry: resolved.host,
+              credentials: resolved.credential === undefined ? "none" : "sent"
+            }
+          })
+        )
+      )
     )
 
   const inspectImage = Effect.fn("DockerEngine.inspectImage")(function* (reference: string) {

@@ -12,7 +12,7 @@ import { Readable } from "node:stream"
 // The module itself, not the package barrel: the barrel loads redis, http and cluster too.
 import * as NodeStream from "@effect/platform-node/NodeStream"
 import Dockerode from "dockerode"
-import { Duration, Effect, Result, Schema, type Scope, Stream } from "effect"
+import { Duration, Effect, Redacted, Result, Schema, type Scope, Stream } from "effect"
 import type { Options } from "../../DockerEngine.js"
 import { DockerError, decode as decodeError, fromCause } from "../../DockerError.js"
 import type { LabelFilter } from "../../DockerModel.js"
@@ -32,6 +32,8 @@ export interface Request {
   readonly file?: Readable
   /** Hand back the response as it arrives instead of collecting it. */
   readonly stream?: boolean
+  /** The `X-Registry-Auth` header, revealed only into the request. */
+  readonly registryAuth?: Redacted.Redacted<string>
 }
 
 /**
@@ -239,6 +241,9 @@ export const make = Effect.fnUntraced(function* (
           // `_body: {}` sends no body at all (docker-modem drops an empty object).
           options: { _query: query, _body: request.body ?? {} },
           ...(request.file !== undefined ? { file: request.file } : {}),
+          ...(request.registryAuth !== undefined
+            ? { authconfig: { key: Redacted.value(request.registryAuth) } }
+            : {}),
           isStream: request.stream ?? false,
           statusCodes: success,
           abortSignal: signal

@@ -5,11 +5,12 @@
  *
  * @internal
  */
-import { Clock, Effect, Stream } from "effect"
-import type { DockerEngineShape, PullProgress } from "../../DockerEngine.js"
+import { Clock, Effect, Redacted, Stream } from "effect"
+import type { DockerEngineShape, PullImageOptions, PullProgress, RegistryAuth } from "../../DockerEngine.js"
 import { DockerError } from "../../DockerError.js"
 import type { ImageDefinition, MemoryEngineShape } from "../../MemoryEngine.js"
 import { normalizeReference, repositoryPath, splitReference } from "../imageReference.js"
+import * as Registry from "../registryAuth.js"
 import { engineError, makeId, shortId } from "./docker.js"
 import { emit } from "./events.js"
 import { counted, guard, guardStream } from "./faults.js"
@@ -112,15 +113,38 @@ const pullSteps = (store: Store, definition: ImageDefinition, reference: string)
   return lines
 }
 
+/**
+ * What dockerd 20.10 says (with a 500) when a registry with basic auth refuses a pull, or
+ * `undefined` when the registry lets it through.
+ */
+const authRefusal = (
+  definition: ImageDefinition,
+  reference: string,
+  auth: RegistryAuth | undefined
+): string | undefined => {
+  const wanted = definition.auth
+  if (wanted === undefined) return undefined
+  if (auth === undefined) {
+    const { name, tag } = splitReference(reference)
+    const host = Registry.registryHost(reference)
+    return `Head "https://${host === "docker.io" ? "registry-1.docker.io" : host}/v2/${repositoryPath(name)}/manifests/${tag}": no basic auth credentials`
+  }
+  const accepted =
+    "username" in auth &&
+    auth.username === wanted.username &&
+    Redacted.value(auth.password) === wanted.password
+  return accepted ? undefined : "unauthorized: authentication required"
+}
+
 /** The engine's image operations. */
 export const imageOperations = (
   store: Store
 ): Pick<DockerEngineShape, "pullImage" | "inspectImage" | "removeImage"> => ({
-  pullImage: (reference: string) =>
+  pullImage: (reference: string, options?: PullImageOptions) =>
     guardStream(
       store,
       "pullImage",
-      [reference],
+      options === undefined ? [reference] : [reference, options],
       Stream.unwrap(
         Effect.sync(() => {
           const normalized = normalizeReference(reference)
@@ -131,6 +155,16 @@ export const imageOperations = (
                 "pullImage",
                 404,
                 `manifest for ${reference} not found: manifest unknown: manifest unknown`
+              )
+            )
+          }
+          const refused = authRefusal(definition, normalized, options?.auth)
+          if (refused !== undefined) {
+            return Stream.fail(
+              Registry.pullFailure(
+                reference,
+                Registry.explicitOnly(reference, options?.auth),
+                engineError("pullImage", 500, refused)
               )
             )
           }
