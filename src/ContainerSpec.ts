@@ -385,14 +385,18 @@ const HttpReadiness = Schema.Struct({
   http: Schema.Struct({
     /** The container port (published on the host). */
     port: ReadinessPort,
-    path: Schema.String.check(rule((path: string) => (path.startsWith("/") ? undefined : "the path must start with '/'"))),
+    path: Schema.String.check(
+      rule((path: string) => (path.startsWith("/") ? undefined : "the path must start with '/'"))
+    ),
     /** The status awaited (default: any 2xx). */
     status: Schema.optional(
       Int.check(rule((status: number) => (status >= 100 && status <= 599 ? undefined : "not an HTTP status")))
     ),
     /** Default `GET`. */
     method: Schema.optional(
-      Schema.String.check(rule((method: string) => (/^[A-Z]+$/.test(method) ? undefined : "not an HTTP method")))
+      Schema.String.check(
+        rule((method: string) => (/^[A-Z]+$/.test(method) ? undefined : "not an HTTP method"))
+      )
     )
   }),
   timeout: ReadinessTimeout
@@ -428,9 +432,9 @@ export interface ReadinessAllInput {
 }
 
 const ReadinessAll = Schema.Struct({
-  all: Schema.Array(
-    Schema.suspend((): Schema.Codec<Readiness, ReadinessInput> => Readiness)
-  ).check(rule((all: ReadonlyArray<Readiness>) => (all.length > 0 ? undefined : "`all` is empty"))),
+  all: Schema.Array(Schema.suspend((): Schema.Codec<Readiness, ReadinessInput> => Readiness)).check(
+    rule((all: ReadonlyArray<Readiness>) => (all.length > 0 ? undefined : "`all` is empty"))
+  ),
   timeout: ReadinessTimeout
 })
 

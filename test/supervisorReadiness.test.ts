@@ -44,7 +44,10 @@ describe("readiness (MemoryEngine, TestClock)", () => {
       const memory = yield* MemoryEngine.MemoryEngine
       yield* memory.script(
         { container: nameOf("quitter") },
-        { logs: [{ text: "starting up" }, { text: "giving up", at: "1 second" }], exit: { after: "2 seconds", code: 0 } }
+        {
+          logs: [{ text: "starting up" }, { text: "giving up", at: "1 second" }],
+          exit: { after: "2 seconds", code: 0 }
+        }
       )
       // As on a real engine, the end of the log stream comes before the exited state (which waits
       // for the exit's inspect).

@@ -14,8 +14,8 @@ import type {
   CreateContainerOptions,
   EngineEvent,
   ImageInspect,
-  PublishedPort,
   NetworkInspect,
+  PublishedPort,
   PullProgress,
   StatsSample,
   Version,
@@ -100,7 +100,9 @@ export const WireContainerInspect = Schema.Struct({
       Ports: maybe(
         Schema.Record(
           Schema.String,
-          Schema.NullOr(Schema.Array(Schema.Struct({ HostIp: maybe(Schema.String), HostPort: maybe(Schema.String) })))
+          Schema.NullOr(
+            Schema.Array(Schema.Struct({ HostIp: maybe(Schema.String), HostPort: maybe(Schema.String) }))
+          )
         )
       ),
       Networks: maybe(

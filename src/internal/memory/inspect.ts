@@ -52,7 +52,8 @@ const publishedPorts = (c: ContainerRecord): ContainerInspect["ports"] =>
     const [port = "", protocol = "tcp"] = key.split("/")
     const containerPort = Number(port)
     const fixed = Number(asked ?? "")
-    const derived = 32768 + ([...`${c.id}/${key}`].reduce((hash, char) => (hash * 31 + char.charCodeAt(0)) % 28000, 0))
+    const derived =
+      32768 + [...`${c.id}/${key}`].reduce((hash, char) => (hash * 31 + char.charCodeAt(0)) % 28000, 0)
     return { containerPort, protocol, hostIp: "127.0.0.1", hostPort: fixed > 0 ? fixed : derived }
   })
 
