@@ -260,7 +260,11 @@ describe("port and HTTP readiness (probes replaced: the memory engine's ports ac
       const requests: Array<Readiness.HttpProbe> = []
       const probes: Readiness.ProbesShape = {
         tcp: () => Effect.fail("unused"),
-        http: (request) => Effect.sync(() => (requests.push(request), 503))
+        http: (request) =>
+          Effect.sync(() => {
+            requests.push(request)
+            return 503
+          })
       }
       const spec = yield* ContainerSpec.validate({
         name: "web",
