@@ -108,6 +108,7 @@ export const containerOperations = (
               { type: "directory", mode: 0o755, content: new Uint8Array() }
             ])
           ),
+          volumes: new Set(),
           run: 0,
           script: {},
           exited: Deferred.makeUnsafe<void>(),
