@@ -214,6 +214,55 @@ describe("readiness kinds on the memory engine", () => {
   )
 })
 
+describe("command readiness (exec in the container)", () => {
+  it.effect("retried until the command exits 0", () =>
+    Effect.gen(function* () {
+      const memory = yield* MemoryEngine.MemoryEngine
+      const answers = [1, 1, 0]
+      yield* memory.script(
+        { container: nameOf("pg") },
+        {
+          exec: (command) =>
+            command[0] === "pg_isready"
+              ? { exitCode: answers.shift() ?? 0, stdout: "no response\n" }
+              : undefined
+        }
+      )
+      const exit = yield* startFor({ name: "pg", image, readiness: { command: ["pg_isready", "-q"] } }, 2_000)
+      assert.isTrue(Exit.isSuccess(exit))
+      assert.deepStrictEqual(answers, [])
+    }).pipe(Effect.provide(memoryLayer()))
+  )
+
+  it.effect("a command that keeps failing times out with its last exit and output", () =>
+    Effect.gen(function* () {
+      const memory = yield* MemoryEngine.MemoryEngine
+      yield* memory.script(
+        { container: nameOf("pg") },
+        { exec: () => ({ exitCode: 2, stdout: "no response\n" }), logs: [{ text: "initdb running" }] }
+      )
+      const error = notReady(
+        yield* startFor(
+          { name: "pg", image, readiness: { command: ["pg_isready"], timeout: "5 seconds" } },
+          6_000
+        )
+      )
+      assert.strictEqual(error.readiness, "ready (command pg_isready exiting 0)")
+      assert.strictEqual(error.outcome, "not met within 5s (last attempt: exited with code 2: no response)")
+      assert.deepStrictEqual(error.lastLogLines, ["initdb running"])
+    }).pipe(Effect.provide(memoryLayer()))
+  )
+
+  it.effect("a command the container does not have fails at once", () =>
+    Effect.gen(function* () {
+      const error = notReady(
+        yield* startFor({ name: "bare", image, readiness: { command: ["pg_isready"] } }, 500)
+      )
+      assert.match(error.outcome, /^the command exited with code 126: .*executable file not found/)
+    }).pipe(Effect.provide(memoryLayer()))
+  )
+})
+
 describe("port and HTTP readiness (probes replaced: the memory engine's ports accept nothing)", () => {
   /** A container created with published ports, started, and its state as the lifecycle publishes it. */
   const running = Effect.gen(function* () {

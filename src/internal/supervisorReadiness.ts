@@ -147,7 +147,16 @@ export const Probes = Context.Reference<ProbesShape>("effect-docker/internal/Rea
 
 /** How long one probe attempt may take before it counts as failed (and is retried). */
 const attemptTimeout = Duration.seconds(5)
+/** A command runs in the container and may take longer than a connect. */
+const commandAttemptTimeout = Duration.seconds(10)
 const attemptSpacing = Schedule.spaced("250 millis")
+
+const lastLine = (output: string): string | undefined =>
+  output
+    .split("\n")
+    .map((line) => line.trim())
+    .filter((line) => line.length > 0)
+    .at(-1)
 
 // ---------------------------------------------------------------------------------------------
 // Waiting
@@ -273,7 +282,8 @@ export const whenReady = (
           Effect.retry({ while: isPending, schedule: attemptSpacing })
         )
       ),
-      Effect.catchIf(isPending, () => Effect.void)
+      // The schedule never ends: only the condition's timeout or the exit stops the polling.
+      Effect.catchIf(isPending, () => Effect.never)
     )
 
   const publishedPort = (
@@ -380,8 +390,25 @@ export const whenReady = (
         )
       )
     }
-    return bounded(text, readiness.timeout, () =>
-      failNow(text, "command readiness needs the engine's exec, which this version does not have")
+    return bounded(text, readiness.timeout, (lastReason) =>
+      poll(lastReason, (id) =>
+        engine.exec(id, readiness.command).pipe(
+          Effect.timeoutOrElse({
+            duration: commandAttemptTimeout,
+            orElse: () => Effect.fail(new Pending(`no exit within ${Duration.format(commandAttemptTimeout)}`))
+          }),
+          Effect.mapError((error) => (isPending(error) ? error : new Pending(error.message))),
+          Effect.flatMap((result): Effect.Effect<void, Pending | NotReadyError> => {
+            if (result.exitCode === 0) return Effect.void
+            const output = lastLine(`${result.stdout}\n${result.stderr}`)
+            const outcome = `exited with code ${result.exitCode}${output === undefined ? "" : `: ${sanitize(output)}`}`
+            // 126 and 127: the command cannot run in this container (not found, not executable).
+            return result.exitCode === 126 || result.exitCode === 127
+              ? failNow(text, `the command ${outcome}`)
+              : Effect.fail(new Pending(outcome))
+          })
+        )
+      )
     )
   }
 

@@ -100,6 +100,22 @@ layer(liveLayer, { excludeTestServices: true })("readiness (live engine)", (it) 
     )
   )
 
+  it.effect("command: ready once an exec of it exits 0", () =>
+    withSupervisor((supervisor) =>
+      Effect.gen(function* () {
+        const handle = yield* supervisor.start({
+          name: "flagged",
+          image,
+          command: ["sh", "-c", "sleep 1; touch /tmp/ready; sleep 60"],
+          readiness: { command: ["test", "-f", "/tmp/ready"], timeout: "20 seconds" },
+          stopTimeout: "1 second"
+        })
+        const engine = yield* DockerEngine.DockerEngine
+        assert.strictEqual((yield* engine.exec(handle.id, ["test", "-f", "/tmp/ready"])).exitCode, 0)
+      })
+    )
+  )
+
   it.effect("http: ready once the published port answers 200, through the engine's published port", () =>
     Effect.scoped(
       Effect.gen(function* () {
