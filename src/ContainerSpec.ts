@@ -613,8 +613,22 @@ const formatter = SchemaIssue.makeFormatterStandardSchemaV1({
   leafHook: (issue) => (issue._tag === "MissingKey" ? "is required" : SchemaIssue.defaultLeafHook(issue))
 })
 
+/**
+ * The issue to report. A union (`readiness`) reports one per member, most of them the key
+ * the member is told apart by, missing: the deepest of the others is the one the user meant.
+ */
+const reported = <I extends { readonly path?: ReadonlyArray<unknown> | undefined; readonly message: string }>(
+  issues: ReadonlyArray<I>
+): I | undefined => {
+  const meant = issues.filter((issue) => issue.message !== "is required")
+  if (issues.length < 2 || meant.length === 0) return issues[0]
+  return meant.reduce((deepest, issue) =>
+    (issue.path?.length ?? 0) > (deepest.path?.length ?? 0) ? issue : deepest
+  )
+}
+
 const toInvalidSpec = (error: Schema.SchemaError): InvalidSpec => {
-  const first = formatter(error.issue).issues[0]
+  const first = reported(formatter(error.issue).issues)
   const path = (first?.path ?? []).map((segment) =>
     typeof segment === "object" && segment !== null && "key" in segment ? segment.key : segment
   )

@@ -370,3 +370,22 @@ describe("connectHost", () => {
     assert.strictEqual(Readiness.connectHost(undefined, "127.0.0.2"), "127.0.0.2")
   })
 })
+
+describe("readiness validation", () => {
+  it.effect("a bad readiness is InvalidSpec naming the field inside it", () =>
+    Effect.gen(function* () {
+      const cases: ReadonlyArray<readonly [ContainerSpec.ReadinessInput, string, string]> = [
+        [{ port: 70000 }, "readiness.port", "the port must be between 1 and 65535"],
+        [{ http: { port: 80, path: "health" } }, "readiness.http.path", "the path must start with '/'"],
+        [{ command: [] }, "readiness.command", "the command is empty"],
+        [{ all: [{ logLine: "" }] }, "readiness.all[0].logLine", "the log line is empty"],
+        [{ logLine: "ready", times: 0 }, "readiness.times", "must be 1 or more"],
+        [{ port: 80, timeout: "-1 seconds" }, "readiness.timeout", "must not be negative"]
+      ]
+      for (const [readiness, field, message] of cases) {
+        const error = yield* ContainerSpec.validate({ name: "a", image, readiness }).pipe(Effect.flip)
+        assert.deepStrictEqual({ field: error.field, message: error.message }, { field, message })
+      }
+    })
+  )
+})
