@@ -64,6 +64,7 @@ import type {
   WaitContainerOptions,
   WaitResult
 } from "./DockerModel.js"
+import * as Connection from "./internal/connection.js"
 import * as Containers from "./internal/engine/containers.js"
 import * as Exec from "./internal/engine/exec.js"
 import * as Images from "./internal/engine/images.js"
@@ -87,6 +88,12 @@ export * from "./DockerModel.js"
  * @since 0.1.0
  */
 export interface DockerEngineShape {
+  /**
+   * The host this process reaches the engine's published ports at: the engine's host for a
+   * remote (`tcp://`, `ssh://`) engine; absent for a local socket (the port's own binding,
+   * else `127.0.0.1`).
+   */
+  readonly publishedHost?: string | undefined
   readonly ping: Effect.Effect<void, DockerError>
   readonly version: Effect.Effect<Version, DockerError>
 
@@ -250,6 +257,7 @@ export interface Options {
 export const make = (options: Options = {}): Effect.Effect<DockerEngineShape, DockerError, Scope.Scope> =>
   Effect.map(Transport.make(options), (transport) =>
     DockerEngine.of({
+      publishedHost: Connection.publishedHost(transport.endpoint),
       ...System.make(transport),
       ...Containers.make(transport),
       ...Exec.make(transport),

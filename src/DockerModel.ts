@@ -80,6 +80,27 @@ export const ContainerRunState = Schema.Struct({
 export type ContainerRunState = typeof ContainerRunState.Type
 
 /**
+ * A container port published on the host, as the engine bound it: `hostPort` is the one the
+ * engine chose when the spec asked for any (it may change at each start).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const PublishedPort = Schema.Struct({
+  containerPort: Schema.Number,
+  /** `tcp`, `udp` or `sctp`. */
+  protocol: Schema.String,
+  /** The host address bound (`0.0.0.0` or `::` for all). */
+  hostIp: Schema.String,
+  hostPort: Schema.Number
+})
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export type PublishedPort = typeof PublishedPort.Type
+
+/**
  * A container as `inspect` shows it.
  *
  * @category models
@@ -109,7 +130,9 @@ export const ContainerInspect = Schema.Struct({
   ),
   tty: Schema.Boolean,
   /** The engine's restart policy name (`no`, `always`, `on-failure`, `unless-stopped`). */
-  restartPolicy: Schema.String
+  restartPolicy: Schema.String,
+  /** Its published ports while it runs (none when stopped). */
+  ports: Schema.Array(PublishedPort)
 })
 /**
  * @category models

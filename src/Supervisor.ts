@@ -303,8 +303,9 @@ export interface SupervisorShape {
   readonly run: (spec: ContainerSpec.Input) => Stream.Stream<ContainerState.ContainerState, RunError>
   /**
    * Runs a container in the background of the scope and resolves when its readiness holds
-   * (`started`, `healthy`, a log line, `exited`; default `healthy` when it has a healthcheck,
-   * else `started`). Closing the scope stops and removes it; the handles of one scope are
+   * (`started`, `healthy`, `exited`, a log line seen N times, a published port accepting
+   * connections, an HTTP answer, a command exiting 0, or all of several; default `healthy`
+   * when it has a healthcheck, else `started`); else fails with `NotReadyError`. Closing the scope stops and removes it; the handles of one scope are
    * stopped in parallel.
    */
   readonly start: (

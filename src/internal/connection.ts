@@ -96,6 +96,13 @@ export const describe = (endpoint: Endpoint): string => {
   }
 }
 
+/**
+ * Where this process reaches a port the engine published: the engine's host for a tcp or ssh
+ * endpoint; for a local socket, `undefined` (the binding's own address, else loopback).
+ */
+export const publishedHost = (endpoint: Endpoint): string | undefined =>
+  endpoint._tag === "Unix" ? undefined : endpoint.host
+
 /** The error a socket that did not connect in time is destroyed with (mapped to `Timeout`). */
 const connectTimeoutError = (timeoutMs: number): Error =>
   Object.assign(new Error(`connect timed out after ${timeoutMs} ms`), { code: "ETIMEDOUT" })

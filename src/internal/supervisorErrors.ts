@@ -76,8 +76,10 @@ export class WaitError extends Schema.TaggedError<WaitError>()("WaitError", Step
 }
 
 /**
- * `start` waited for a readiness condition (healthy, a log line, started) and the container
- * exited (or turned unhealthy) first. `lastLogLines` says why, sanitized.
+ * `start` waited for a readiness condition and it was not met: the container exited (or
+ * turned unhealthy) first, the condition's timeout passed, or it cannot hold (no healthcheck
+ * to wait for, a port not published, a command the image lacks). `lastLogLines` says why,
+ * sanitized.
  *
  * @since 0.1.0
  */
@@ -85,9 +87,9 @@ export class NotReadyError extends Schema.TaggedError<NotReadyError>()("NotReady
   component: Schema.String,
   image: Schema.String,
   containerId: Schema.optionalKey(Schema.String),
-  /** What `start` waited for: `started`, `healthy`, `log line ...`. */
+  /** The condition not met: `started`, `healthy`, `ready (port 5432 accepting connections)`, ... */
   readiness: Schema.String,
-  /** What happened instead: `exited with code 1`, `unhealthy`. */
+  /** What happened instead: `exited with code 1`, `unhealthy`, `not met within 1m (last attempt: ...)`. */
   outcome: Schema.String,
   lastLogLines: Schema.Array(Schema.String)
 }) {

@@ -15,6 +15,7 @@ import type {
   EngineEvent,
   ImageInspect,
   NetworkInspect,
+  PublishedPort,
   PullProgress,
   StatsSample,
   Version,
@@ -95,6 +96,15 @@ export const WireContainerInspect = Schema.Struct({
   ),
   NetworkSettings: maybe(
     Schema.Struct({
+      /** `"80/tcp"` → its host bindings; `null` when exposed, not published. */
+      Ports: maybe(
+        Schema.Record(
+          Schema.String,
+          Schema.NullOr(
+            Schema.Array(Schema.Struct({ HostIp: maybe(Schema.String), HostPort: maybe(Schema.String) }))
+          )
+        )
+      ),
       Networks: maybe(
         Schema.Record(
           Schema.String,
@@ -147,9 +157,25 @@ export const toContainerInspect = (wire: typeof WireContainerInspect.Type): Cont
     ),
     tty: wire.Config.Tty ?? false,
     // Docker reports an unset policy as "" and means "no".
-    restartPolicy: restartPolicy && restartPolicy.length > 0 ? restartPolicy : "no"
+    restartPolicy: restartPolicy && restartPolicy.length > 0 ? restartPolicy : "no",
+    ports: toPublishedPorts(wire.NetworkSettings?.Ports)
   }
 }
+
+/** `{ "80/tcp": [{ HostIp, HostPort }] }` as one row per binding; exposed-only ports have none. */
+const toPublishedPorts = (
+  ports: NonNullable<typeof WireContainerInspect.Type.NetworkSettings>["Ports"]
+): ReadonlyArray<PublishedPort> =>
+  Object.entries(mapOrEmpty(ports)).flatMap(([key, bindings]) => {
+    const [port = "", protocol = "tcp"] = key.split("/")
+    const containerPort = Number(port)
+    return orEmpty(bindings).flatMap((binding) => {
+      const hostPort = Number(binding.HostPort ?? "")
+      return Number.isInteger(containerPort) && Number.isInteger(hostPort) && hostPort > 0
+        ? [{ containerPort, protocol, hostIp: binding.HostIp ?? "", hostPort }]
+        : []
+    })
+  })
 
 export const WireContainerSummary = Schema.Struct({
   Id: Schema.String,
