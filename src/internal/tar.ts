@@ -7,8 +7,8 @@
  */
 import { Effect, Stream } from "effect"
 import type * as TarStream from "tar-stream"
-import type { ContainerFile } from "../DockerModel.js"
 import { DockerError } from "../DockerError.js"
+import type { ContainerFile } from "../DockerModel.js"
 import { type ContainerPathIssue, containerPathIssue } from "./containerPath.js"
 
 const PROBLEM: Readonly<Record<ContainerPathIssue, string>> = {

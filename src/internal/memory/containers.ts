@@ -13,6 +13,7 @@ import { guard } from "./faults.js"
 import { containerInspect, containerSummary } from "./inspect.js"
 import { connectSync } from "./networks.js"
 import { exitAfter, gracefulExitCode, processOf, removeSync, resolveScript, signalSync } from "./processes.js"
+import { bindPortsSync, mountsOf, removeAnonymousVolumesSync, resetTmpfsSync } from "./reach.js"
 import {
   type ContainerRecord,
   defaultDirectories,
@@ -108,6 +109,8 @@ export const containerOperations = (
               { type: "directory", mode: 0o755, content: new Uint8Array() }
             ])
           ),
+          mounts: mountsOf(store, createOptions),
+          ports: [],
           run: 0,
           script: {},
           exited: Deferred.makeUnsafe<void>(),
@@ -145,6 +148,9 @@ export const containerOperations = (
             )
           }
         }
+        const portTaken = bindPortsSync(store, c)
+        if (portTaken !== undefined) return yield* Effect.fail(engineError("startContainer", 500, portTaken))
+        resetTmpfsSync(c)
         const nowNanos = yield* Clock.currentTimeNanos
         const nowMs = nanosToMillis(nowNanos)
         c.run += 1
@@ -254,6 +260,7 @@ export const containerOperations = (
         }
         yield* FiberMap.remove(processes, c.id)
         if (!c.removed) removeSync(store, c, nowNanos)
+        if (removeOptions?.volumes === true) removeAnonymousVolumesSync(store, c)
       })
     )
 

@@ -6,6 +6,7 @@
  */
 import type { ContainerInspect, ContainerSummary, ImageInspect, NetworkInspect } from "../../DockerEngine.js"
 import { humanDuration } from "./docker.js"
+import { mountsInspect, portBindingsOf } from "./reach.js"
 import { type ContainerRecord, type ImageRecord, iso, type NetworkRecord, type Store } from "./store.js"
 
 export const containerInspect = (store: Store, c: ContainerRecord): ContainerInspect => {
@@ -38,7 +39,10 @@ export const containerInspect = (store: Store, c: ContainerRecord): ContainerIns
     },
     networks: attached,
     tty: c.options.tty === true,
-    restartPolicy: c.options.restartPolicy?.name ?? "no"
+    restartPolicy: c.options.restartPolicy?.name ?? "no",
+    ports: c.ports,
+    portBindings: portBindingsOf(c.options),
+    mounts: mountsInspect(c)
   }
 }
 

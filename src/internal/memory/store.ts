@@ -20,6 +20,7 @@ import type { DockerError } from "../../DockerError.js"
 import type { Call, ImageDefinition, Operation, Options, Script, ScriptInput } from "../../MemoryEngine.js"
 import { normalizeReference } from "../imageReference.js"
 import { engineError, zeroTime } from "./docker.js"
+import type { BoundPort, MountRecord } from "./reach.js"
 
 // ---------------------------------------------------------------------------------------------
 // Records
@@ -98,6 +99,10 @@ export interface ContainerRecord {
   readonly networks: Map<string, Attachment>
   readonly logs: Array<LogEntry>
   readonly files: Map<string, FileRecord>
+  /** Binds, volumes and tmpfs, as created. */
+  readonly mounts: ReadonlyArray<MountRecord>
+  /** Host ports bound at the last start; empty while not running. */
+  ports: ReadonlyArray<BoundPort>
   /** Incremented at every start, so a stale process fiber can tell it is no longer current. */
   run: number
   script: Script
@@ -156,6 +161,8 @@ export interface Store {
   readonly imageScripts: Map<string, ScriptInput>
   /** Starts so far per script key (`container:<name>`, `image:<reference>`). */
   readonly runCounts: Map<string, number>
+  /** The files of named and anonymous volumes, by volume name. */
+  readonly volumeFiles: Map<string, Map<string, FileRecord>>
   readonly faults: Map<Operation, Array<Fault>>
   readonly delays: Map<Operation, Duration.Input>
   readonly calls: Array<Call>
@@ -172,6 +179,9 @@ export interface Store {
     pid: number
     subnet: number
     name: number
+    volume: number
+    /** The next host port to try for a random binding. */
+    hostPort: number
   }
   lastEventNanos: bigint
 }
@@ -194,6 +204,7 @@ export const makeStore = (
   containerScripts: new Map(),
   imageScripts: new Map(),
   runCounts: new Map(),
+  volumeFiles: new Map(),
   faults: new Map(),
   delays: new Map(),
   calls: [],
@@ -201,7 +212,7 @@ export const makeStore = (
   buffer: [],
   subscribers: new Set(),
   open: { events: 0, stats: 0, logs: 0, pulls: 0 },
-  counters: { container: 0, network: 0, image: 0, pid: 100, subnet: 18, name: 0 },
+  counters: { container: 0, network: 0, image: 0, pid: 100, subnet: 18, name: 0, volume: 0, hostPort: 32768 },
   lastEventNanos: -1n
 })
 
