@@ -3,11 +3,12 @@
  * each test (its scope closed) nothing labelled remains.
  */
 import { describe, it } from "@effect/vitest"
-import { Effect, Fiber } from "effect"
+import { Effect, Fiber, type Scope } from "effect"
 import { TestClock } from "effect/testing"
 import * as DockerEngine from "../../src/DockerEngine.js"
 import * as MemoryEngine from "../../src/MemoryEngine.js"
 import { type Behaviour, type ContractEnvironment, engineContract } from "./engineContract.js"
+import { engineContractReach, type ReachEnvironment } from "./engineContractReach.js"
 
 const labels = {
   "dev.effect-docker.app": "test-contract-memory",
@@ -62,8 +63,30 @@ const memoryLayer = MemoryEngine.layer({
   registry: [{ reference: pullImage, layers: [5_000_000], pull: { stepDelay: "20 millis" } }]
 })
 
+const reachEnv: ReachEnvironment<MemoryEngine.MemoryEngine> = {
+  ...env,
+  writeFile: (id, path, content) =>
+    Effect.gen(function* () {
+      const engine = yield* DockerEngine.DockerEngine
+      yield* engine.copyFiles(id, [{ path, content }])
+    }),
+  readFile: (id, path) =>
+    Effect.gen(function* () {
+      const memory = yield* MemoryEngine.MemoryEngine
+      return yield* memory.readFile(id, path)
+    }),
+  removeVolume: () => Effect.void
+}
+
 describe("engine contract (MemoryEngine)", () => {
-  engineContract(env, (name, body) =>
+  const register = (
+    name: string,
+    body: () => Effect.Effect<
+      void,
+      unknown,
+      DockerEngine.DockerEngine | MemoryEngine.MemoryEngine | Scope.Scope
+    >
+  ) =>
     it.effect(name, () =>
       Effect.gen(function* () {
         yield* Effect.scoped(body())
@@ -75,5 +98,6 @@ describe("engine contract (MemoryEngine)", () => {
         }
       }).pipe(Effect.provide(memoryLayer))
     )
-  )
+  engineContract(env, register)
+  engineContractReach(reachEnv, register)
 })

@@ -2,11 +2,13 @@
  * The engine contract on the real engine, in real time: what MemoryEngine must match.
  */
 
+import { execFile } from "node:child_process"
 import { layer } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, type Scope } from "effect"
 import { afterAll } from "vitest"
 import type * as DockerEngine from "../../src/DockerEngine.js"
 import { type Behaviour, type ContractEnvironment, engineContract } from "../contract/engineContract.js"
+import { engineContractReach, type ReachEnvironment } from "../contract/engineContractReach.js"
 import { assertNoLeftovers, liveLayer, registryImage, testLabels } from "../support/live.js"
 
 const labels = testLabels("contract")
@@ -53,8 +55,38 @@ const env: ContractEnvironment<never> = {
   program: (_name, behaviour) => Effect.succeed(programOf(behaviour))
 }
 
+/** The docker CLI against the same engine (it reads DOCKER_HOST as the live layer does). */
+const docker = (args: ReadonlyArray<string>) =>
+  Effect.callback<{ readonly code: number; readonly stdout: string }>((resume) => {
+    execFile("docker", args, { encoding: "utf8" }, (error, stdout) => {
+      const code = error === null ? 0 : typeof error.code === "number" ? error.code : 1
+      resume(Effect.succeed({ code, stdout }))
+    })
+  })
+
+const reachEnv: ReachEnvironment<never> = {
+  ...env,
+  writeFile: (id, path, content) =>
+    docker(["exec", id, "sh", "-c", 'printf %s "$1" > "$2"', "sh", content, path]).pipe(
+      Effect.flatMap(({ code }) =>
+        code === 0 ? Effect.void : Effect.fail(new Error(`writing ${path} failed`))
+      )
+    ),
+  readFile: (id, path) =>
+    docker(["exec", id, "cat", path]).pipe(
+      Effect.map(({ code, stdout }) => (code === 0 ? stdout : undefined))
+    ),
+  removeVolume: (name) => docker(["volume", "rm", "-f", name]).pipe(Effect.asVoid)
+}
+
 layer(liveLayer, { excludeTestServices: true, concurrent: true })("engine contract (live engine)", (it) => {
-  engineContract(env, (name, body) => it.effect(name, () => Effect.scoped(body()), 30_000))
+  const register =
+    (timeout: number) =>
+    (name: string, body: () => Effect.Effect<void, unknown, DockerEngine.DockerEngine | Scope.Scope>) =>
+      it.effect(name, () => Effect.scoped(body()), timeout)
+  engineContract(env, register(30_000))
+  // Several containers and `docker exec` calls each: more time on a loaded engine.
+  engineContractReach(reachEnv, register(90_000))
 })
 
 afterAll(() => Effect.runPromise(assertNoLeftovers(labels).pipe(Effect.provide(liveLayer))))
