@@ -61,6 +61,8 @@ import {
 import type { DockerError } from "./DockerError.js"
 import * as Labels from "./internal/labels.js"
 import * as PullProgress from "./internal/pullProgress.js"
+import type { PortNotPublished } from "./internal/supervisorAddress.js"
+import * as Address from "./internal/supervisorAddress.js"
 import * as Container from "./internal/supervisorContainer.js"
 import type {
   CopyError,
@@ -75,6 +77,13 @@ import * as Pulls from "./internal/supervisorPulls.js"
 import * as Readiness from "./internal/supervisorReadiness.js"
 import * as Teardown from "./internal/teardown.js"
 
+export {
+  /**
+   * @category errors
+   * @since 0.2.0
+   */
+  PortNotPublished
+} from "./internal/supervisorAddress.js"
 export {
   /**
    * @category errors
@@ -206,6 +215,12 @@ export interface Options {
   readonly instanceId?: string | undefined
   /** The backoff between reconnections of the events subscription (default: exponential from 100 ms, jittered, capped at 10 s). */
   readonly eventsReconnect?: Schedule.Schedule<unknown, DockerError> | undefined
+  /**
+   * The host `handle.port` answers for published ports (default: the host of `DOCKER_HOST`
+   * for a `tcp://` or `ssh://` engine, else `127.0.0.1`). Set it when the engine was given
+   * another host than `DOCKER_HOST`, or its ports are reached through another name.
+   */
+  readonly publishedHost?: string | undefined
 }
 
 /**
@@ -270,6 +285,16 @@ export interface ContainerHandle {
   readonly logs: (options?: LogsOptions) => Stream.Stream<LogLine, DockerError>
   /** The final state: `exited`, with the exit code, after restarts (or the state at `stop`). */
   readonly await: Effect.Effect<ContainerState.ContainerState, RunError>
+  /**
+   * Where this process connects to a published container port (`protocol` default `tcp`): the
+   * engine's host (the loopback address for a local engine) and the host port bound at the
+   * last start. Fails with {@link PortNotPublished} for a port the spec does not publish, or
+   * while the container is not running.
+   */
+  readonly port: (
+    containerPort: number,
+    protocol?: "tcp" | "udp"
+  ) => Effect.Effect<{ readonly host: string; readonly port: number }, PortNotPublished>
 }
 
 /**
@@ -359,6 +384,7 @@ export const make = Effect.fn("Supervisor.make")(function* (options: Options) {
   const teardown = yield* Semaphore.make(Teardown.permits(options.teardownConcurrency))
   const supervised = yield* Ref.make<ReadonlyMap<string, Fiber.Fiber<unknown, unknown>>>(new Map())
   const networkName = `${app}-${instanceId}`
+  const publishedHost = options.publishedHost ?? Address.engineHost(process.env.DOCKER_HOST)
 
   // Released in reverse, as `internal/teardown.ts` describes: the running lifecycles first (in
   // parallel), then the pulls and the events subscription, then a sweep of anything left with
@@ -475,6 +501,17 @@ export const make = Effect.fn("Supervisor.make")(function* (options: Options) {
       states: SubscriptionRef.changes(latest).pipe(Stream.takeUntil((state) => state.status === "exited")),
       stop: Fiber.interrupt(fiber),
       logs: (options) => engine.logs(id, options),
+      port: (containerPort, protocol = "tcp") =>
+        Effect.flatMap(SubscriptionRef.get(latest), (state) => {
+          const target = Address.connectTarget(
+            state,
+            spec.ports ?? [],
+            containerPort,
+            protocol,
+            publishedHost
+          )
+          return target instanceof Address.PortNotPublished ? Effect.fail(target) : Effect.succeed(target)
+        }),
       await: Fiber.await(fiber).pipe(
         Effect.flatMap((exit) => {
           if (Exit.isSuccess(exit)) return Effect.succeed(exit.value)

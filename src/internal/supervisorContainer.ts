@@ -25,6 +25,7 @@ import * as RestartPolicy from "../RestartPolicy.js"
 import * as Transitions from "./containerState.js"
 import type * as PullProgress from "./pullProgress.js"
 import * as Stats from "./stats.js"
+import * as Address from "./supervisorAddress.js"
 import { CopyError, CreateError, PullError, StartError, WaitError } from "./supervisorErrors.js"
 import type { InstanceEvents } from "./supervisorEvents.js"
 import type { Pulls } from "./supervisorPulls.js"
@@ -223,8 +224,15 @@ const runUntilFinalExit = (
             .inspectContainer(id)
             .pipe(Effect.mapError((cause) => new StartError({ ...fields, cause })))
           const startedAt = new Date(epochMillis(started.state.startedAt) ?? (yield* Clock.currentTimeMillis))
+          // The address too: a restart may bind a new random host port.
           yield* update((state) =>
-            Transitions.health(Transitions.started(state, startedAt), toHealth(started.state.health?.status))
+            Transitions.reached(
+              Transitions.health(
+                Transitions.started(state, startedAt),
+                toHealth(started.state.health?.status)
+              ),
+              Address.addressOf(started, instance.network)
+            )
           )
           yield* Metric.modify(containersRunning, 1)
           yield* Effect.addFinalizer(() => Metric.modify(containersRunning, -1))
