@@ -38,30 +38,38 @@ import type {
   CreatedContainer,
   CreatedNetwork,
   CreateNetworkOptions,
+  CreateVolumeOptions,
   DisconnectNetworkOptions,
   EngineEvent,
   EventsOptions,
+  ExecOptions,
+  ExecResult,
   ImageInspect,
   KillContainerOptions,
   ListContainersOptions,
   ListNetworksOptions,
+  ListVolumesOptions,
   LogLine,
   LogsOptions,
   NetworkInspect,
   PullProgress,
   RemoveContainerOptions,
   RemoveImageOptions,
+  RemoveVolumeOptions,
   StatsSample,
   StopContainerOptions,
   Version,
+  VolumeInspect,
   WaitContainerOptions,
   WaitResult
 } from "./DockerModel.js"
 import * as Containers from "./internal/engine/containers.js"
+import * as Exec from "./internal/engine/exec.js"
 import * as Images from "./internal/engine/images.js"
 import * as Networks from "./internal/engine/networks.js"
 import * as System from "./internal/engine/system.js"
 import * as Transport from "./internal/engine/transport.js"
+import * as Volumes from "./internal/engine/volumes.js"
 
 // The model (`ContainerInspect`, `CreateContainerOptions`, `EngineEvent`, ...) has a module of
 // its own; it stays importable from here, where it was first exported.
@@ -109,6 +117,21 @@ export interface DockerEngineShape {
   ) => Effect.Effect<void, DockerError | E>
   /** Tars the files (tar-stream, streamed) and extracts them at `/`, keeping their modes. */
   readonly copyFiles: (id: string, files: ReadonlyArray<ContainerFile>) => Effect.Effect<void, DockerError>
+  /**
+   * Runs `command` in the running container and waits for it to end: its exit code, and its
+   * stdout and stderr collected whole (one `stdout` with `tty`). A missing container is
+   * `NotFound`, a container that is not running `Conflict`; a command that cannot be started
+   * (not found in `PATH`) is not an error but exit code 126 (or 127) with the engine's
+   * message in the output, as `docker exec` reports it.
+   *
+   * Interrupting it closes the exec's stream only: the engine has no call to stop an exec, so
+   * the command keeps running in the container until it ends or the container stops.
+   */
+  readonly exec: (
+    id: string,
+    command: ReadonlyArray<string>,
+    options?: ExecOptions
+  ) => Effect.Effect<ExecResult, DockerError>
 
   /** Pulls `reference` (`name[:tag]`, `name@digest`), streaming progress; an error line fails the stream. */
   readonly pullImage: (reference: string) => Stream.Stream<PullProgress, DockerError>
@@ -131,6 +154,15 @@ export interface DockerEngineShape {
   ) => Effect.Effect<ReadonlyArray<NetworkInspect>, DockerError>
   readonly inspectNetwork: (network: string) => Effect.Effect<NetworkInspect, DockerError>
   readonly removeNetwork: (network: string) => Effect.Effect<void, DockerError>
+
+  /** Creates a volume; a name that exists (same driver) gives back the existing one. */
+  readonly createVolume: (options?: CreateVolumeOptions) => Effect.Effect<VolumeInspect, DockerError>
+  readonly inspectVolume: (name: string) => Effect.Effect<VolumeInspect, DockerError>
+  readonly listVolumes: (
+    options?: ListVolumesOptions
+  ) => Effect.Effect<ReadonlyArray<VolumeInspect>, DockerError>
+  /** Removes a volume: `NotFound` when missing (unless `force`), `Conflict` while a container uses it. */
+  readonly removeVolume: (name: string, options?: RemoveVolumeOptions) => Effect.Effect<void, DockerError>
 
   /** The engine's events, oldest first, filtered on the engine's side. */
   readonly events: (options?: EventsOptions) => Stream.Stream<EngineEvent, DockerError>
@@ -212,8 +244,10 @@ export const make = (options: Options = {}): Effect.Effect<DockerEngineShape, Do
     DockerEngine.of({
       ...System.make(transport),
       ...Containers.make(transport),
+      ...Exec.make(transport),
       ...Images.make(transport),
-      ...Networks.make(transport)
+      ...Networks.make(transport),
+      ...Volumes.make(transport)
     })
   )
 

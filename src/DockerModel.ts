@@ -684,3 +684,113 @@ export interface ListNetworksOptions {
   /** Exact names (the engine's own filter matches substrings; this one does not). */
   readonly names?: ReadonlyArray<string>
 }
+
+// ---------------------------------------------------------------------------------------------
+// Exec
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Options for `exec`: how the command runs inside the container.
+ *
+ * @category options
+ * @since 0.1.0
+ */
+export interface ExecOptions {
+  /** Added to the container's environment; values given as `Redacted` are revealed only into the request body. */
+  readonly env?: Readonly<Record<string, string | Redacted.Redacted<string>>>
+  /** `user`, `user:group`, `uid` or `uid:gid` (the container's user when absent). */
+  readonly user?: string
+  /** Absolute directory to run in (the container's working directory when absent). */
+  readonly workingDir?: string
+  /** Run with a terminal: stdout and stderr arrive mixed, all as `stdout` (default false). */
+  readonly tty?: boolean
+}
+
+/**
+ * What a finished `exec` gives: the command's exit code and its output, collected whole.
+ * Line endings are `\n` (a `\r\n` arrives as `\n`).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const ExecResult = Schema.Struct({
+  exitCode: Schema.Number,
+  stdout: Schema.String,
+  stderr: Schema.String
+})
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export type ExecResult = typeof ExecResult.Type
+
+// ---------------------------------------------------------------------------------------------
+// Volumes
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * A volume as `inspect` and `list` show it.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const VolumeInspect = Schema.Struct({
+  name: Schema.String,
+  /** `local` unless created with another driver. */
+  driver: Schema.String,
+  /** Where the volume's data lives on the engine's host. */
+  mountpoint: Schema.String,
+  labels: Labels,
+  /** The driver options it was created with. */
+  options: Labels,
+  /** `local` or `global`. */
+  scope: Schema.String,
+  /** ISO time; absent when the driver does not say. */
+  createdAt: Schema.optionalKey(Schema.String)
+})
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export type VolumeInspect = typeof VolumeInspect.Type
+
+/**
+ * What to create with `createVolume`. Creating a name that exists with the same driver gives
+ * back the existing volume, as the engine does.
+ *
+ * @category options
+ * @since 0.1.0
+ */
+export interface CreateVolumeOptions {
+  /** The engine picks a random 64-hex name when absent. */
+  readonly name?: string
+  readonly labels?: Readonly<Record<string, string>>
+  /** Default `local`. */
+  readonly driver?: string
+  /** Options for the driver (for `local`: `type`, `device`, `o`, as `mount` takes them). */
+  readonly driverOptions?: Readonly<Record<string, string>>
+}
+
+/**
+ * Options for `listVolumes`.
+ *
+ * @category options
+ * @since 0.1.0
+ */
+export interface ListVolumesOptions {
+  readonly labels?: LabelFilter
+}
+
+/**
+ * Options for `removeVolume`.
+ *
+ * @category options
+ * @since 0.1.0
+ */
+export interface RemoveVolumeOptions {
+  /**
+   * A missing volume is not an error (as the engine does with `force`). A volume in use by a
+   * container is refused (`Conflict`) either way.
+   */
+  readonly force?: boolean
+}

@@ -33,9 +33,11 @@ import {
   DockerEngine,
   type DockerEngineShape,
   type EngineEvent,
+  type ExecOptions,
   type ImageInspect,
   type LogLine,
-  type NetworkInspect
+  type NetworkInspect,
+  type VolumeInspect
 } from "./DockerEngine.js"
 import type { DockerError, DockerErrorReason } from "./DockerError.js"
 
@@ -80,6 +82,41 @@ export interface ScriptedLog {
 }
 
 /**
+ * What a command run with `exec` does in a scripted container: its exit code (default 0),
+ * its output, and how long it runs (default: it ends at once). With `tty` the engine hands
+ * stderr back inside stdout, as a terminal mixes them.
+ *
+ * @category scripts
+ * @since 0.1.0
+ */
+export interface ExecReply {
+  readonly exitCode?: number
+  readonly stdout?: string
+  readonly stderr?: string
+  readonly after?: Duration.Input
+}
+
+/**
+ * How a scripted container answers `exec`: a function of the command (and the exec's
+ * options) giving its reply, or `undefined` for a command the container does not have. Such
+ * a command (and every command of a container without an `exec` script) exits 126 with
+ * Docker's message on stdout, `OCI runtime exec failed: ... executable file not found in
+ * $PATH: unknown`, as `docker exec` does.
+ *
+ * @example
+ * ```ts
+ * const database: MemoryEngine.Script = {
+ *   exec: (command) =>
+ *     command[0] === "pg_isready" ? { stdout: "/var/run/postgresql:5432 - accepting connections\n" } : undefined
+ * }
+ * ```
+ *
+ * @category scripts
+ * @since 0.1.0
+ */
+export type ExecScript = (command: ReadonlyArray<string>, options: ExecOptions) => ExecReply | undefined
+
+/**
  * What a scripted container does while it runs. Every time is measured from its start.
  *
  * - no `exit`: it runs until stopped, killed or removed;
@@ -89,7 +126,8 @@ export interface ScriptedLog {
  * - `health`: the health status at given times (without it, a container created with a
  *   healthcheck turns `healthy` after its first interval);
  * - `stats`: one `StatsValues` per second since the start (the last one repeats), or a function
- *   of the second.
+ *   of the second;
+ * - `exec`: how commands run with `exec` answer (see {@link ExecScript}).
  *
  * @example
  * ```ts
@@ -113,6 +151,7 @@ export interface Script {
   }>
   readonly stats?: ReadonlyArray<StatsValues> | ((second: number) => StatsValues)
   readonly onStopSignal?: "exit" | "ignore" | { readonly after: Duration.Input; readonly exitCode?: number }
+  readonly exec?: ExecScript
 }
 
 /**
@@ -295,6 +334,8 @@ export interface MemoryEngineShape {
   readonly networks: Effect.Effect<ReadonlyArray<NetworkInspect>>
   /** The images present locally. */
   readonly images: Effect.Effect<ReadonlyArray<ImageInspect>>
+  /** Every volume, oldest first. Volumes outlive containers: they go only with `removeVolume`. */
+  readonly volumes: Effect.Effect<ReadonlyArray<VolumeInspect>>
   /** The files copied into a container. */
   readonly files: (container: string) => Effect.Effect<ReadonlyArray<ContainerFileEntry>, DockerError>
   /** One file's content as text, or undefined when absent. */

@@ -84,6 +84,7 @@ export const containerOperations = (
         counters.name += 1
         const id = makeId("container", counters.container)
         const healthcheck = createOptions.healthcheck?.test ?? image.definition.healthcheck
+        const mounts = mountsOf(store, createOptions, nowNanos)
         const record: ContainerRecord = {
           id,
           name: name ?? `memory_container_${counters.name}`,
@@ -109,8 +110,13 @@ export const containerOperations = (
               { type: "directory", mode: 0o755, content: new Uint8Array() }
             ])
           ),
-          mounts: mountsOf(store, createOptions),
+          mounts,
           ports: [],
+          volumes: new Set(
+            mounts.flatMap((mount) =>
+              mount.type === "volume" && mount.name !== undefined ? [mount.name] : []
+            )
+          ),
           run: 0,
           script: {},
           exited: Deferred.makeUnsafe<void>(),
@@ -260,7 +266,7 @@ export const containerOperations = (
         }
         yield* FiberMap.remove(processes, c.id)
         if (!c.removed) removeSync(store, c, nowNanos)
-        if (removeOptions?.volumes === true) removeAnonymousVolumesSync(store, c)
+        if (removeOptions?.volumes === true) removeAnonymousVolumesSync(store, c, nowNanos)
       })
     )
 

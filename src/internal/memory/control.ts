@@ -1,7 +1,7 @@
 /**
  * The control side of the in-memory engine (`MemoryEngine`): adding images and scripts, fault
  * injection, pokes at running containers (exit, health, output) and the read-outs tests assert
- * on (containers, networks, images, files, output, events, calls, open streams).
+ * on (containers, networks, images, volumes, files, output, events, calls, open streams).
  *
  * @internal
  */
@@ -16,6 +16,7 @@ import { writeLogSync } from "./logs.js"
 import { exitSync, setHealthSync } from "./processes.js"
 import { readFileSync } from "./reach.js"
 import { defaultDirectories, findContainer, runningContainer, type Store, toDefinition } from "./store.js"
+import { volumeInspect } from "./volumes.js"
 
 export const makeControl = (store: Store): MemoryEngineShape => ({
   addImage: (image) =>
@@ -55,6 +56,7 @@ export const makeControl = (store: Store): MemoryEngineShape => ({
   containers: Effect.sync(() => [...store.containers.values()].map((c) => containerInspect(store, c))),
   networks: Effect.sync(() => [...store.networks.values()].map((n) => networkInspect(store, n, true))),
   images: Effect.sync(() => [...store.images.values()].map(imageInspect)),
+  volumes: Effect.sync(() => [...store.volumes.values()].map(volumeInspect)),
   files: (ref) =>
     Effect.map(findContainer(store, "files", ref), (c) =>
       [...c.files.entries()]

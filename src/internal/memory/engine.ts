@@ -1,7 +1,7 @@
 /**
  * The in-memory engine assembled: a store, the predefined networks, the `DockerEngine`
- * operations of each room (containers, logs, stats, archives, images, networks, events) and
- * the control side, seeded from the options. `src/MemoryEngine.ts` loads this module lazily,
+ * operations of each room (containers, exec, logs, stats, archives, images, networks,
+ * volumes, events) and the control side, seeded from the options. `src/MemoryEngine.ts` loads this module lazily,
  * so importing `effect-docker` for production use does not load the in-memory engine.
  *
  * @internal
@@ -14,12 +14,14 @@ import { archiveOperations } from "./archives.js"
 import { containerOperations } from "./containers.js"
 import { makeControl } from "./control.js"
 import { events } from "./events.js"
+import { execOperations } from "./exec.js"
 import { guard } from "./faults.js"
 import { addImageSync, imageOperations } from "./images.js"
 import { logs } from "./logs.js"
 import { addPredefinedNetworks, networkOperations } from "./networks.js"
 import { statsOperations } from "./stats.js"
 import { makeStore, toDefinition } from "./store.js"
+import { volumeOperations } from "./volumes.js"
 
 /** What `version` reports: the engine this project's CI runs. */
 const memoryVersion: Version = {
@@ -49,11 +51,13 @@ export const make = (options: Options = {}) =>
       ping: guard(store, "ping", [], Effect.void),
       version,
       ...containerOperations(store),
+      ...execOperations(store),
       ...statsOperations(store),
       logs: logs(store),
       ...archiveOperations(store),
       ...imageOperations(store),
       ...networkOperations(store),
+      ...volumeOperations(store),
       events: events(store)
     }
     const control: MemoryEngineShape = makeControl(store)

@@ -11,7 +11,14 @@ import * as Fs from "node:fs"
 import * as Posix from "node:path/posix"
 import type { ContainerInspect, CreateContainerOptions } from "../../DockerEngine.js"
 import { makeId } from "./docker.js"
-import type { ContainerRecord, FileRecord, Store } from "./store.js"
+import { emit } from "./events.js"
+import {
+  type ContainerRecord,
+  type FileRecord,
+  nanosToMillis,
+  type Store,
+  type VolumeRecord
+} from "./store.js"
 
 /** A published port as the engine bound it at the last start. */
 export type BoundPort = ContainerInspect["ports"][number]
@@ -35,16 +42,28 @@ const emptyTree = (mode = 0o755): Map<string, FileRecord> =>
   new Map([["/", { type: "directory", mode, content: new Uint8Array() }]])
 
 /** The files of a named volume, created empty on first use (as `docker run -v name:/path` does). */
-const volumeTree = (store: Store, name: string): Map<string, FileRecord> => {
-  const existing = store.volumeFiles.get(name)
-  if (existing !== undefined) return existing
-  const tree = emptyTree()
-  store.volumeFiles.set(name, tree)
-  return tree
+const volumeTree = (store: Store, name: string, nowNanos: bigint): Map<string, FileRecord> => {
+  const existing = store.volumes.get(name)
+  if (existing !== undefined) return existing.files
+  const volume: VolumeRecord = {
+    name,
+    driver: "local",
+    labels: {},
+    options: {},
+    createdMs: nanosToMillis(nowNanos),
+    files: emptyTree()
+  }
+  store.volumes.set(name, volume)
+  emit(store, nowNanos, "volume", "create", name, { driver: "local" })
+  return volume.files
 }
 
 /** The mounts of a new container, named and anonymous volumes created as needed. */
-export const mountsOf = (store: Store, options: CreateContainerOptions): ReadonlyArray<MountRecord> =>
+export const mountsOf = (
+  store: Store,
+  options: CreateContainerOptions,
+  nowNanos: bigint
+): ReadonlyArray<MountRecord> =>
   (options.mounts ?? []).map((mount): MountRecord => {
     const target = Posix.normalize(mount.target).replace(/(.)\/+$/, "$1")
     const readOnly = mount.readOnly === true
@@ -61,11 +80,7 @@ export const mountsOf = (store: Store, options: CreateContainerOptions): Readonl
         }
       case "volume": {
         const anonymous = mount.source === undefined || mount.source.length === 0
-        let name = mount.source ?? ""
-        if (anonymous) {
-          store.counters.volume += 1
-          name = makeId("volume", store.counters.volume)
-        }
+        const name = anonymous ? makeId("volume", ++store.counters.volume) : (mount.source ?? "")
         return {
           type: "volume",
           target,
@@ -73,7 +88,7 @@ export const mountsOf = (store: Store, options: CreateContainerOptions): Readonl
           name,
           source: `/var/lib/docker/volumes/${name}/_data`,
           anonymous,
-          files: volumeTree(store, name)
+          files: volumeTree(store, name, nowNanos)
         }
       }
       default:
@@ -97,9 +112,11 @@ export const resetTmpfsSync = (c: ContainerRecord): void => {
 }
 
 /** Removal with `volumes: true` removes the container's anonymous volumes, as Docker does. */
-export const removeAnonymousVolumesSync = (store: Store, c: ContainerRecord): void => {
+export const removeAnonymousVolumesSync = (store: Store, c: ContainerRecord, nowNanos: bigint): void => {
   for (const mount of c.mounts) {
-    if (mount.anonymous && mount.name !== undefined) store.volumeFiles.delete(mount.name)
+    if (mount.anonymous && mount.name !== undefined && store.volumes.delete(mount.name)) {
+      emit(store, nowNanos, "volume", "destroy", mount.name, { driver: "local" })
+    }
   }
 }
 
@@ -139,6 +156,8 @@ export const isDirectory = (c: ContainerRecord, path: string): boolean => {
       return false
     }
   }
+  // A mount's root is a directory even in a volume created empty (`createVolume`).
+  if (location.files !== c.files && location.path === "/") return true
   return location.files.get(location.path)?.type === "directory"
 }
 

@@ -1,5 +1,5 @@
 /**
- * The in-memory engine's state: the records of containers, networks and images, the scripts,
+ * The in-memory engine's state: the records of containers, networks, volumes and images, the scripts,
  * faults and recorded calls, the event log, and the lookups by id, name or prefix that every
  * operation starts with.
  *
@@ -78,6 +78,19 @@ export interface FileRecord {
   readonly content: Uint8Array
 }
 
+/**
+ * A volume: it lives until `removeVolume`, whatever happens to the containers that mount it.
+ * `files` is its content, for the containers that will mount it.
+ */
+export interface VolumeRecord {
+  readonly name: string
+  readonly driver: string
+  readonly labels: Readonly<Record<string, string>>
+  readonly options: Readonly<Record<string, string>>
+  readonly createdMs: number
+  readonly files: Map<string, FileRecord>
+}
+
 export interface ContainerRecord {
   readonly id: string
   readonly name: string
@@ -103,6 +116,8 @@ export interface ContainerRecord {
   readonly mounts: ReadonlyArray<MountRecord>
   /** Host ports bound at the last start; empty while not running. */
   ports: ReadonlyArray<BoundPort>
+  /** Names of the volumes it mounts: while it exists (running or not) they cannot be removed. */
+  readonly volumes: ReadonlySet<string>
   /** Incremented at every start, so a stale process fiber can tell it is no longer current. */
   run: number
   script: Script
@@ -154,6 +169,8 @@ export interface Store {
 
   readonly containers: Map<string, ContainerRecord>
   readonly networks: Map<string, NetworkRecord>
+  /** By name. */
+  readonly volumes: Map<string, VolumeRecord>
   /** By normalised reference. */
   readonly images: Map<string, ImageRecord>
   readonly registry: Map<string, ImageDefinition>
@@ -161,8 +178,6 @@ export interface Store {
   readonly imageScripts: Map<string, ScriptInput>
   /** Starts so far per script key (`container:<name>`, `image:<reference>`). */
   readonly runCounts: Map<string, number>
-  /** The files of named and anonymous volumes, by volume name. */
-  readonly volumeFiles: Map<string, Map<string, FileRecord>>
   readonly faults: Map<Operation, Array<Fault>>
   readonly delays: Map<Operation, Duration.Input>
   readonly calls: Array<Call>
@@ -182,6 +197,7 @@ export interface Store {
     volume: number
     /** The next host port to try for a random binding. */
     hostPort: number
+    exec: number
   }
   lastEventNanos: bigint
 }
@@ -199,12 +215,12 @@ export const makeStore = (
   eventsBuffer: options.eventsBuffer ?? 256,
   containers: new Map(),
   networks: new Map(),
+  volumes: new Map(),
   images: new Map(),
   registry: new Map(),
   containerScripts: new Map(),
   imageScripts: new Map(),
   runCounts: new Map(),
-  volumeFiles: new Map(),
   faults: new Map(),
   delays: new Map(),
   calls: [],
@@ -212,7 +228,17 @@ export const makeStore = (
   buffer: [],
   subscribers: new Set(),
   open: { events: 0, stats: 0, logs: 0, pulls: 0 },
-  counters: { container: 0, network: 0, image: 0, pid: 100, subnet: 18, name: 0, volume: 0, hostPort: 32768 },
+  counters: {
+    container: 0,
+    network: 0,
+    image: 0,
+    pid: 100,
+    subnet: 18,
+    name: 0,
+    volume: 0,
+    exec: 0,
+    hostPort: 32768
+  },
   lastEventNanos: -1n
 })
 
@@ -287,6 +313,14 @@ export const findImage = (store: Store, operation: string, ref: string) =>
     return image === undefined
       ? Effect.fail(engineError(operation, 404, `No such image: ${ref}`))
       : Effect.succeed(image)
+  })
+
+export const findVolume = (store: Store, operation: string, name: string) =>
+  Effect.suspend(() => {
+    const volume = store.volumes.get(name)
+    return volume === undefined
+      ? Effect.fail(engineError(operation, 404, `get ${name}: no such volume`))
+      : Effect.succeed(volume)
   })
 
 /** A container that must be running for a control poke (`exit`, `setHealth`, `writeLog`). */
