@@ -306,6 +306,8 @@ export interface ContainerHandle {
 export interface Removed {
   readonly containers: number
   readonly networks: number
+  /** `instance`-scoped volumes of dead instances. */
+  readonly volumes: number
 }
 
 /**
@@ -342,10 +344,17 @@ export interface SupervisorShape {
   /** Stops and removes the selected containers in parallel; returns how many. */
   readonly remove: (selector?: Selector) => Effect.Effect<number, DockerError>
   /**
-   * Removes the containers and networks of this app's instances whose owning process is gone
-   * (on this host). Live instances, other hosts' instances and foreign containers are kept.
+   * Removes the containers, networks and `instance`-scoped volumes of this app's instances
+   * whose owning process is gone (on this host). Live instances, other hosts' instances,
+   * `app` and `external` volumes and foreign containers are kept.
    */
   readonly removeStale: Effect.Effect<Removed, DockerError>
+  /**
+   * Removes the app's `app`-scoped volumes (all, or those of the given spec names): the only
+   * way they go, as `docker compose down -v` removes a project's. A volume still mounted by a
+   * container is refused (`Conflict`). Returns how many were removed.
+   */
+  readonly removeAppVolumes: (names?: ReadonlyArray<string>) => Effect.Effect<number, DockerError>
   /** How many times the shared events subscription has connected (1 unless it dropped). */
   readonly eventsConnections: Effect.Effect<number>
 }
@@ -392,6 +401,12 @@ export const make = Effect.fn("Supervisor.make")(function* (options: Options) {
   yield* Effect.acquireRelease(engine.createNetwork({ name: networkName, driver: "bridge", labels }), () =>
     Teardown.removeNetworkOrLog(engine, networkName)
   )
+  // The instance's volumes go after every container (the sweep runs first) and before the network.
+  const volumeScopeKey = `${keys.prefix}volume-scope`
+  const appVolumeLabels = { ...options.labels, [keys.app]: app, [volumeScopeKey]: "app" }
+  yield* Effect.addFinalizer(() =>
+    Teardown.removeInstanceVolumesOrLog(engine, { [keys.instance]: instanceId, [volumeScopeKey]: "instance" })
+  )
   yield* Effect.addFinalizer(() =>
     Teardown.sweepInstance({ engine, teardown }, { [keys.instance]: instanceId })
   )
@@ -420,7 +435,11 @@ export const make = Effect.fn("Supervisor.make")(function* (options: Options) {
     events,
     pulls,
     teardown,
-    supervised
+    supervised,
+    volumeName: (source, scope) =>
+      scope === "instance" ? `${app}-${instanceId}-${source}` : scope === "app" ? `${app}_${source}` : source,
+    volumeLabels: (scope) =>
+      scope === "instance" ? { ...labels, [volumeScopeKey]: "instance" } : appVolumeLabels
   }
 
   /**
@@ -561,8 +580,27 @@ export const make = Effect.fn("Supervisor.make")(function* (options: Options) {
     const networks = yield* engine.listNetworks({ labels: { [keys.app]: app } })
     const staleNetworks = networks.filter((network) => isStale(network.labels))
     yield* Teardown.removeNetworks(engine, staleNetworks)
-    return { containers: staleContainers.length, networks: staleNetworks.length }
+    // `app` volumes carry no instance or owner: only an explicit `removeAppVolumes` removes them.
+    const volumes = yield* engine.listVolumes({ labels: { [keys.app]: app, [volumeScopeKey]: "instance" } })
+    const staleVolumes = volumes.filter((volume) => isStale(volume.labels))
+    yield* Teardown.removeVolumes(engine, staleVolumes)
+    return {
+      containers: staleContainers.length,
+      networks: staleNetworks.length,
+      volumes: staleVolumes.length
+    }
   })()
+
+  const removeAppVolumes = Effect.fn("Supervisor.removeAppVolumes")(function* (
+    names?: ReadonlyArray<string>
+  ) {
+    const volumes = yield* engine.listVolumes({ labels: { [keys.app]: app, [volumeScopeKey]: "app" } })
+    const wanted =
+      names === undefined ? undefined : new Set(names.map((name) => instance.volumeName(name, "app")))
+    const chosen = volumes.filter((volume) => wanted === undefined || wanted.has(volume.name))
+    yield* Teardown.removeVolumes(engine, chosen, Teardown.requestedVolumeRemoval)
+    return chosen.length
+  })
 
   yield* Effect.logDebug("supervisor instance ready").pipe(Effect.annotateLogs({ app, instance: instanceId }))
 
@@ -577,6 +615,7 @@ export const make = Effect.fn("Supervisor.make")(function* (options: Options) {
     list,
     remove,
     removeStale,
+    removeAppVolumes,
     eventsConnections: events.connections
   })
 })

@@ -110,4 +110,77 @@ describe("Supervisor: reaching containers (MemoryEngine)", () => {
       )
     }).pipe(Effect.scoped, Effect.provide(memoryLayer))
   )
+
+  it.effect(
+    "volume scopes: instance volumes go at release, app volumes stay until removeAppVolumes, external ones are used as they are",
+    () =>
+      Effect.gen(function* () {
+        const memory = yield* MemoryEngine.MemoryEngine
+        const engine = yield* DockerEngine.DockerEngine
+        const names = Effect.map(engine.listVolumes(), (volumes) =>
+          volumes.map((volume) => volume.name).sort()
+        )
+        yield* engine.createVolume({ name: "shared-data" })
+        const mounts = [
+          { type: "volume", source: "data", target: "/data" },
+          { type: "volume", source: "cache", target: "/cache", scope: "app" },
+          { type: "volume", source: "shared-data", target: "/shared", scope: "external" }
+        ] as const
+        const write = Effect.fn(function* (instanceId: string) {
+          const supervisor = yield* Supervisor.make({ app, instanceId })
+          const handle = yield* supervisor.start({ name: "db", image, mounts })
+          yield* engine.copyFiles(handle.id, [
+            { path: "/data/own.txt", content: instanceId },
+            { path: "/cache/app.txt", content: instanceId },
+            { path: "/shared/ext.txt", content: instanceId }
+          ])
+          const volume = yield* engine.inspectVolume(`${app}-${instanceId}-data`)
+          assert.strictEqual(volume.labels["dev.effect-docker.instance"], instanceId)
+          // The same instance's next run sees what the last one wrote.
+          yield* handle.stop
+          const next = yield* supervisor.start({ name: "db", image, mounts })
+          assert.strictEqual(yield* memory.readFile(next.id, "/data/own.txt"), instanceId)
+          return supervisor
+        })
+
+        yield* Effect.scoped(write("one"))
+        assert.deepStrictEqual(yield* names, ["shared-data", `${app}_cache`])
+        yield* Effect.scoped(
+          Effect.gen(function* () {
+            const supervisor = yield* Supervisor.make({ app, instanceId: "two" })
+            const handle = yield* supervisor.start({ name: "db", image, mounts })
+            assert.strictEqual(yield* memory.readFile(handle.id, "/data/own.txt"), undefined)
+            assert.strictEqual(yield* memory.readFile(handle.id, "/cache/app.txt"), "one")
+            assert.strictEqual(yield* memory.readFile(handle.id, "/shared/ext.txt"), "one")
+            // In use by the running container: refused, and kept.
+            const refused = yield* Effect.flip(supervisor.removeAppVolumes())
+            assert.strictEqual(refused.reason, "Conflict")
+          })
+        )
+        assert.deepStrictEqual(yield* names, ["shared-data", `${app}_cache`])
+        const removed = yield* Effect.scoped(
+          Effect.flatMap(Supervisor.make({ app, instanceId: "three" }), (supervisor) =>
+            supervisor.removeAppVolumes(["cache"])
+          )
+        )
+        assert.strictEqual(removed, 1)
+        assert.deepStrictEqual(yield* names, ["shared-data"])
+      }).pipe(Effect.provide(memoryLayer))
+  )
+
+  it.effect("a missing external volume fails start before the container is created", () =>
+    Effect.gen(function* () {
+      const memory = yield* MemoryEngine.MemoryEngine
+      const supervisor = yield* makeSupervisor
+      const refused = yield* Effect.flip(
+        supervisor.start({
+          name: "db",
+          image,
+          mounts: [{ type: "volume", source: "nope", target: "/data", scope: "external" }]
+        })
+      )
+      assert.strictEqual(refused._tag, "CreateError")
+      assert.deepStrictEqual(yield* memory.containers, [])
+    }).pipe(Effect.scoped, Effect.provide(memoryLayer))
+  )
 })

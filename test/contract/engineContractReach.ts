@@ -5,8 +5,8 @@
  * MemoryEngine (test/contract/memory.test.ts) and the real engine
  * (test/integration/contract.test.ts).
  *
- * Files are written and read from inside the running container: on Docker with `docker exec`,
- * on MemoryEngine through its file tree (which routes paths through the mounts).
+ * Files are written and read from inside the running container: on Docker with `exec`, on
+ * MemoryEngine through its file tree (which routes paths through the mounts).
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"

@@ -75,7 +75,11 @@ const reachEnv: ReachEnvironment<MemoryEngine.MemoryEngine> = {
       const memory = yield* MemoryEngine.MemoryEngine
       return yield* memory.readFile(id, path)
     }),
-  removeVolume: () => Effect.void
+  removeVolume: (name) =>
+    Effect.gen(function* () {
+      const engine = yield* DockerEngine.DockerEngine
+      yield* engine.removeVolume(name, { force: true })
+    })
 }
 
 describe("engine contract (MemoryEngine)", () => {

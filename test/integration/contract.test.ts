@@ -2,11 +2,10 @@
  * The engine contract on the real engine, in real time: what MemoryEngine must match.
  */
 
-import { execFile } from "node:child_process"
 import { layer } from "@effect/vitest"
 import { Effect, type Scope } from "effect"
 import { afterAll } from "vitest"
-import type * as DockerEngine from "../../src/DockerEngine.js"
+import * as DockerEngine from "../../src/DockerEngine.js"
 import { type Behaviour, type ContractEnvironment, engineContract } from "../contract/engineContract.js"
 import { engineContractReach, type ReachEnvironment } from "../contract/engineContractReach.js"
 import { assertNoLeftovers, liveLayer, registryImage, testLabels } from "../support/live.js"
@@ -55,28 +54,25 @@ const env: ContractEnvironment<never> = {
   program: (_name, behaviour) => Effect.succeed(programOf(behaviour))
 }
 
-/** The docker CLI against the same engine (it reads DOCKER_HOST as the live layer does). */
-const docker = (args: ReadonlyArray<string>) =>
-  Effect.callback<{ readonly code: number; readonly stdout: string }>((resume) => {
-    execFile("docker", args, { encoding: "utf8" }, (error, stdout) => {
-      const code = error === null ? 0 : typeof error.code === "number" ? error.code : 1
-      resume(Effect.succeed({ code, stdout }))
-    })
-  })
-
 const reachEnv: ReachEnvironment<never> = {
   ...env,
   writeFile: (id, path, content) =>
-    docker(["exec", id, "sh", "-c", 'printf %s "$1" > "$2"', "sh", content, path]).pipe(
-      Effect.flatMap(({ code }) =>
-        code === 0 ? Effect.void : Effect.fail(new Error(`writing ${path} failed`))
-      )
-    ),
+    Effect.gen(function* () {
+      const engine = yield* DockerEngine.DockerEngine
+      const result = yield* engine.exec(id, ["sh", "-c", 'printf %s "$1" > "$2"', "sh", content, path])
+      if (result.exitCode !== 0) return yield* Effect.fail(new Error(`writing ${path}: ${result.stderr}`))
+    }),
   readFile: (id, path) =>
-    docker(["exec", id, "cat", path]).pipe(
-      Effect.map(({ code, stdout }) => (code === 0 ? stdout : undefined))
-    ),
-  removeVolume: (name) => docker(["volume", "rm", "-f", name]).pipe(Effect.asVoid)
+    Effect.gen(function* () {
+      const engine = yield* DockerEngine.DockerEngine
+      const result = yield* engine.exec(id, ["cat", path])
+      return result.exitCode === 0 ? result.stdout : undefined
+    }),
+  removeVolume: (name) =>
+    Effect.gen(function* () {
+      const engine = yield* DockerEngine.DockerEngine
+      yield* engine.removeVolume(name, { force: true })
+    })
 }
 
 layer(liveLayer, { excludeTestServices: true, concurrent: true })("engine contract (live engine)", (it) => {
