@@ -22,8 +22,9 @@
  *
  * @since 0.1.0
  */
+import { existsSync } from "node:fs"
 import { Duration, Effect, Option, Redacted, Schema, SchemaIssue, SchemaTransformation, Stream } from "effect"
-import type { CreateContainerOptions } from "./DockerEngine.js"
+import type { CreateContainerOptions, MountOptions } from "./DockerEngine.js"
 import type { DockerError } from "./DockerError.js"
 import { RegistryAuth } from "./DockerModel.js"
 import * as ContainerPath from "./internal/containerPath.js"
@@ -486,6 +487,217 @@ export type ReadinessInput =
   | typeof CommandReadiness.Encoded
   | ReadinessAllInput
 
+// ---------------------------------------------------------------------------------------------
+// Reaching the container: ports, mounts, process and host options
+// ---------------------------------------------------------------------------------------------
+
+const PortNumber = Int.check(
+  rule((port: number) => (port >= 1 && port <= 65535 ? undefined : "the port must be between 1 and 65535"))
+)
+
+/** IPv4 dotted quad or an IPv6 address (no zone). */
+const ipAddressProblem = (ip: string): string | undefined => {
+  const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(ip)
+  if (v4 !== null) return v4.slice(1).every((part) => Number(part) <= 255) ? undefined : "not an IP address"
+  return /^[0-9a-fA-F:]+$/.test(ip) && ip.includes(":") ? undefined : "not an IP address"
+}
+const IpAddress = Schema.String.check(rule(ipAddressProblem))
+
+/** `tcp` (default) or `udp`. @category models @since 0.2.0 */
+export const Protocol = Schema.Literals(["tcp", "udp"])
+/** @category models @since 0.2.0 */
+export type Protocol = typeof Protocol.Type
+
+/**
+ * A container port published on the host: on a fixed `host` port, or (the default) on a free
+ * one the engine chooses, on every host address or only `hostIp` (e.g. `"127.0.0.1"`).
+ *
+ * @category models
+ * @since 0.2.0
+ */
+export const Port = Schema.Struct({
+  container: PortNumber,
+  protocol: Schema.optional(Protocol),
+  /** The host port; absent: a free one (it may change at each restart). */
+  host: Schema.optional(PortNumber),
+  /** The host address to bind; absent: all of them. */
+  hostIp: Schema.optional(IpAddress)
+})
+/** @category models @since 0.2.0 */
+export type Port = typeof Port.Type
+
+/**
+ * A container port exposed (to the other containers of the instance) without publishing it.
+ *
+ * @category models
+ * @since 0.2.0
+ */
+export const ExposedPort = Schema.Struct({ container: PortNumber, protocol: Schema.optional(Protocol) })
+/** @category models @since 0.2.0 */
+export type ExposedPort = typeof ExposedPort.Type
+
+/** A directory in the container to mount on: absolute, normalised, not `/`. */
+const mountTargetProblem = (path: string): string | undefined => {
+  if (path === "/") return "cannot mount on /"
+  const issue = filePathIssue(path)
+  return issue === undefined || issue === "directory" ? undefined : FILE_PATH_PROBLEM[issue]
+}
+const MountTarget = Schema.String.check(rule(mountTargetProblem))
+
+const HostPath = Schema.String.check(
+  rule((path: string) =>
+    path.includes("\0")
+      ? "the host path must not contain NUL"
+      : path.startsWith("/")
+        ? undefined
+        : "the host path must be absolute"
+  )
+)
+
+const volumeName = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/
+const VolumeName = Schema.String.check(
+  rule((name: string) =>
+    volumeName.test(name)
+      ? undefined
+      : "the volume name must start with a letter or digit and hold only letters, digits, '_', '.' and '-'"
+  )
+)
+
+/**
+ * Who a named volume belongs to:
+ * - `instance` (default): created for this Supervisor instance (`<app>-<instance>-<name>`),
+ *   removed when the instance is released, swept by `removeStale` once its process is gone;
+ * - `app`: shared by every instance of the app (`<app>_<name>`, as Compose names a project's
+ *   volumes) and kept across them, removed only by `removeAppVolumes`;
+ * - `external`: an existing volume used as it is, never created or removed.
+ *
+ * @category models
+ * @since 0.2.0
+ */
+export const VolumeScope = Schema.Literals(["instance", "app", "external"])
+/** @category models @since 0.2.0 */
+export type VolumeScope = typeof VolumeScope.Type
+
+/**
+ * What is mounted where: a host path (`bind`, absolute and existing), a named `volume`
+ * (with its `scope`), an anonymous `volume` (no `source`; removed with the container), or a
+ * `tmpfs` (empty at each start). `readOnly` on any of them.
+ *
+ * @category models
+ * @since 0.2.0
+ */
+export const Mount = Schema.Union([
+  Schema.Struct({
+    type: Schema.Literal("bind"),
+    source: HostPath,
+    target: MountTarget,
+    readOnly: Schema.optional(Schema.Boolean)
+  }),
+  Schema.Struct({
+    type: Schema.Literal("volume"),
+    /** The volume's name within its scope; absent: an anonymous volume. */
+    source: Schema.optional(VolumeName),
+    target: MountTarget,
+    scope: Schema.optional(VolumeScope),
+    readOnly: Schema.optional(Schema.Boolean)
+  }),
+  Schema.Struct({
+    type: Schema.Literal("tmpfs"),
+    target: MountTarget,
+    sizeBytes: Schema.optional(
+      Int.check(rule((bytes: number) => (bytes > 0 ? undefined : "the size must be more than 0")))
+    ),
+    mode: FileMode,
+    readOnly: Schema.optional(Schema.Boolean)
+  })
+])
+/** @category models @since 0.2.0 */
+export type Mount = typeof Mount.Type
+
+const mountsProblems = (mounts: ReadonlyArray<Mount>): ReadonlyArray<Schema.FilterIssue> => {
+  const seen = new Set<string>()
+  return mounts.flatMap((mount, index): ReadonlyArray<Schema.FilterIssue> => {
+    const target = mount.target.replace(/\/+$/, "")
+    if (seen.has(target)) return [{ path: [index, "target"], issue: `${target} is mounted on twice` }]
+    seen.add(target)
+    if (mount.type === "volume" && mount.source === undefined && mount.scope !== undefined) {
+      return [{ path: [index, "scope"], issue: "an anonymous volume (no source) has no scope" }]
+    }
+    return []
+  })
+}
+
+const hostnameLabel = /^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$/
+const hostnameProblem = (name: string): string | undefined =>
+  name.length <= 253 && name.split(".").every((label) => hostnameLabel.test(label))
+    ? undefined
+    : "not a host name (letters, digits and '-', dot-separated labels of at most 63)"
+
+const Capability = Schema.String.check(
+  rule((cap: string) =>
+    /^(?:CAP_)?[A-Z][A-Z_]*$|^ALL$/.test(cap) ? undefined : "not a capability name (e.g. NET_ADMIN)"
+  )
+)
+
+const noNul = (what: string) =>
+  rule((text: string) =>
+    text.length === 0
+      ? `the ${what} is empty`
+      : text.includes("\0")
+        ? `the ${what} must not contain NUL`
+        : undefined
+  )
+
+/** The word that asks for a privileged container (root on the host): `privileged: "yes-i-know"`. @since 0.2.0 */
+export const privilegedConsent = "yes-i-know"
+
+const Privileged = Schema.Union([Schema.Literal(privilegedConsent), Schema.Literal(false)]).annotate({
+  message: `a privileged container is root on the host: write privileged: "${privilegedConsent}" to ask for it`
+})
+
+/** Create-body keys the supervisor owns, refused in `engineOptions`. */
+const engineOptionsProblems = (
+  options: Readonly<Record<string, unknown>>
+): ReadonlyArray<Schema.FilterIssue> => {
+  const problems: Array<Schema.FilterIssue> = []
+  const hostConfig = options.HostConfig
+  if (options.NetworkingConfig !== undefined) {
+    problems.push({
+      path: ["NetworkingConfig"],
+      issue: "the container joins only its instance network; use network.aliases"
+    })
+  }
+  if (
+    hostConfig !== undefined &&
+    (typeof hostConfig !== "object" || hostConfig === null || Array.isArray(hostConfig))
+  ) {
+    problems.push({ path: ["HostConfig"], issue: "must be an object" })
+  } else if (hostConfig !== undefined) {
+    const host = hostConfig as Readonly<Record<string, unknown>>
+    if (host.NetworkMode !== undefined) {
+      problems.push({
+        path: ["HostConfig", "NetworkMode"],
+        issue: "the container joins only its instance network"
+      })
+    }
+    if (host.AutoRemove !== undefined && host.AutoRemove !== false) {
+      problems.push({
+        path: ["HostConfig", "AutoRemove"],
+        issue: "the supervisor removes its containers itself (AutoRemove would lose the exit)"
+      })
+    }
+  }
+  const labels = options.Labels
+  if (labels !== undefined && (typeof labels !== "object" || labels === null || Array.isArray(labels))) {
+    problems.push({ path: ["Labels"], issue: "must be an object" })
+  }
+  return problems
+}
+
+const EngineOptions = Schema.Record(Schema.String, Schema.Unknown).check(
+  Schema.makeFilter(engineOptionsProblems)
+)
+
 const RestartPolicySchema = Schema.declare(RestartPolicy.isRestartPolicy, {
   expected: "a RestartPolicy (RestartPolicy.never, always(), onFailure({ maxRetries }), when(predicate))"
 }).check(
@@ -558,7 +770,53 @@ const Fields = Schema.Struct({
     rule((lines: number) => (lines <= 10_000 ? undefined : "must be at most 10000"))
   ).pipe(Schema.withDecodingDefault(Effect.succeed(20))),
   /** Applied to kept log lines (default: URL credentials and token-like values redacted). */
-  logSanitizer: Schema.optional(Sanitizer)
+  logSanitizer: Schema.optional(Sanitizer),
+  /** Ports published on the host (`docker run -p`). */
+  ports: Schema.optional(Schema.Array(Port)),
+  /** Ports exposed without publishing (`--expose`). */
+  exposedPorts: Schema.optional(Schema.Array(ExposedPort)),
+  /** Binds, volumes and tmpfs (`--mount`). */
+  mounts: Schema.optional(Schema.Array(Mount).check(Schema.makeFilter(mountsProblems))),
+  /** `user`, `user:group`, `uid` or `uid:gid` (`--user`). */
+  user: Schema.optional(Schema.String.check(noNul("user"))),
+  /** The process's working directory, absolute (`--workdir`). */
+  workingDir: Schema.optional(Schema.String.check(rule(mountTargetProblem))),
+  hostname: Schema.optional(Schema.String.check(rule(hostnameProblem))),
+  /** Host name → IP added to `/etc/hosts` (`--add-host`); `"host-gateway"` is the host. */
+  extraHosts: Schema.optional(
+    Schema.Record(
+      Schema.String.check(rule(hostnameProblem)),
+      Schema.String.check(rule((ip: string) => (ip === "host-gateway" ? undefined : ipAddressProblem(ip))))
+    )
+  ),
+  capAdd: Schema.optional(Schema.Array(Capability)),
+  capDrop: Schema.optional(Schema.Array(Capability)),
+  /** Run an init process as PID 1 that reaps zombies and forwards signals (`--init`). */
+  init: Schema.optional(Schema.Boolean),
+  readOnlyRootFs: Schema.optional(Schema.Boolean),
+  /** Bytes of `/dev/shm` (`--shm-size`). */
+  shmSize: Schema.optional(
+    Int.check(rule((bytes: number) => (bytes > 0 ? undefined : "the size must be more than 0")))
+  ),
+  tty: Schema.optional(Schema.Boolean),
+  /** Root on the host: refused unless written `"yes-i-know"` ({@link privilegedConsent}). */
+  privileged: Schema.optional(Privileged),
+  /** `os[/arch[/variant]]` (`--platform`), e.g. `linux/arm64`. */
+  platform: Schema.optional(
+    Schema.String.check(
+      rule((platform: string) =>
+        /^[a-z0-9]+(?:\/[a-z0-9_]+(?:\/[a-z0-9]+)?)?$/.test(platform)
+          ? undefined
+          : "not a platform (os[/arch[/variant]], e.g. linux/arm64)"
+      )
+    )
+  ),
+  /**
+   * Anything else the Engine API's create body accepts (its own names: `{ HostConfig: { Ulimits: [...] } }`),
+   * merged last. Refused where it would break the supervisor's guarantees: labels of the library's
+   * prefix, another network, an engine restart policy beside a supervisor one, `AutoRemove`.
+   */
+  engineOptions: Schema.optional(EngineOptions)
 })
 
 /**
@@ -568,17 +826,45 @@ const Fields = Schema.Struct({
  * @since 0.1.0
  */
 export const ContainerSpec = Fields.check(
-  Schema.makeFilter((spec: typeof Fields.Type) =>
-    spec.engineRestartPolicy !== undefined &&
-    spec.engineRestartPolicy !== "no" &&
-    spec.restartPolicy._tag !== "Never"
-      ? {
-          path: ["engineRestartPolicy"],
-          issue: `an engine restart policy (${spec.engineRestartPolicy}) conflicts with the supervisor's restart policy (${spec.restartPolicy._tag}): choose one`
-        }
-      : true
-  )
+  Schema.makeFilter((spec: typeof Fields.Type) => {
+    if (
+      spec.engineRestartPolicy !== undefined &&
+      spec.engineRestartPolicy !== "no" &&
+      spec.restartPolicy._tag !== "Never"
+    ) {
+      return {
+        path: ["engineRestartPolicy"],
+        issue: `an engine restart policy (${spec.engineRestartPolicy}) conflicts with the supervisor's restart policy (${spec.restartPolicy._tag}): choose one`
+      }
+    }
+    const rawPolicy = engineRestartPolicyOf(spec.engineOptions)
+    if (
+      rawPolicy !== undefined &&
+      rawPolicy !== "no" &&
+      rawPolicy !== "" &&
+      spec.restartPolicy._tag !== "Never"
+    ) {
+      return {
+        path: ["engineOptions", "HostConfig", "RestartPolicy"],
+        issue: `an engine restart policy (${rawPolicy}) conflicts with the supervisor's restart policy (${spec.restartPolicy._tag}): choose one`
+      }
+    }
+    return true
+  })
 )
+
+/** The restart policy name set through `engineOptions.HostConfig.RestartPolicy`, if any. */
+const engineRestartPolicyOf = (
+  options: Readonly<Record<string, unknown>> | undefined
+): string | undefined => {
+  const hostConfig = options?.HostConfig
+  if (typeof hostConfig !== "object" || hostConfig === null) return undefined
+  const policy = (hostConfig as Readonly<Record<string, unknown>>).RestartPolicy
+  if (policy === undefined || policy === null) return undefined
+  if (typeof policy !== "object") return String(policy)
+  const name = (policy as Readonly<Record<string, unknown>>).Name
+  return typeof name === "string" ? name : "(unnamed)"
+}
 
 /**
  * A validated spec, defaults filled.
@@ -612,19 +898,29 @@ const formatPath = (path: ReadonlyArray<PropertyKey>): string =>
     return out.length === 0 ? key : `${out}.${key}`
   }, "")
 
+const unknownKey = "unknown key (a typo? e.g. restartPolicy, not restart)"
+
 const formatter = SchemaIssue.makeFormatterStandardSchemaV1({
-  leafHook: (issue) => (issue._tag === "MissingKey" ? "is required" : SchemaIssue.defaultLeafHook(issue))
+  leafHook: (issue) =>
+    issue._tag === "MissingKey"
+      ? "is required"
+      : // Not the default text: it would repeat the value, which may be a secret.
+        issue._tag === "UnexpectedKey"
+        ? unknownKey
+        : SchemaIssue.defaultLeafHook(issue)
 })
 
 /**
  * The issue to report. A union (`readiness`) reports one per member, most of them the key
- * the member is told apart by, missing: the deepest of the others is the one the user meant.
+ * the member is told apart by, missing, or the other members' keys, unknown: the deepest of
+ * the others is the one the user meant.
  */
 const reported = <I extends { readonly path?: ReadonlyArray<unknown> | undefined; readonly message: string }>(
   issues: ReadonlyArray<I>
 ): I | undefined => {
-  const meant = issues.filter((issue) => issue.message !== "is required")
-  if (issues.length < 2 || meant.length === 0) return issues[0]
+  const meant = issues.filter((issue) => issue.message !== "is required" && issue.message !== unknownKey)
+  if (issues.length < 2) return issues[0]
+  if (meant.length === 0) return issues.find((issue) => issue.message === unknownKey) ?? issues[0]
   return meant.reduce((deepest, issue) =>
     (issue.path?.length ?? 0) > (deepest.path?.length ?? 0) ? issue : deepest
   )
@@ -688,21 +984,46 @@ export const validateUnknown = (
   input: unknown,
   options?: ValidateOptions
 ): Effect.Effect<ContainerSpec, InvalidSpec> =>
-  Schema.decodeUnknownEffect(ContainerSpec)(input, { errors: "first" }).pipe(
+  // Unknown keys are errors: a typo (`restart:` for `restartPolicy:`) must not pass silently.
+  Schema.decodeUnknownEffect(ContainerSpec)(input, { errors: "first", onExcessProperty: "error" }).pipe(
     Effect.mapError(toInvalidSpec),
     Effect.flatMap((spec) => {
       const keys = Labels.keys(options?.labelPrefix)
       const reserved = Object.keys(spec.labels ?? {}).find((key) => Labels.isReserved(keys, key))
-      return reserved === undefined
-        ? Effect.succeed(spec)
-        : Effect.fail(
-            new InvalidSpec({
-              field: `labels.${reserved}`,
-              message: `the label prefix ${keys.prefix} belongs to effect-docker`
-            })
-          )
+      if (reserved !== undefined) {
+        return Effect.fail(
+          new InvalidSpec({
+            field: `labels.${reserved}`,
+            message: `the label prefix ${keys.prefix} belongs to effect-docker`
+          })
+        )
+      }
+      const rawLabels = spec.engineOptions?.Labels
+      const rawReserved = Object.keys(
+        typeof rawLabels === "object" && rawLabels !== null ? rawLabels : {}
+      ).find((key) => Labels.isReserved(keys, key) || key.startsWith(Labels.defaultPrefix))
+      if (rawReserved !== undefined) {
+        return Effect.fail(
+          new InvalidSpec({
+            field: `engineOptions.Labels.${rawReserved}`,
+            message: `the label prefix ${keys.prefix} belongs to effect-docker`
+          })
+        )
+      }
+      return missingBindSource(spec)
     })
   )
+
+/** A bind mount's host path must exist: checked here, before any engine call. */
+const missingBindSource = (spec: ContainerSpec): Effect.Effect<ContainerSpec, InvalidSpec> =>
+  Effect.suspend(() => {
+    const index = (spec.mounts ?? []).findIndex((mount) => mount.type === "bind" && !existsSync(mount.source))
+    return index === -1
+      ? Effect.succeed(spec)
+      : Effect.fail(
+          new InvalidSpec({ field: `mounts[${index}].source`, message: "the host path does not exist" })
+        )
+  })
 
 /**
  * Types a spec literal (no validation: `validate`, or the Supervisor, does that).
@@ -790,11 +1111,77 @@ export const toCreateOptions = (
     readonly name: string
     readonly labels: Readonly<Record<string, string>>
     readonly network: string
+    /** The engine's name of a named volume (default: the spec's `source`, as it is). */
+    readonly volumeName?: ((source: string, scope: VolumeScope) => string) | undefined
   }
 ): CreateContainerOptions => {
   const healthcheck = spec.healthcheck
   const aliases = [...new Set([spec.name, ...(spec.network?.aliases ?? [])])]
+  const volumeName = options.volumeName ?? ((source: string) => source)
   return {
+    ...defined(
+      "portBindings",
+      spec.ports?.map((port) => ({
+        containerPort: port.container,
+        protocol: port.protocol ?? "tcp",
+        ...defined("hostIp", port.hostIp),
+        ...defined("hostPort", port.host)
+      }))
+    ),
+    ...defined(
+      "exposedPorts",
+      spec.exposedPorts?.map((port) => `${port.container}/${port.protocol ?? "tcp"}`)
+    ),
+    ...defined(
+      "mounts",
+      spec.mounts?.map((mount): MountOptions => {
+        switch (mount.type) {
+          case "bind":
+            return {
+              type: "bind",
+              source: mount.source,
+              target: mount.target,
+              ...defined("readOnly", mount.readOnly)
+            }
+          case "volume":
+            return {
+              type: "volume",
+              ...defined(
+                "source",
+                mount.source === undefined ? undefined : volumeName(mount.source, mount.scope ?? "instance")
+              ),
+              target: mount.target,
+              ...defined("readOnly", mount.readOnly)
+            }
+          default:
+            return {
+              type: "tmpfs",
+              target: mount.target,
+              ...defined("readOnly", mount.readOnly),
+              ...defined("sizeBytes", mount.sizeBytes),
+              ...defined("mode", mount.mode)
+            }
+        }
+      })
+    ),
+    ...defined("user", spec.user),
+    ...defined("workingDir", spec.workingDir),
+    ...defined("hostname", spec.hostname),
+    ...defined(
+      "extraHosts",
+      spec.extraHosts === undefined
+        ? undefined
+        : Object.entries(spec.extraHosts).map(([host, ip]) => `${host}:${ip}`)
+    ),
+    ...defined("capAdd", spec.capAdd),
+    ...defined("capDrop", spec.capDrop),
+    ...defined("init", spec.init),
+    ...defined("readonlyRootfs", spec.readOnlyRootFs),
+    ...defined("shmSize", spec.shmSize),
+    ...defined("tty", spec.tty),
+    ...defined("privileged", spec.privileged === privilegedConsent ? true : undefined),
+    ...defined("platform", spec.platform),
+    ...defined("raw", spec.engineOptions),
     image: spec.image,
     name: options.name,
     labels: { ...spec.labels, ...options.labels },

@@ -51,6 +51,36 @@ export interface Pull {
 }
 
 /**
+ * A port published on the host, as the engine bound it at the last start (a random host
+ * port may change at each restart).
+ *
+ * @category models
+ * @since 0.2.0
+ */
+export interface PublishedPort {
+  readonly containerPort: number
+  readonly protocol: "tcp" | "udp"
+  /** The host address it is bound to: `0.0.0.0` (or `::`) for all of them. */
+  readonly hostIp: string
+  readonly hostPort: number
+}
+
+/**
+ * Where a running container can be reached: its IP and the names it answers to on the
+ * instance network (from the other containers of the instance), and its ports published on
+ * the host (from this process: `handle.port` says which host to connect to).
+ *
+ * @category models
+ * @since 0.2.0
+ */
+export interface Address {
+  /** On the instance network; `undefined` when the engine gave none. */
+  readonly ip: string | undefined
+  readonly aliases: ReadonlyArray<string>
+  readonly ports: ReadonlyArray<PublishedPort>
+}
+
+/**
  * The fields of a {@link ContainerState}.
  *
  * @category models
@@ -88,6 +118,8 @@ export interface Fields {
   readonly error: string | undefined
   /** The last log lines (sanitized) of the current or last run. */
   readonly lastLogLines: ReadonlyArray<string>
+  /** Where the container can be reached, read after every (re)start; `undefined` while not running. */
+  readonly address: Address | undefined
 }
 
 /**
@@ -140,7 +172,8 @@ export const initial = (name: string, image: string): ContainerState =>
     startedAt: undefined,
     exitCode: undefined,
     error: undefined,
-    lastLogLines: []
+    lastLogLines: [],
+    address: undefined
   })
 
 /**

@@ -131,8 +131,23 @@ export const ContainerInspect = Schema.Struct({
   tty: Schema.Boolean,
   /** The engine's restart policy name (`no`, `always`, `on-failure`, `unless-stopped`). */
   restartPolicy: Schema.String,
-  /** Its published ports while it runs (none when stopped). */
-  ports: Schema.Array(PublishedPort)
+  /** Published ports as the engine bound them (`NetworkSettings.Ports`); empty while not running. */
+  ports: Schema.Array(PublishedPort),
+  /** Ports asked to be published (`HostConfig.PortBindings`); `hostPort` 0 means any free one. */
+  portBindings: Schema.Array(PublishedPort),
+  /** What is mounted into the container (`Mounts`): binds, volumes and tmpfs. */
+  mounts: Schema.Array(
+    Schema.Struct({
+      /** `bind`, `volume` or `tmpfs`. */
+      type: Schema.String,
+      /** The volume's name (volumes only). */
+      name: Schema.optionalKey(Schema.String),
+      /** The host path (binds, and where a volume's data lives). */
+      source: Schema.String,
+      destination: Schema.String,
+      readOnly: Schema.Boolean
+    })
+  )
 })
 /**
  * @category models
@@ -398,9 +413,74 @@ export interface CreateContainerOptions {
   }
   readonly autoRemove?: boolean
   readonly init?: boolean
-  /** `"8080/tcp"` → host port (`"0"` or absent: any). Published on 127.0.0.1. */
+  /**
+   * `"8080/tcp"` → host port (`"0"` or absent: any). Published on 127.0.0.1.
+   *
+   * @deprecated Use `portBindings`, which also says the host IP.
+   */
   readonly ports?: Readonly<Record<string, string | undefined>>
+  /** Ports published on the host (`HostConfig.PortBindings`); each is also exposed. */
+  readonly portBindings?: ReadonlyArray<PortBindingOptions>
+  /** Ports exposed without publishing: `"5432/tcp"`. */
+  readonly exposedPorts?: ReadonlyArray<string>
+  readonly mounts?: ReadonlyArray<MountOptions>
+  readonly hostname?: string
+  /** `"host:ip"` lines added to `/etc/hosts`. */
+  readonly extraHosts?: ReadonlyArray<string>
+  readonly capAdd?: ReadonlyArray<string>
+  readonly capDrop?: ReadonlyArray<string>
+  readonly readonlyRootfs?: boolean
+  /** Bytes of `/dev/shm`. */
+  readonly shmSize?: number
+  readonly privileged?: boolean
+  /** `os[/arch[/variant]]`, e.g. `linux/arm64`: which image variant to create from. */
+  readonly platform?: string
+  /**
+   * The raw create body (Engine API names: `HostConfig.Ulimits`, `Domainname`, ...) merged
+   * last: top-level keys replace, `HostConfig` keys replace one by one.
+   */
+  readonly raw?: Readonly<Record<string, unknown>>
 }
+
+/**
+ * A port published on the host.
+ *
+ * @category options
+ * @since 0.2.0
+ */
+export interface PortBindingOptions {
+  readonly containerPort: number
+  readonly protocol: "tcp" | "udp"
+  /** The host address to bind (default all interfaces). */
+  readonly hostIp?: string
+  /** The host port; absent or 0: a free one the engine chooses. */
+  readonly hostPort?: number
+}
+
+/**
+ * A mount: a host path (`bind`), a named or anonymous volume (`volume`, without `source` for
+ * an anonymous one), or a `tmpfs`.
+ *
+ * @category options
+ * @since 0.2.0
+ */
+export type MountOptions =
+  | { readonly type: "bind"; readonly source: string; readonly target: string; readonly readOnly?: boolean }
+  | {
+      readonly type: "volume"
+      readonly source?: string
+      readonly target: string
+      readonly readOnly?: boolean
+    }
+  | {
+      readonly type: "tmpfs"
+      readonly target: string
+      readonly readOnly?: boolean
+      /** Bytes (default: unlimited, up to half the host's memory). */
+      readonly sizeBytes?: number
+      /** Permission bits of the mount point (default 0o1777). */
+      readonly mode?: number
+    }
 
 /**
  * A file to copy into a container. `content` is a string or bytes; for large payloads

@@ -61,6 +61,8 @@ import {
 import type { DockerError } from "./DockerError.js"
 import * as Labels from "./internal/labels.js"
 import * as PullProgress from "./internal/pullProgress.js"
+import type { PortNotPublished } from "./internal/supervisorAddress.js"
+import * as Address from "./internal/supervisorAddress.js"
 import * as Container from "./internal/supervisorContainer.js"
 import type {
   CopyError,
@@ -75,6 +77,13 @@ import * as Pulls from "./internal/supervisorPulls.js"
 import * as Readiness from "./internal/supervisorReadiness.js"
 import * as Teardown from "./internal/teardown.js"
 
+export {
+  /**
+   * @category errors
+   * @since 0.2.0
+   */
+  PortNotPublished
+} from "./internal/supervisorAddress.js"
 export {
   /**
    * @category errors
@@ -206,6 +215,12 @@ export interface Options {
   readonly instanceId?: string | undefined
   /** The backoff between reconnections of the events subscription (default: exponential from 100 ms, jittered, capped at 10 s). */
   readonly eventsReconnect?: Schedule.Schedule<unknown, DockerError> | undefined
+  /**
+   * The host `handle.port` answers for published ports (default: the host of `DOCKER_HOST`
+   * for a `tcp://` or `ssh://` engine, else `127.0.0.1`). Set it when the engine was given
+   * another host than `DOCKER_HOST`, or its ports are reached through another name.
+   */
+  readonly publishedHost?: string | undefined
 }
 
 /**
@@ -270,6 +285,16 @@ export interface ContainerHandle {
   readonly logs: (options?: LogsOptions) => Stream.Stream<LogLine, DockerError>
   /** The final state: `exited`, with the exit code, after restarts (or the state at `stop`). */
   readonly await: Effect.Effect<ContainerState.ContainerState, RunError>
+  /**
+   * Where this process connects to a published container port (`protocol` default `tcp`): the
+   * engine's host (the loopback address for a local engine) and the host port bound at the
+   * last start. Fails with {@link PortNotPublished} for a port the spec does not publish, or
+   * while the container is not running.
+   */
+  readonly port: (
+    containerPort: number,
+    protocol?: "tcp" | "udp"
+  ) => Effect.Effect<{ readonly host: string; readonly port: number }, PortNotPublished>
 }
 
 /**
@@ -281,6 +306,8 @@ export interface ContainerHandle {
 export interface Removed {
   readonly containers: number
   readonly networks: number
+  /** `instance`-scoped volumes of dead instances. */
+  readonly volumes: number
 }
 
 /**
@@ -318,10 +345,17 @@ export interface SupervisorShape {
   /** Stops and removes the selected containers in parallel; returns how many. */
   readonly remove: (selector?: Selector) => Effect.Effect<number, DockerError>
   /**
-   * Removes the containers and networks of this app's instances whose owning process is gone
-   * (on this host). Live instances, other hosts' instances and foreign containers are kept.
+   * Removes the containers, networks and `instance`-scoped volumes of this app's instances
+   * whose owning process is gone (on this host). Live instances, other hosts' instances,
+   * `app` and `external` volumes and foreign containers are kept.
    */
   readonly removeStale: Effect.Effect<Removed, DockerError>
+  /**
+   * Removes the app's `app`-scoped volumes (all, or those of the given spec names): the only
+   * way they go, as `docker compose down -v` removes a project's. A volume still mounted by a
+   * container is refused (`Conflict`). Returns how many were removed.
+   */
+  readonly removeAppVolumes: (names?: ReadonlyArray<string>) => Effect.Effect<number, DockerError>
   /** How many times the shared events subscription has connected (1 unless it dropped). */
   readonly eventsConnections: Effect.Effect<number>
 }
@@ -360,12 +394,19 @@ export const make = Effect.fn("Supervisor.make")(function* (options: Options) {
   const teardown = yield* Semaphore.make(Teardown.permits(options.teardownConcurrency))
   const supervised = yield* Ref.make<ReadonlyMap<string, Fiber.Fiber<unknown, unknown>>>(new Map())
   const networkName = `${app}-${instanceId}`
+  const publishedHost = options.publishedHost ?? Address.engineHost(process.env.DOCKER_HOST)
 
   // Released in reverse, as `internal/teardown.ts` describes: the running lifecycles first (in
   // parallel), then the pulls and the events subscription, then a sweep of anything left with
   // the instance's label, then the network.
   yield* Effect.acquireRelease(engine.createNetwork({ name: networkName, driver: "bridge", labels }), () =>
     Teardown.removeNetworkOrLog(engine, networkName)
+  )
+  // The instance's volumes go after every container (the sweep runs first) and before the network.
+  const volumeScopeKey = `${keys.prefix}volume-scope`
+  const appVolumeLabels = { ...options.labels, [keys.app]: app, [volumeScopeKey]: "app" }
+  yield* Effect.addFinalizer(() =>
+    Teardown.removeInstanceVolumesOrLog(engine, { [keys.instance]: instanceId, [volumeScopeKey]: "instance" })
   )
   yield* Effect.addFinalizer(() =>
     Teardown.sweepInstance({ engine, teardown }, { [keys.instance]: instanceId })
@@ -395,7 +436,11 @@ export const make = Effect.fn("Supervisor.make")(function* (options: Options) {
     events,
     pulls,
     teardown,
-    supervised
+    supervised,
+    volumeName: (source, scope) =>
+      scope === "instance" ? `${app}-${instanceId}-${source}` : scope === "app" ? `${app}_${source}` : source,
+    volumeLabels: (scope) =>
+      scope === "instance" ? { ...labels, [volumeScopeKey]: "instance" } : appVolumeLabels
   }
 
   /**
@@ -476,6 +521,17 @@ export const make = Effect.fn("Supervisor.make")(function* (options: Options) {
       states: SubscriptionRef.changes(latest).pipe(Stream.takeUntil((state) => state.status === "exited")),
       stop: Fiber.interrupt(fiber),
       logs: (options) => engine.logs(id, options),
+      port: (containerPort, protocol = "tcp") =>
+        Effect.flatMap(SubscriptionRef.get(latest), (state) => {
+          const target = Address.connectTarget(
+            state,
+            spec.ports ?? [],
+            containerPort,
+            protocol,
+            publishedHost
+          )
+          return target instanceof Address.PortNotPublished ? Effect.fail(target) : Effect.succeed(target)
+        }),
       await: Fiber.await(fiber).pipe(
         Effect.flatMap((exit) => {
           if (Exit.isSuccess(exit)) return Effect.succeed(exit.value)
@@ -525,8 +581,27 @@ export const make = Effect.fn("Supervisor.make")(function* (options: Options) {
     const networks = yield* engine.listNetworks({ labels: { [keys.app]: app } })
     const staleNetworks = networks.filter((network) => isStale(network.labels))
     yield* Teardown.removeNetworks(engine, staleNetworks)
-    return { containers: staleContainers.length, networks: staleNetworks.length }
+    // `app` volumes carry no instance or owner: only an explicit `removeAppVolumes` removes them.
+    const volumes = yield* engine.listVolumes({ labels: { [keys.app]: app, [volumeScopeKey]: "instance" } })
+    const staleVolumes = volumes.filter((volume) => isStale(volume.labels))
+    yield* Teardown.removeVolumes(engine, staleVolumes)
+    return {
+      containers: staleContainers.length,
+      networks: staleNetworks.length,
+      volumes: staleVolumes.length
+    }
   })()
+
+  const removeAppVolumes = Effect.fn("Supervisor.removeAppVolumes")(function* (
+    names?: ReadonlyArray<string>
+  ) {
+    const volumes = yield* engine.listVolumes({ labels: { [keys.app]: app, [volumeScopeKey]: "app" } })
+    const wanted =
+      names === undefined ? undefined : new Set(names.map((name) => instance.volumeName(name, "app")))
+    const chosen = volumes.filter((volume) => wanted === undefined || wanted.has(volume.name))
+    yield* Teardown.removeVolumes(engine, chosen, Teardown.requestedVolumeRemoval)
+    return chosen.length
+  })
 
   yield* Effect.logDebug("supervisor instance ready").pipe(Effect.annotateLogs({ app, instance: instanceId }))
 
@@ -541,6 +616,7 @@ export const make = Effect.fn("Supervisor.make")(function* (options: Options) {
     list,
     remove,
     removeStale,
+    removeAppVolumes,
     eventsConnections: events.connections
   })
 })

@@ -5,7 +5,14 @@
  *
  * @internal
  */
-import { ContainerState, type Exit, exitError, type Fields, type Health } from "../ContainerState.js"
+import {
+  type Address,
+  ContainerState,
+  type Exit,
+  exitError,
+  type Fields,
+  type Health
+} from "../ContainerState.js"
 import * as PullProgress from "./pullProgress.js"
 import type { StatsSnapshot } from "./stats.js"
 
@@ -46,6 +53,9 @@ export const started = (state: ContainerState, startedAt: Date): ContainerState 
     lastLogLines: []
   })
 
+/** Where the run can be reached, read from inspect after its start. @internal */
+export const reached = (state: ContainerState, address: Address): ContainerState => set(state, { address })
+
 /** The health status changed. @internal */
 export const health = (state: ContainerState, health: Health): ContainerState => set(state, { health })
 
@@ -85,6 +95,7 @@ export const exited = (state: ContainerState, exit: Exit): ContainerState =>
     exitCode: exit.exitCode,
     error: exitError(exit),
     lastLogLines: exit.lastLogLines,
+    address: undefined,
     ...noStats
   })
 
@@ -98,6 +109,7 @@ export const restarting = (state: ContainerState, restartCount: number, exit?: E
   set(state, {
     status: "restarting",
     restartCount,
+    address: undefined,
     ...noStats,
     ...(exit === undefined
       ? {}

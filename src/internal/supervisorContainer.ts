@@ -25,6 +25,7 @@ import * as RestartPolicy from "../RestartPolicy.js"
 import * as Transitions from "./containerState.js"
 import type * as PullProgress from "./pullProgress.js"
 import * as Stats from "./stats.js"
+import * as Address from "./supervisorAddress.js"
 import { CopyError, CreateError, PullError, StartError, WaitError } from "./supervisorErrors.js"
 import type { InstanceEvents } from "./supervisorEvents.js"
 import type { Pulls } from "./supervisorPulls.js"
@@ -47,7 +48,39 @@ export interface Instance {
   readonly teardown: Semaphore.Semaphore
   /** Containers this instance supervises right now, by id, for `remove`. */
   readonly supervised: Ref.Ref<ReadonlyMap<string, Fiber.Fiber<unknown, unknown>>>
+  /** The engine's name of a spec's named volume in its scope. */
+  readonly volumeName: (source: string, scope: ContainerSpec.VolumeScope) => string
+  /** The labels a volume of the scope is created with (`external` ones are never created). */
+  readonly volumeLabels: (scope: "instance" | "app") => Readonly<Record<string, string>>
 }
+
+/**
+ * The spec's named volumes, before its container is created: `instance` and `app` ones are
+ * created with their scope's labels (an existing one is used as it is), `external` ones must
+ * exist (the engine would otherwise create an unlabelled one that nothing removes).
+ */
+const ensureVolumes = (instance: Instance, spec: ContainerSpec.ContainerSpec) =>
+  Effect.forEach(
+    [
+      ...new Map(
+        (spec.mounts ?? []).flatMap((mount) =>
+          mount.type === "volume" && mount.source !== undefined
+            ? [
+                [
+                  instance.volumeName(mount.source, mount.scope ?? "instance"),
+                  mount.scope ?? "instance"
+                ] as const
+              ]
+            : []
+        )
+      )
+    ],
+    ([name, scope]) =>
+      scope === "external"
+        ? instance.engine.inspectVolume(name)
+        : instance.engine.createVolume({ name, labels: instance.volumeLabels(scope) }),
+    { concurrency: "unbounded", discard: true }
+  )
 
 /** The errors of the steps after validation. @internal */
 export type StepError = PullError | CreateError | CopyError | StartError | WaitError
@@ -119,6 +152,10 @@ export const run = (
       Effect.mapError((cause) => new PullError({ ...fields, cause }))
     )
 
+    yield* ensureVolumes(instance, spec).pipe(
+      Effect.mapError((cause) => new CreateError({ ...fields, cause }))
+    )
+
     // Create, attached only to the instance network (never the default bridge); from here
     // on the scope owns the container, and `remove` can reach it through this fiber.
     const self = yield* Effect.fiber
@@ -128,7 +165,8 @@ export const run = (
           ContainerSpec.toCreateOptions(spec, {
             name: containerName(instance, spec.name),
             labels: { ...instance.labels, [instance.componentLabel]: spec.name },
-            network: instance.network
+            network: instance.network,
+            volumeName: instance.volumeName
           })
         )
         .pipe(
@@ -223,8 +261,15 @@ const runUntilFinalExit = (
             .inspectContainer(id)
             .pipe(Effect.mapError((cause) => new StartError({ ...fields, cause })))
           const startedAt = new Date(epochMillis(started.state.startedAt) ?? (yield* Clock.currentTimeMillis))
+          // The address too: a restart may bind a new random host port.
           yield* update((state) =>
-            Transitions.health(Transitions.started(state, startedAt), toHealth(started.state.health?.status))
+            Transitions.reached(
+              Transitions.health(
+                Transitions.started(state, startedAt),
+                toHealth(started.state.health?.status)
+              ),
+              Address.addressOf(started, instance.network)
+            )
           )
           yield* Metric.modify(containersRunning, 1)
           yield* Effect.addFinalizer(() => Metric.modify(containersRunning, -1))

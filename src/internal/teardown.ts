@@ -1,5 +1,5 @@
 /**
- * How the library takes things down, in one place: the order (containers, then networks),
+ * How the library takes things down, in one place: the order (containers, then volumes, then networks),
  * the parallelism (every container at once unless `teardownConcurrency` bounds it; the start
  * handles of one scope as one parallel group), the retries of a removal that a busy or
  * restarting engine refused (and their budgets), and what is logged (a removal still refused,
@@ -12,7 +12,8 @@
  * A Supervisor instance is released in this order (its finalizers, last registered first):
  * the running lifecycles (each stops and removes its container, all in parallel), the pulls,
  * the events subscription, {@link sweepInstance} (whatever is left with the instance's label),
- * then {@link removeNetworkOrLog} of the instance network.
+ * {@link removeInstanceVolumesOrLog} (the `instance`-scoped volumes, once no container holds
+ * them), then {@link removeNetworkOrLog} of the instance network.
  *
  * @internal
  */
@@ -202,6 +203,55 @@ export const sweepInstance = (teardown: Teardown, labels: LabelFilter): Effect.E
     ),
     Effect.catchTag("DockerError", (error) =>
       Effect.logError("could not list the instance's containers", error.message)
+    )
+  )
+
+/** How a volume is removed after its containers: retried while the engine still holds it ("in use", a Conflict). @internal */
+export const volumeRemoval: RemovalRetry = { times: 6, alsoRetry: "Conflict" }
+
+/**
+ * How a volume is removed on request (`removeAppVolumes`): a volume in use is refused at once,
+ * its containers are not going away by themselves.
+ *
+ * @internal
+ */
+export const requestedVolumeRemoval: RemovalRetry = { times: 5 }
+
+/** Removes volumes, all at once, each retried as `retry` says (default {@link volumeRemoval}). @internal */
+export const removeVolumes = (
+  engine: DockerEngineShape,
+  volumes: ReadonlyArray<{ readonly name: string }>,
+  retry: RemovalRetry = volumeRemoval
+): Effect.Effect<void, DockerError> =>
+  Effect.forEach(volumes, (volume) => retryRemoval(engine.removeVolume(volume.name), retry), {
+    concurrency: "unbounded",
+    discard: true
+  })
+
+/**
+ * The instance's volumes (`instance` scope), after its containers and before its network:
+ * listed by the instance's label and removed; what is refused is logged, never failed.
+ *
+ * @internal
+ */
+export const removeInstanceVolumesOrLog = (
+  engine: DockerEngineShape,
+  labels: LabelFilter
+): Effect.Effect<void> =>
+  engine.listVolumes({ labels }).pipe(
+    Effect.flatMap((volumes) =>
+      Effect.forEach(
+        volumes,
+        (volume) =>
+          removeOrLog(engine.removeVolume(volume.name), {
+            what: `the volume ${volume.name}`,
+            ...volumeRemoval
+          }),
+        { concurrency: "unbounded", discard: true }
+      )
+    ),
+    Effect.catchTag("DockerError", (error) =>
+      Effect.logError("could not list the instance's volumes", error.message)
     )
   )
 

@@ -14,8 +14,8 @@ import type {
   CreateContainerOptions,
   EngineEvent,
   ImageInspect,
+  MountOptions,
   NetworkInspect,
-  PublishedPort,
   PullProgress,
   StatsSample,
   Version,
@@ -61,6 +61,24 @@ export const WireCreated = Schema.Struct({
   Warnings: maybe(Schema.Array(Schema.String))
 })
 
+// `"80/tcp": [{ HostIp: "0.0.0.0", HostPort: "32768" }]`; `null` for a port exposed, not published.
+const WirePortMap = Schema.Record(
+  Schema.String,
+  Schema.NullOr(Schema.Array(Schema.Struct({ HostIp: maybe(Schema.String), HostPort: maybe(Schema.String) })))
+)
+
+/** The bindings of a port map, one entry per host address, in the engine's order. */
+const toPorts = (wire: typeof WirePortMap.Type | null | undefined): ContainerInspect["ports"] =>
+  Object.entries(mapOrEmpty(wire)).flatMap(([key, bindings]) => {
+    const [port, protocol] = key.split("/")
+    return orEmpty(bindings).map((binding) => ({
+      containerPort: Number(port),
+      protocol: protocol ?? "tcp",
+      hostIp: binding.HostIp ?? "",
+      hostPort: Number(binding.HostPort ?? "") || 0
+    }))
+  })
+
 export const WireContainerInspect = Schema.Struct({
   Id: Schema.String,
   Name: Schema.String,
@@ -91,20 +109,24 @@ export const WireContainerInspect = Schema.Struct({
   }),
   HostConfig: maybe(
     Schema.Struct({
-      RestartPolicy: maybe(Schema.Struct({ Name: maybe(Schema.String) }))
+      RestartPolicy: maybe(Schema.Struct({ Name: maybe(Schema.String) })),
+      PortBindings: maybe(WirePortMap)
     })
+  ),
+  Mounts: maybe(
+    Schema.Array(
+      Schema.Struct({
+        Type: maybe(Schema.String),
+        Name: maybe(Schema.String),
+        Source: maybe(Schema.String),
+        Destination: Schema.String,
+        RW: maybe(Schema.Boolean)
+      })
+    )
   ),
   NetworkSettings: maybe(
     Schema.Struct({
-      /** `"80/tcp"` → its host bindings; `null` when exposed, not published. */
-      Ports: maybe(
-        Schema.Record(
-          Schema.String,
-          Schema.NullOr(
-            Schema.Array(Schema.Struct({ HostIp: maybe(Schema.String), HostPort: maybe(Schema.String) }))
-          )
-        )
-      ),
+      Ports: maybe(WirePortMap),
       Networks: maybe(
         Schema.Record(
           Schema.String,
@@ -158,24 +180,17 @@ export const toContainerInspect = (wire: typeof WireContainerInspect.Type): Cont
     tty: wire.Config.Tty ?? false,
     // Docker reports an unset policy as "" and means "no".
     restartPolicy: restartPolicy && restartPolicy.length > 0 ? restartPolicy : "no",
-    ports: toPublishedPorts(wire.NetworkSettings?.Ports)
+    ports: toPorts(wire.NetworkSettings?.Ports),
+    portBindings: toPorts(wire.HostConfig?.PortBindings),
+    mounts: orEmpty(wire.Mounts).map((mount) => ({
+      type: mount.Type ?? "",
+      ...(mount.Name ? { name: mount.Name } : {}),
+      source: mount.Source ?? "",
+      destination: mount.Destination,
+      readOnly: mount.RW === false
+    }))
   }
 }
-
-/** `{ "80/tcp": [{ HostIp, HostPort }] }` as one row per binding; exposed-only ports have none. */
-const toPublishedPorts = (
-  ports: NonNullable<typeof WireContainerInspect.Type.NetworkSettings>["Ports"]
-): ReadonlyArray<PublishedPort> =>
-  Object.entries(mapOrEmpty(ports)).flatMap(([key, bindings]) => {
-    const [port = "", protocol = "tcp"] = key.split("/")
-    const containerPort = Number(port)
-    return orEmpty(bindings).flatMap((binding) => {
-      const hostPort = Number(binding.HostPort ?? "")
-      return Number.isInteger(containerPort) && Number.isInteger(hostPort) && hostPort > 0
-        ? [{ containerPort, protocol, hostIp: binding.HostIp ?? "", hostPort }]
-        : []
-    })
-  })
 
 export const WireContainerSummary = Schema.Struct({
   Id: Schema.String,
@@ -214,63 +229,129 @@ export const toWaitResult = (wire: typeof WireWait.Type): WaitResult => {
 const nanos = (ms: number | undefined): number | undefined =>
   ms === undefined ? undefined : Math.round(ms * 1_000_000)
 
+type PortBindingsBody = Record<string, Array<{ HostIp: string; HostPort: string }>>
+
+/** `HostConfig.PortBindings` of the deprecated `ports` map and of `portBindings`. */
+const toPortBindings = (options: CreateContainerOptions): PortBindingsBody => {
+  const bindings: PortBindingsBody = {}
+  for (const [port, hostPort] of Object.entries(options.ports ?? {})) {
+    bindings[port] = [...(bindings[port] ?? []), { HostIp: "127.0.0.1", HostPort: hostPort ?? "" }]
+  }
+  for (const binding of options.portBindings ?? []) {
+    const key = `${binding.containerPort}/${binding.protocol}`
+    const hostPort = binding.hostPort === undefined || binding.hostPort === 0 ? "" : String(binding.hostPort)
+    bindings[key] = [...(bindings[key] ?? []), { HostIp: binding.hostIp ?? "", HostPort: hostPort }]
+  }
+  return bindings
+}
+
+/** `HostConfig.Mounts`: the Engine API's mount objects. */
+const toMountsBody = (mounts: ReadonlyArray<MountOptions>): ReadonlyArray<Record<string, unknown>> =>
+  mounts.map((mount) => {
+    switch (mount.type) {
+      case "bind":
+        return { Type: "bind", Source: mount.source, Target: mount.target, ReadOnly: mount.readOnly ?? false }
+      case "volume":
+        return {
+          Type: "volume",
+          Source: mount.source ?? "",
+          Target: mount.target,
+          ReadOnly: mount.readOnly ?? false
+        }
+      default:
+        return {
+          Type: "tmpfs",
+          Target: mount.target,
+          ReadOnly: mount.readOnly ?? false,
+          TmpfsOptions:
+            mount.sizeBytes === undefined && mount.mode === undefined
+              ? undefined
+              : { SizeBytes: mount.sizeBytes, Mode: mount.mode }
+        }
+    }
+  })
+
+const isPlainObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value)
+
+/** The raw options merged last: top-level keys replace, `HostConfig` and `Labels` keys one by one. */
+const mergeRaw = (body: Record<string, unknown>, raw: Readonly<Record<string, unknown>> | undefined) => {
+  if (raw === undefined) return body
+  const merged: Record<string, unknown> = { ...body, ...raw }
+  for (const key of ["HostConfig", "Labels"]) {
+    const own = body[key]
+    const given = raw[key]
+    if (isPlainObject(own) && isPlainObject(given)) merged[key] = { ...own, ...given }
+  }
+  return merged
+}
+
 /** The body of `POST /containers/create`; `undefined` fields are dropped by JSON. */
 export const toCreateBody = (options: CreateContainerOptions): Record<string, unknown> => {
-  const ports = options.ports ?? {}
-  const portKeys = Object.keys(ports)
+  const portBindings = toPortBindings(options)
+  const exposed = [...new Set([...Object.keys(portBindings), ...(options.exposedPorts ?? [])])]
   const networkMode = options.networkMode
-  return {
-    Image: options.image,
-    Cmd: options.cmd,
-    Entrypoint: options.entrypoint,
-    Env:
-      options.env === undefined
-        ? undefined
-        : Object.entries(options.env).map(
-            ([key, value]) => `${key}=${typeof value === "string" ? value : Redacted.value(value)}`
-          ),
-    Labels: options.labels,
-    WorkingDir: options.workingDir,
-    User: options.user,
-    Tty: options.tty ?? false,
-    Healthcheck:
-      options.healthcheck === undefined
-        ? undefined
-        : {
-            Test: options.healthcheck.test,
-            Interval: nanos(options.healthcheck.intervalMs),
-            Timeout: nanos(options.healthcheck.timeoutMs),
-            Retries: options.healthcheck.retries,
-            StartPeriod: nanos(options.healthcheck.startPeriodMs)
-          },
-    StopSignal: options.stopSignal,
-    StopTimeout: options.stopTimeout,
-    ExposedPorts: portKeys.length > 0 ? Object.fromEntries(portKeys.map((port) => [port, {}])) : undefined,
-    HostConfig: {
-      Memory: options.memory,
-      NanoCpus: options.nanoCpus,
-      NetworkMode: networkMode,
-      RestartPolicy:
-        options.restartPolicy === undefined
+  return mergeRaw(
+    {
+      Image: options.image,
+      Cmd: options.cmd,
+      Entrypoint: options.entrypoint,
+      Env:
+        options.env === undefined
+          ? undefined
+          : Object.entries(options.env).map(
+              ([key, value]) => `${key}=${typeof value === "string" ? value : Redacted.value(value)}`
+            ),
+      Labels: options.labels,
+      WorkingDir: options.workingDir,
+      User: options.user,
+      Tty: options.tty ?? false,
+      Healthcheck:
+        options.healthcheck === undefined
           ? undefined
           : {
-              Name: options.restartPolicy.name,
-              MaximumRetryCount: options.restartPolicy.maximumRetryCount
+              Test: options.healthcheck.test,
+              Interval: nanos(options.healthcheck.intervalMs),
+              Timeout: nanos(options.healthcheck.timeoutMs),
+              Retries: options.healthcheck.retries,
+              StartPeriod: nanos(options.healthcheck.startPeriodMs)
             },
-      AutoRemove: options.autoRemove,
-      Init: options.init,
-      PortBindings:
-        portKeys.length > 0
-          ? Object.fromEntries(
-              portKeys.map((port) => [port, [{ HostIp: "127.0.0.1", HostPort: ports[port] ?? "" }]])
-            )
+      StopSignal: options.stopSignal,
+      StopTimeout: options.stopTimeout,
+      ExposedPorts: exposed.length > 0 ? Object.fromEntries(exposed.map((port) => [port, {}])) : undefined,
+      Hostname: options.hostname,
+      HostConfig: {
+        Memory: options.memory,
+        NanoCpus: options.nanoCpus,
+        NetworkMode: networkMode,
+        RestartPolicy:
+          options.restartPolicy === undefined
+            ? undefined
+            : {
+                Name: options.restartPolicy.name,
+                MaximumRetryCount: options.restartPolicy.maximumRetryCount
+              },
+        AutoRemove: options.autoRemove,
+        Init: options.init,
+        PortBindings: Object.keys(portBindings).length > 0 ? portBindings : undefined,
+        Mounts:
+          options.mounts === undefined || options.mounts.length === 0
+            ? undefined
+            : toMountsBody(options.mounts),
+        ExtraHosts: options.extraHosts,
+        CapAdd: options.capAdd,
+        CapDrop: options.capDrop,
+        ReadonlyRootfs: options.readonlyRootfs,
+        ShmSize: options.shmSize,
+        Privileged: options.privileged
+      },
+      NetworkingConfig:
+        networkMode !== undefined && options.networkAliases !== undefined
+          ? { EndpointsConfig: { [networkMode]: { Aliases: options.networkAliases } } }
           : undefined
     },
-    NetworkingConfig:
-      networkMode !== undefined && options.networkAliases !== undefined
-        ? { EndpointsConfig: { [networkMode]: { Aliases: options.networkAliases } } }
-        : undefined
-  }
+    options.raw
+  )
 }
 
 // ---------------------------------------------------------------------------------------------

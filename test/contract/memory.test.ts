@@ -9,6 +9,7 @@ import * as DockerEngine from "../../src/DockerEngine.js"
 import * as MemoryEngine from "../../src/MemoryEngine.js"
 import { type Behaviour, type ContractEnvironment, engineContract, type Register } from "./engineContract.js"
 import { type Behaviour2, type ContractEnvironment2, engineContract2 } from "./engineContract2.js"
+import { engineContractReach, type ReachEnvironment } from "./engineContractReach.js"
 
 const labels = {
   "dev.effect-docker.app": "test-contract-memory",
@@ -124,6 +125,25 @@ const memoryLayer = MemoryEngine.layer({
   ]
 })
 
+const reachEnv: ReachEnvironment<MemoryEngine.MemoryEngine> = {
+  ...env,
+  writeFile: (id, path, content) =>
+    Effect.gen(function* () {
+      const engine = yield* DockerEngine.DockerEngine
+      yield* engine.copyFiles(id, [{ path, content }])
+    }),
+  readText: (id, path) =>
+    Effect.gen(function* () {
+      const memory = yield* MemoryEngine.MemoryEngine
+      return yield* memory.readFile(id, path)
+    }),
+  removeVolume: (name) =>
+    Effect.gen(function* () {
+      const engine = yield* DockerEngine.DockerEngine
+      yield* engine.removeVolume(name, { force: true })
+    })
+}
+
 describe("engine contract (MemoryEngine)", () => {
   const register = (name: string, body: Parameters<Register<MemoryEngine.MemoryEngine>>[1]) =>
     it.effect(name, () =>
@@ -139,4 +159,5 @@ describe("engine contract (MemoryEngine)", () => {
     )
   engineContract(env, register)
   engineContract2(env2, register)
+  engineContractReach(reachEnv, register)
 })

@@ -538,7 +538,7 @@ layer(liveLayer, { excludeTestServices: true, concurrent: true })("Supervisor (l
                   stopTimeout: "1 second"
                 })
                 const removed = yield* first.removeStale
-                assert.deepStrictEqual(removed, { containers: 1, networks: 1 })
+                assert.deepStrictEqual(removed, { containers: 1, networks: 1, volumes: 0 })
                 assert.isTrue(yield* first.isRunning())
                 assert.isTrue(yield* second.isRunning())
                 assert.strictEqual((yield* engine.inspectContainer(foreign.id)).state.status, "running")

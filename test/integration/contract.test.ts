@@ -14,6 +14,7 @@ import {
   uniqueName
 } from "../contract/engineContract.js"
 import { type Behaviour2, type ContractEnvironment2, engineContract2 } from "../contract/engineContract2.js"
+import { engineContractReach, type ReachEnvironment } from "../contract/engineContractReach.js"
 import { readFileFromContainer } from "../support/archive.js"
 import { brokenLayerMessage, brokenRegistry } from "../support/brokenRegistry.js"
 import { assertNoLeftovers, liveLayer, registryImage, testLabels } from "../support/live.js"
@@ -118,10 +119,36 @@ const env2: ContractEnvironment2<never> = {
   failingPull: Effect.map(brokenRegistry, (reference) => ({ reference, message: brokenLayerMessage }))
 }
 
+const reachEnv: ReachEnvironment<never> = {
+  ...env,
+  writeFile: (id, path, content) =>
+    Effect.gen(function* () {
+      const engine = yield* DockerEngine.DockerEngine
+      const result = yield* engine.exec(id, ["sh", "-c", 'printf %s "$1" > "$2"', "sh", content, path])
+      if (result.exitCode !== 0) return yield* Effect.fail(new Error(`writing ${path}: ${result.stderr}`))
+    }),
+  readText: (id, path) =>
+    Effect.gen(function* () {
+      const engine = yield* DockerEngine.DockerEngine
+      const result = yield* engine.exec(id, ["cat", path])
+      return result.exitCode === 0 ? result.stdout : undefined
+    }),
+  removeVolume: (name) =>
+    Effect.gen(function* () {
+      const engine = yield* DockerEngine.DockerEngine
+      yield* engine.removeVolume(name, { force: true })
+    })
+}
+
 layer(liveLayer, { excludeTestServices: true, concurrent: true })("engine contract (live engine)", (it) => {
-  const register: Register<never> = (name, body) => it.effect(name, () => Effect.scoped(body()), 30_000)
-  engineContract(env, register)
-  engineContract2(env2, register)
+  const register =
+    (timeout: number): Register<never> =>
+    (name, body) =>
+      it.effect(name, () => Effect.scoped(body()), timeout)
+  engineContract(env, register(30_000))
+  engineContract2(env2, register(30_000))
+  // Several containers and `docker exec` calls each: more time on a loaded engine.
+  engineContractReach(reachEnv, register(90_000))
 })
 
 afterAll(() => Effect.runPromise(assertNoLeftovers(labels).pipe(Effect.provide(liveLayer))))

@@ -96,7 +96,7 @@ export const make = ({ call, readAnswer, decoded, bytes }: Transport): Container
       {
         method: "POST",
         path: "/containers/create",
-        query: { name: create.name },
+        query: { name: create.name, platform: create.platform },
         body: Wire.toCreateBody(create)
       },
       Wire.WireCreated,

@@ -11,6 +11,7 @@ import * as Tar from "tar-stream"
 import type { ContainerFile, DockerEngineShape } from "../../DockerEngine.js"
 import { engineError, invalidPathReason } from "./docker.js"
 import { guard } from "./faults.js"
+import { isDirectory, writeEntrySync } from "./reach.js"
 import { type ContainerRecord, findContainer, type Store } from "./store.js"
 
 export const concatBytes = (chunks: ReadonlyArray<Uint8Array>): Uint8Array => {
@@ -65,17 +66,14 @@ const extractInto = (operation: string, c: ContainerRecord, path: string, bytes:
     const entries = yield* parseTar(operation, bytes)
     for (const { header, content } of entries) {
       const target = Posix.join(path, header.name).replace(/\/+$/, "") || "/"
-      let dir = Posix.dirname(target)
-      while (!c.files.has(dir)) {
-        c.files.set(dir, { type: "directory", mode: 0o755, content: new Uint8Array() })
-        dir = Posix.dirname(dir)
-      }
       const type = header.type === "directory" ? "directory" : header.type === "symlink" ? "symlink" : "file"
-      c.files.set(target, {
+      // Through the mounts, as the engine extracts: into a volume, a host path, or the container's own tree.
+      const refused = writeEntrySync(c, target, {
         type,
-        mode: header.mode,
-        content: type === "symlink" ? new TextEncoder().encode(header.linkname) : content
+        mode: header.mode ?? 0o644,
+        content: type === "symlink" ? new TextEncoder().encode(header.linkname ?? "") : content
       })
+      if (refused !== undefined) return yield* Effect.fail(engineError(operation, 400, refused))
     }
   })
 
@@ -89,7 +87,7 @@ export const archiveOperations = (store: Store): Pick<DockerEngineShape, "putArc
       Effect.gen(function* () {
         const c = yield* findContainer(store, "putArchive", ref)
         const normalized = Posix.normalize(path).replace(/(.)\/+$/, "$1")
-        if (c.files.get(normalized)?.type !== "directory") {
+        if (!isDirectory(c, normalized)) {
           return yield* Effect.fail(
             engineError("putArchive", 404, `Could not find the file ${path} in container ${ref}`)
           )

@@ -13,6 +13,7 @@ import { guard } from "./faults.js"
 import { containerInspect, containerSummary } from "./inspect.js"
 import { connectSync } from "./networks.js"
 import { exitAfter, gracefulExitCode, processOf, removeSync, resolveScript, signalSync } from "./processes.js"
+import { bindPortsSync, mountsOf, removeAnonymousVolumesSync, resetTmpfsSync } from "./reach.js"
 import {
   type ContainerRecord,
   defaultDirectories,
@@ -83,6 +84,7 @@ export const containerOperations = (
         counters.name += 1
         const id = makeId("container", counters.container)
         const healthcheck = createOptions.healthcheck?.test ?? image.definition.healthcheck
+        const mounts = mountsOf(store, createOptions, nowNanos)
         const record: ContainerRecord = {
           id,
           name: name ?? `memory_container_${counters.name}`,
@@ -108,7 +110,13 @@ export const containerOperations = (
               { type: "directory", mode: 0o755, content: new Uint8Array() }
             ])
           ),
-          volumes: new Set(),
+          mounts,
+          ports: [],
+          volumes: new Set(
+            mounts.flatMap((mount) =>
+              mount.type === "volume" && mount.name !== undefined ? [mount.name] : []
+            )
+          ),
           run: 0,
           script: {},
           exited: Deferred.makeUnsafe<void>(),
@@ -146,6 +154,9 @@ export const containerOperations = (
             )
           }
         }
+        const portTaken = bindPortsSync(store, c)
+        if (portTaken !== undefined) return yield* Effect.fail(engineError("startContainer", 500, portTaken))
+        resetTmpfsSync(c)
         const nowNanos = yield* Clock.currentTimeNanos
         const nowMs = nanosToMillis(nowNanos)
         c.run += 1
@@ -255,6 +266,7 @@ export const containerOperations = (
         }
         yield* FiberMap.remove(processes, c.id)
         if (!c.removed) removeSync(store, c, nowNanos)
+        if (removeOptions?.volumes === true) removeAnonymousVolumesSync(store, c, nowNanos)
       })
     )
 

@@ -14,6 +14,7 @@ import { addImageSync, addRegistryImage } from "./images.js"
 import { containerInspect, imageInspect, networkInspect } from "./inspect.js"
 import { writeLogSync } from "./logs.js"
 import { exitSync, setHealthSync } from "./processes.js"
+import { readFileSync } from "./reach.js"
 import { defaultDirectories, findContainer, runningContainer, type Store, toDefinition } from "./store.js"
 import { volumeInspect } from "./volumes.js"
 
@@ -64,7 +65,7 @@ export const makeControl = (store: Store): MemoryEngineShape => ({
     ),
   readFile: (ref, path) =>
     Effect.map(findContainer(store, "readFile", ref), (c) => {
-      const file = c.files.get(path)
+      const file = readFileSync(c, path)
       return file === undefined || file.type !== "file" ? undefined : new TextDecoder().decode(file.content)
     }),
   output: (ref) =>

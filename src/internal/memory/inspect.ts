@@ -6,6 +6,7 @@
  */
 import type { ContainerInspect, ContainerSummary, ImageInspect, NetworkInspect } from "../../DockerEngine.js"
 import { humanDuration } from "./docker.js"
+import { mountsInspect, portBindingsOf } from "./reach.js"
 import { type ContainerRecord, type ImageRecord, iso, type NetworkRecord, type Store } from "./store.js"
 
 export const containerInspect = (store: Store, c: ContainerRecord): ContainerInspect => {
@@ -39,23 +40,11 @@ export const containerInspect = (store: Store, c: ContainerRecord): ContainerIns
     networks: attached,
     tty: c.options.tty === true,
     restartPolicy: c.options.restartPolicy?.name ?? "no",
-    ports: c.status === "running" ? publishedPorts(c) : []
+    ports: c.ports,
+    portBindings: portBindingsOf(c.options),
+    mounts: mountsInspect(c)
   }
 }
-
-/**
- * The create options' ports as bound: the asked host port, or one derived from the container
- * and port (stable while it runs, in the engine's ephemeral range) where any was asked.
- */
-const publishedPorts = (c: ContainerRecord): ContainerInspect["ports"] =>
-  Object.entries(c.options.ports ?? {}).map(([key, asked]) => {
-    const [port = "", protocol = "tcp"] = key.split("/")
-    const containerPort = Number(port)
-    const fixed = Number(asked ?? "")
-    const derived =
-      32768 + [...`${c.id}/${key}`].reduce((hash, char) => (hash * 31 + char.charCodeAt(0)) % 28000, 0)
-    return { containerPort, protocol, hostIp: "127.0.0.1", hostPort: fixed > 0 ? fixed : derived }
-  })
 
 /** A row of `docker ps`, with its human status text (`Up 5 seconds (healthy)`). */
 export const containerSummary = (c: ContainerRecord, nowMs: number): ContainerSummary => ({

@@ -10,6 +10,7 @@ import type { Script, ScriptInput } from "../../MemoryEngine.js"
 import { containerAttributes, emit } from "./events.js"
 import { endFollowers, writeLogSync } from "./logs.js"
 import { disconnectSync } from "./networks.js"
+import { releasePortsSync } from "./reach.js"
 import { type ContainerRecord, millis, nanosToMillis, type Store, type Waiter } from "./store.js"
 
 const isScriptList = (input: ScriptInput): input is ReadonlyArray<Script> => Array.isArray(input)
@@ -71,6 +72,7 @@ export const exitSync = (
   c.oomKilled = oomKilled
   c.finishedMs = nanosToMillis(nowNanos)
   c.pid = 0
+  releasePortsSync(c)
   emit(store, nowNanos, "container", "die", c.id, containerAttributes(c, { exitCode: String(code) }))
   for (const [networkId, attachment] of c.networks) {
     const network = store.networks.get(networkId)

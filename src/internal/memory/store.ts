@@ -20,6 +20,7 @@ import type { DockerError } from "../../DockerError.js"
 import type { Call, ImageDefinition, Operation, Options, Script, ScriptInput } from "../../MemoryEngine.js"
 import { normalizeReference } from "../imageReference.js"
 import { engineError, zeroTime } from "./docker.js"
+import type { BoundPort, MountRecord } from "./reach.js"
 
 // ---------------------------------------------------------------------------------------------
 // Records
@@ -111,10 +112,11 @@ export interface ContainerRecord {
   readonly networks: Map<string, Attachment>
   readonly logs: Array<LogEntry>
   readonly files: Map<string, FileRecord>
-  /**
-   * Names of the volumes it mounts: while it exists (running or not) they cannot be removed.
-   * Empty until create options carry mounts.
-   */
+  /** Binds, volumes and tmpfs, as created. */
+  readonly mounts: ReadonlyArray<MountRecord>
+  /** Host ports bound at the last start; empty while not running. */
+  ports: ReadonlyArray<BoundPort>
+  /** Names of the volumes it mounts: while it exists (running or not) they cannot be removed. */
   readonly volumes: ReadonlySet<string>
   /** Incremented at every start, so a stale process fiber can tell it is no longer current. */
   run: number
@@ -193,6 +195,8 @@ export interface Store {
     subnet: number
     name: number
     volume: number
+    /** The next host port to try for a random binding. */
+    hostPort: number
     exec: number
   }
   lastEventNanos: bigint
@@ -224,7 +228,17 @@ export const makeStore = (
   buffer: [],
   subscribers: new Set(),
   open: { events: 0, stats: 0, logs: 0, pulls: 0 },
-  counters: { container: 0, network: 0, image: 0, pid: 100, subnet: 18, name: 0, volume: 0, exec: 0 },
+  counters: {
+    container: 0,
+    network: 0,
+    image: 0,
+    pid: 100,
+    subnet: 18,
+    name: 0,
+    volume: 0,
+    exec: 0,
+    hostPort: 32768
+  },
   lastEventNanos: -1n
 })
 
