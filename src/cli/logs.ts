@@ -90,9 +90,11 @@ export const timeKey = (timestamp: string | undefined): string => {
  */
 export const isOfServices = (component: string, services: ReadonlyArray<string>): boolean =>
   services.length === 0 ||
-  services.some((service) => component === service || new RegExp(`^${escape(service)}-\\d+$`).test(component))
-
-const escape = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
+  services.some(
+    (service) =>
+      component === service ||
+      (component.startsWith(`${service}-`) && /^\d+$/.test(component.slice(service.length + 1)))
+  )
 
 /**
  * Which containers: by label (an instance, an app), narrowed to some services, and how each is
