@@ -641,7 +641,14 @@ const downCommand = Command.make(
 const logsCommand = Command.make(
   "logs",
   {
-    ...fleetFlags,
+    // `-f` is --follow here, as in Compose (whose -f FILE goes before the command).
+    files: Flag.String("file").pipe(
+      Flag.withDescription(
+        "The fleet file whose app to show (default: COMPOSE_FILE, else compose.yaml, ...)"
+      ),
+      Flag.atLeast(0)
+    ),
+    profiles: fleetFlags.profiles,
     services: Argument.String("service").pipe(
       Argument.withDescription("Only these services (and their replicas)"),
       Argument.variadic()
