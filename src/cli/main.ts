@@ -220,8 +220,12 @@ const up = (options: UpOptions) =>
     const display: Output.Display =
       background !== undefined
         ? yield* Output.plain({
+            // To the launching command while it waits, and to the log file for good.
             out: {
-              write: (text) => Effect.runSync(Background.report({ _tag: "Line", text: text.trimEnd() }))
+              write: (text) => {
+                process.stdout.write(text)
+                Effect.runSync(Background.report({ _tag: "Line", text: text.trimEnd() }))
+              }
             },
             simulated
           })
