@@ -266,6 +266,7 @@ export const follow = (
           { concurrency: "unbounded" }
         )
       )
-      return Stream.mergeAll([...listed, later], { concurrency: "unbounded" })
+      // Pairwise merges: `Stream.mergeAll` held every line back here under the TestClock.
+      return listed.reduce((merged, one) => Stream.merge(merged, one), later)
     })
   )
