@@ -259,11 +259,25 @@ const up = (options: UpOptions) =>
     const latest = yield* Ref.make<ReadonlyMap<string, View.ViewState>>(new Map())
     const aborted = yield* Deferred.make<Up.Ended>()
     const verdict = yield* Deferred.make<Outcome.WaitVerdict>()
-    const checkWait = Effect.gen(function* () {
-      if (background === undefined) return
+    const verdictNow = Effect.gen(function* () {
       const endedMap = new Map((yield* Ref.get(ended)).map((e) => [e.service, e] as const))
-      const now = Outcome.waitVerdict(replicas, yield* Ref.get(latest), endedMap)
-      if (now._tag !== "Waiting") yield* Deferred.succeed(verdict, now)
+      return Outcome.waitVerdict(replicas, yield* Ref.get(latest), endedMap)
+    })
+    const upScope = yield* Effect.scope
+    const checkWait = Effect.gen(function* () {
+      if (background === undefined || (yield* Deferred.isDone(verdict))) return
+      const now = yield* verdictNow
+      if (now._tag === "Failed") yield* Deferred.succeed(verdict, now)
+      // Up for a second before it counts: a one-shot job that looked running for a moment
+      // must be seen to complete (or fail), not reported up.
+      if (now._tag === "Ready")
+        yield* Effect.sleep("1 second").pipe(
+          Effect.andThen(verdictNow),
+          Effect.flatMap((later) =>
+            later._tag === "Waiting" ? Effect.void : Deferred.succeed(verdict, later)
+          ),
+          Effect.forkIn(upScope)
+        )
     })
     const watched: Up.Output = {
       state: (replica, state) =>
