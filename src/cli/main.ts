@@ -447,6 +447,9 @@ const up = (options: UpOptions) =>
         return Up.exitStatus(result.success)
       })
     )
+    // A background up that ended well (stopped by `down`) leaves no log behind; a bad end keeps it.
+    if (background !== undefined && code === 0)
+      yield* Effect.sync(() => fs.rmSync(Background.logFile(app, instanceId), { force: true }))
     if (code !== 0) return yield* new ExitStatus({ code })
   }).pipe(
     Effect.scoped,
