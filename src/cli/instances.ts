@@ -15,6 +15,7 @@ import {
 } from "../DockerEngine.js"
 import type { DockerError } from "../DockerError.js"
 import * as Supervisor from "../Supervisor.js"
+import * as Background from "./background.js"
 
 /**
  * Whether the process that owns an instance runs: `alive`, `gone` (same host, pid dead), or
@@ -30,6 +31,8 @@ export interface Instance {
   readonly instance: string
   readonly owner: string | undefined
   readonly ownerStatus: OwnerStatus
+  /** Run by a background `up --wait`: `down` stops its owner, which removes it. */
+  readonly background: boolean
   readonly containers: ReadonlyArray<ContainerSummary>
   readonly networks: ReadonlyArray<NetworkInspect>
 }
@@ -71,14 +74,17 @@ export const list = (
     const oldest = (instance: Instance) =>
       Math.min(...instance.containers.map((c) => c.created), Number.MAX_SAFE_INTEGER)
     return [...instances.entries()]
-      .map(
-        ([key, found]): Instance => ({
-          ...found,
-          ownerStatus: ownerStatus(found.owner),
+      .map(([key, found]): Instance => {
+        const own = {
           containers: containers.filter((c) => keyOf(c.labels) === key),
           networks: networks.filter((n) => keyOf(n.labels) === key)
-        })
-      )
+        }
+        const background = [...own.containers, ...own.networks].some(
+          (item) =>
+            item.labels[Background.backgroundLabel(selection.labelPrefix)] === Background.BACKGROUND_VALUE
+        )
+        return { ...found, ownerStatus: ownerStatus(found.owner), background, ...own }
+      })
       .sort((a, b) => oldest(a) - oldest(b))
   })
 
@@ -176,5 +182,5 @@ export const render = (
 export const describeOwner = (instance: Instance): string => {
   const owner = Supervisor.ownerOf(instance.owner)
   if (owner === undefined) return "unknown"
-  return `${instance.ownerStatus} (pid ${owner.pid}${instance.ownerStatus === "elsewhere" ? ` on ${owner.hostname}` : ""})`
+  return `${instance.ownerStatus} (pid ${owner.pid}${instance.ownerStatus === "elsewhere" ? ` on ${owner.hostname}` : ""}${instance.background ? ", background" : ""})`
 }

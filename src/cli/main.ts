@@ -18,11 +18,13 @@
  */
 
 import { randomBytes } from "node:crypto"
+import * as fs from "node:fs"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import {
   type Config,
   Data,
   Deferred,
+  Duration,
   Effect,
   Exit,
   Fiber,
@@ -30,16 +32,23 @@ import {
   Logger,
   LogLevel,
   Option,
-  Runtime
+  Ref,
+  type Result,
+  Runtime,
+  Stream
 } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
+import type * as ContainerSpec from "../ContainerSpec.js"
 import * as DockerEngine from "../DockerEngine.js"
 import type { DockerError } from "../DockerError.js"
 import * as MemoryEngine from "../MemoryEngine.js"
 import * as Supervisor from "../Supervisor.js"
+import * as Background from "./background.js"
 import * as FleetConfig from "./config.js"
 import type * as Fleet from "./Fleet.js"
 import * as Instances from "./instances.js"
+import * as Logs from "./logs.js"
+import * as Outcome from "./outcome.js"
 import * as Output from "./output.js"
 import * as Project from "./project.js"
 import * as Spec from "./spec.js"
@@ -96,13 +105,102 @@ const chooseEngine = (choice: EngineChoice) =>
     return { simulated: true } as const
   })
 
-const up = (options: Project.Request & { readonly json: boolean; readonly engine: EngineChoice }) =>
+/** What `up` takes beyond the fleet's files, profiles and services. */
+interface UpOptions extends Project.Request {
+  readonly json: boolean
+  readonly engine: EngineChoice
+  readonly wait: boolean
+  readonly waitTimeout: Option.Option<number>
+  readonly abortOnContainerExit: boolean
+  readonly abortOnContainerFailure: boolean
+  readonly exitCodeFrom: Option.Option<string>
+  readonly noLogPrefix: boolean
+}
+
+/** `up --wait` as the user runs it: the fleet goes to a background `up`, this one reports. */
+const launchInBackground = (fleet: Fleet.Fleet, options: UpOptions) =>
+  Effect.gen(function* () {
+    const { simulated } = yield* chooseEngine(options.engine)
+    if (simulated) {
+      yield* stderr(
+        "effect-docker up: --wait leaves the fleet running after this command: a simulated fleet (MemoryEngine) lives only inside it"
+      )
+      return yield* new ExitStatus({ code: 2 })
+    }
+    const app = appName(fleet)
+    const instanceId = randomBytes(4).toString("hex")
+    const log = Background.logFile(app, instanceId)
+    yield* stderr(
+      `effect-docker up --wait: app ${app} · instance ${instanceId} · runs in the background (log ${log})`
+    )
+    const outcome = yield* Background.launch({
+      app,
+      instanceId,
+      progress: (text) => void process.stderr.write(`${text}\n`)
+    })
+    if (outcome._tag === "Ready") {
+      yield* stdout(
+        `${app} instance ${instanceId} is up (background pid ${outcome.pid}): \`effect-docker logs --instance ${instanceId} -f\` follows its output, \`effect-docker down --instance ${instanceId}\` stops it`
+      )
+      return
+    }
+    if (outcome._tag === "Failed") {
+      yield* stderr(`effect-docker: ${outcome.reason} (everything it started is removed)`)
+    } else {
+      const tail = yield* Effect.sync(() => {
+        try {
+          return fs.readFileSync(log, "utf8").trimEnd().split("\n").slice(-10).join("\n")
+        } catch {
+          return ""
+        }
+      })
+      yield* stderr(
+        `${tail}\neffect-docker: the background up ended (exit ${outcome.code}) before the fleet was up; see ${log}`
+      )
+    }
+    return yield* new ExitStatus({ code: 1 })
+  })
+
+/**
+ * How the run of the fleet ended: on its own, by Ctrl-C, stopped because a container ended
+ * (`--abort-on-container-*`, `--exit-code-from`), or (`--wait`, in the background process)
+ * because the fleet cannot come up.
+ */
+type RunOutcome =
+  | {
+      readonly _tag: "Finished"
+      readonly result: Result.Result<
+        ReadonlyArray<Up.ServiceResult>,
+        DockerError | Config.ConfigError | ContainerSpec.InvalidSpec
+      >
+    }
+  | { readonly _tag: "Stopped" }
+  | { readonly _tag: "Aborted"; readonly trigger: Up.Ended }
+  | { readonly _tag: "NotUp"; readonly reason: string }
+
+const up = (options: UpOptions) =>
   Effect.gen(function* () {
     const fleet = yield* Project.load(options, process.env, process.cwd())
     yield* Spec.validateAll(fleet)
+    const flags: Outcome.Flags = {
+      wait: options.wait,
+      abortOnContainerExit: options.abortOnContainerExit,
+      abortOnContainerFailure: options.abortOnContainerFailure,
+      exitCodeFrom: Option.getOrUndefined(options.exitCodeFrom),
+      json: options.json,
+      simulated: options.engine === "memory"
+    }
+    const problem = Outcome.checkFlags(fleet, flags)
+    if (problem !== undefined) {
+      yield* stderr(`effect-docker up: ${problem}`)
+      return yield* new ExitStatus({ code: 2 })
+    }
+    const background = options.wait ? Background.backgroundInstance(process.env) : undefined
+    if (options.wait && background === undefined) return yield* launchInBackground(fleet, options)
+
     const { simulated } = yield* chooseEngine(options.engine)
     const app = appName(fleet)
-    const instanceId = randomBytes(4).toString("hex")
+    const instanceId = background ?? randomBytes(4).toString("hex")
     const engineLayer: Layer.Layer<DockerEngine.DockerEngine, DockerError | Config.ConfigError> = simulated
       ? MemoryEngine.layer({
           images: [...new Set(fleet.services.map((service) => service.image))],
@@ -116,22 +214,36 @@ const up = (options: Project.Request & { readonly json: boolean; readonly engine
           )
         })
       : DockerEngine.layer
+    const replicas = fleet.services.flatMap(Up.replicaNames)
     const title = `effect-docker up ${fleet.files.join(" + ")} · app ${app} · instance ${instanceId}`
-    const display: Output.Display = options.json
-      ? Output.json({ out: process.stdout, err: process.stderr, simulated })
-      : process.stdout.isTTY
-        ? yield* Output.tty({
-            out: process.stdout,
-            title,
-            services: fleet.services.flatMap(Up.replicaNames),
-            simulated,
-            color: View.useColor(process.env, true),
-            columns: () => process.stdout.columns ?? 80
+    const plainMode = !options.json && (background !== undefined || !process.stdout.isTTY)
+    const display: Output.Display =
+      background !== undefined
+        ? yield* Output.plain({
+            // To the launching command while it waits, and to the log file for good.
+            out: {
+              write: (text) => {
+                process.stdout.write(text)
+                Effect.runSync(Background.report({ _tag: "Line", text: text.trimEnd() }))
+              }
+            },
+            simulated
           })
-        : yield* Output.plain({ out: process.stdout, simulated })
-    if (!options.json && !process.stdout.isTTY) yield* display.message(title)
+        : options.json
+          ? Output.json({ out: process.stdout, err: process.stderr, simulated })
+          : process.stdout.isTTY
+            ? yield* Output.tty({
+                out: process.stdout,
+                title,
+                services: replicas,
+                simulated,
+                color: View.useColor(process.env, true),
+                columns: () => process.stdout.columns ?? 80
+              })
+            : yield* Output.plain({ out: process.stdout, simulated })
+    if (plainMode) yield* display.message(title)
     const tableLogs =
-      options.json || !process.stdout.isTTY
+      options.json || !process.stdout.isTTY || background !== undefined
         ? undefined
         : Logger.layer([
             Logger.make(({ logLevel, message }) => {
@@ -140,6 +252,68 @@ const up = (options: Project.Request & { readonly json: boolean; readonly engine
               Effect.runFork(display.message(`${logLevel.toLowerCase()}: ${text}`))
             })
           ])
+
+    // What ends the run early, and what `--wait` watches: each replica's latest state and end.
+    const mode = Outcome.abortOn(flags)
+    const ended = yield* Ref.make<ReadonlyArray<Up.Ended>>([])
+    const latest = yield* Ref.make<ReadonlyMap<string, View.ViewState>>(new Map())
+    const aborted = yield* Deferred.make<Up.Ended>()
+    const verdict = yield* Deferred.make<Outcome.WaitVerdict>()
+    const verdictNow = Effect.gen(function* () {
+      const endedMap = new Map((yield* Ref.get(ended)).map((e) => [e.service, e] as const))
+      return Outcome.waitVerdict(replicas, yield* Ref.get(latest), endedMap)
+    })
+    const upScope = yield* Effect.scope
+    const checkWait = Effect.gen(function* () {
+      if (background === undefined || (yield* Deferred.isDone(verdict))) return
+      const now = yield* verdictNow
+      if (now._tag === "Failed") yield* Deferred.succeed(verdict, now)
+      // Up for a second before it counts: a one-shot job that looked running for a moment
+      // must be seen to complete (or fail), not reported up.
+      if (now._tag === "Ready")
+        yield* Effect.sleep("1 second").pipe(
+          Effect.andThen(verdictNow),
+          Effect.flatMap((later) =>
+            later._tag === "Waiting" ? Effect.void : Deferred.succeed(verdict, later)
+          ),
+          Effect.forkIn(upScope)
+        )
+    })
+    const watched: Up.Output = {
+      state: (replica, state) =>
+        display
+          .state(replica, state)
+          .pipe(
+            Effect.andThen(Ref.update(latest, (seen) => new Map(seen).set(replica, state))),
+            Effect.andThen(checkWait)
+          ),
+      note: display.note
+    }
+    const onEnd = (end: Up.Ended) =>
+      Effect.gen(function* () {
+        yield* Ref.update(ended, (so) => [...so, end])
+        if (Outcome.stopsTheFleet(mode, fleet, end)) yield* Deferred.succeed(aborted, end)
+        yield* checkWait
+      })
+    const timeoutSeconds = Option.getOrUndefined(options.waitTimeout)
+    if (background !== undefined && timeoutSeconds !== undefined) {
+      yield* Effect.gen(function* () {
+        yield* Effect.sleep(Duration.seconds(timeoutSeconds))
+        const endedMap = new Map((yield* Ref.get(ended)).map((e) => [e.service, e] as const))
+        const seen = yield* Ref.get(latest)
+        const now = Outcome.waitVerdict(replicas, seen, endedMap)
+        yield* Deferred.succeed(
+          verdict,
+          now._tag === "Waiting"
+            ? {
+                _tag: "Failed",
+                service: now.pending[0] ?? "",
+                reason: `not up after ${timeoutSeconds}s: ${Outcome.describePending(now.pending, seen)}`
+              }
+            : now
+        )
+      }).pipe(Effect.forkScoped)
+    }
 
     // Ctrl-C (and SIGTERM) start the teardown; the runtime's own interrupt waits until the
     // region below is done, so the view can show the teardown, and a second Ctrl-C cannot
@@ -169,44 +343,113 @@ const up = (options: Project.Request & { readonly json: boolean; readonly engine
         )
         const fleetFiber = yield* Effect.gen(function* () {
           const supervisor = yield* Supervisor.Supervisor
+          // Not a terminal: the containers' output goes with the state lines, as Compose prints it.
+          if (plainMode && background === undefined) {
+            const engine = yield* DockerEngine.DockerEngine
+            const keys = Supervisor.labelKeys()
+            yield* Logs.follow(
+              engine,
+              { labels: { [keys.instance]: instanceId }, services: [], withInstance: false },
+              undefined
+            ).pipe(
+              Stream.runForEach((line) =>
+                stdout(
+                  Logs.formatLine(line, {
+                    width: Math.max(...replicas.map((name) => name.length)),
+                    prefix: !options.noLogPrefix,
+                    timestamps: false,
+                    color: false
+                  })
+                )
+              ),
+              Effect.catch((error) => display.message(`logs: ${error.message}`)),
+              Effect.forkScoped
+            )
+          }
           return yield* Up.runFleet(
             fleet,
             (service, replica) => supervisor.run(Spec.toSpecInput(service, replica)),
-            display,
-            describeRunError
+            watched,
+            describeRunError,
+            { onEnd }
           )
         }).pipe(
-          Effect.provide(Supervisor.layer({ app, instanceId }).pipe(Layer.provide(engineLayer))),
+          Effect.scoped,
+          Effect.provide(
+            Supervisor.layer({
+              app,
+              instanceId,
+              ...(background === undefined
+                ? {}
+                : { labels: { [Background.backgroundLabel()]: Background.BACKGROUND_VALUE } })
+            }).pipe(Layer.provideMerge(engineLayer))
+          ),
           // On a TTY a log line would tear the table: warnings go under it, the rest is in the rows.
           tableLogs === undefined ? (effect) => effect : Effect.provide(tableLogs),
           Effect.result,
           restore,
           Effect.forkChild
         )
-        const outcome = yield* Effect.raceFirst(
-          Fiber.join(fleetFiber).pipe(Effect.map((result) => ({ _tag: "Finished", result }) as const)),
-          Deferred.await(stopRequested).pipe(Effect.as({ _tag: "Stopped" } as const))
+        const notUp = Deferred.await(verdict).pipe(
+          Effect.flatMap((now) =>
+            now._tag === "Failed"
+              ? Effect.succeed<RunOutcome>({ _tag: "NotUp", reason: now.reason })
+              : Effect.andThen(Background.report({ _tag: "Ready" }), Effect.never)
+          )
         )
-        if (outcome._tag === "Stopped") {
+        const outcome = yield* Effect.raceAll<Effect.Effect<RunOutcome>>([
+          Fiber.join(fleetFiber).pipe(Effect.map((result) => ({ _tag: "Finished", result }) as const)),
+          Deferred.await(stopRequested).pipe(Effect.as({ _tag: "Stopped" } as const)),
+          Deferred.await(aborted).pipe(Effect.map((trigger) => ({ _tag: "Aborted", trigger }) as const)),
+          notUp
+        ])
+        if (outcome._tag !== "Finished") {
+          if (outcome._tag === "Aborted")
+            yield* display.message(
+              `${outcome.trigger.service} ended (${outcome.trigger.exitCode === undefined ? "failed" : `exit ${outcome.trigger.exitCode}`}): stopping the fleet`
+            )
+          if (outcome._tag === "NotUp") yield* Background.report({ _tag: "Failed", reason: outcome.reason })
           yield* display.phase("stopping")
           yield* Fiber.interrupt(fleetFiber)
           yield* display.phase("stopped")
           yield* display.close
-          return 0
+          if (outcome._tag === "Stopped") return 0
+          if (outcome._tag === "NotUp") {
+            yield* stderr(`effect-docker: ${outcome.reason}`)
+            return 1
+          }
+          const status = Outcome.exitStatus(outcome.trigger, flags.exitCodeFrom, yield* Ref.get(ended))
+          if (status.message !== undefined) yield* stderr(`effect-docker: ${status.message}`)
+          return status.code
         }
         yield* display.phase("stopped")
         yield* display.close
         const result = outcome.result
         if (result._tag === "Failure") {
           yield* stderr(`effect-docker: ${result.failure.message}`)
+          yield* Background.report({ _tag: "Failed", reason: result.failure.message })
           return 1
         }
         const failed = result.success.filter((service) => !service.ok)
         for (const service of failed)
           yield* stderr(`effect-docker: ${service.reason ?? `${service.service} failed`}`)
+        // Every replica ended before --wait had its verdict (a fleet of jobs): that is the verdict.
+        if (failed.length > 0)
+          yield* Background.report({
+            _tag: "Failed",
+            reason: failed.map((f) => f.reason ?? f.service).join("; ")
+          })
+        else yield* Background.report({ _tag: "Ready" })
+        if (flags.exitCodeFrom !== undefined) {
+          const from = (yield* Ref.get(ended)).find((end) => end.of === flags.exitCodeFrom)
+          return from?.exitCode ?? Up.exitStatus(result.success)
+        }
         return Up.exitStatus(result.success)
       })
     )
+    // A background up that ended well (stopped by `down`) leaves no log behind; a bad end keeps it.
+    if (background !== undefined && code === 0)
+      yield* Effect.sync(() => fs.rmSync(Background.logFile(app, instanceId), { force: true }))
     if (code !== 0) return yield* new ExitStatus({ code })
   }).pipe(
     Effect.scoped,
@@ -275,6 +518,32 @@ const upCommand = Command.make(
         "docker (DOCKER_HOST or the local socket; exit 1 when it does not answer), memory (simulated) or auto (docker when it answers, else memory)"
       ),
       Flag.withDefault("docker")
+    ),
+    wait: Flag.Boolean("wait").pipe(
+      Flag.withDescription(
+        "Return once every service is running (healthy when it has a healthcheck) and the jobs completed; the fleet runs on in the background until `down` (exit 1 naming the service that did not come up)"
+      ),
+      Flag.withDefault(false)
+    ),
+    waitTimeout: Flag.Int("wait-timeout").pipe(
+      Flag.withDescription("With --wait: give up (and remove the fleet) after this many seconds"),
+      Flag.optional
+    ),
+    abortOnContainerExit: Flag.Boolean("abort-on-container-exit").pipe(
+      Flag.withDescription("Stop the fleet when any container ends for good; exit with its exit code"),
+      Flag.withDefault(false)
+    ),
+    abortOnContainerFailure: Flag.Boolean("abort-on-container-failure").pipe(
+      Flag.withDescription("Stop the fleet when a container fails for good; exit with its exit code"),
+      Flag.withDefault(false)
+    ),
+    exitCodeFrom: Flag.String("exit-code-from").pipe(
+      Flag.withDescription("Exit with this service's exit code (implies --abort-on-container-exit)"),
+      Flag.optional
+    ),
+    noLogPrefix: Flag.Boolean("no-log-prefix").pipe(
+      Flag.withDescription("Print the containers' output without the service name (when not on a terminal)"),
+      Flag.withDefault(false)
     )
   },
   up
@@ -352,8 +621,9 @@ const downCommand = Command.make(
             yield* stderr(`effect-docker down: no instance ${instance.value}`)
             return yield* new ExitStatus({ code: 1 })
           }
-          // --all would stop containers under processes that still run them: they must ask for it.
-          const live = all && !force ? Instances.withLiveOwner(chosen) : []
+          // --all would stop containers under processes that still run them: they must ask for
+          // it. A background `up --wait` runs until `down`: that is what stops it.
+          const live = all && !force ? Instances.withLiveOwner(chosen).filter((i) => !i.background) : []
           if (live.length > 0) {
             const named = live.map((i) => `${i.app}/${i.instance} (owner ${Instances.describeOwner(i)})`)
             yield* stderr(
@@ -361,9 +631,24 @@ const downCommand = Command.make(
             )
             return yield* new ExitStatus({ code: 1 })
           }
-          const removed = yield* Instances.remove(engine, chosen)
+          // A background `up` is told to stop (its own teardown, as Ctrl-C): removing its
+          // containers under it would have its restart policies fight the removal.
+          const owned = chosen.filter((i) => i.background && i.ownerStatus === "alive")
+          for (const i of owned) {
+            const ended = yield* Background.stop(i.owner, "2 minutes")
+            if (!ended)
+              yield* stderr(
+                `effect-docker down: ${i.app}/${i.instance}: its owner did not stop; removing its containers`
+              )
+          }
+          const ids = new Set(chosen.map((i) => i.instance))
+          const left =
+            owned.length === 0
+              ? chosen
+              : (yield* Instances.list(engine, selectionOf(app))).filter((i) => ids.has(i.instance))
+          yield* Instances.remove(engine, left)
           yield* stdout(
-            `removed ${chosen.length} instance(s): ${removed.containers} container(s), ${removed.networks} network(s)`
+            `removed ${chosen.length} instance(s): ${chosen.reduce((n, i) => n + i.containers.length, 0)} container(s), ${chosen.reduce((n, i) => n + i.networks.length, 0)} network(s)`
           )
         })
       )
@@ -371,6 +656,109 @@ const downCommand = Command.make(
 ).pipe(
   Command.withDescription(
     "Stop and remove an instance (--instance ID) or every instance (--all; --force while an owner runs)"
+  )
+)
+
+const logsCommand = Command.make(
+  "logs",
+  {
+    // `-f` is --follow here, as in Compose (whose -f FILE goes before the command).
+    files: Flag.String("file").pipe(
+      Flag.withDescription(
+        "The fleet file whose app to show (default: COMPOSE_FILE, else compose.yaml, ...)"
+      ),
+      Flag.atLeast(0)
+    ),
+    profiles: fleetFlags.profiles,
+    services: Argument.String("service").pipe(
+      Argument.withDescription("Only these services (and their replicas)"),
+      Argument.variadic()
+    ),
+    follow: Flag.Boolean("follow").pipe(
+      Flag.withAlias("f"),
+      Flag.withDescription("Keep printing what the containers write, across restarts, until Ctrl-C"),
+      Flag.withDefault(false)
+    ),
+    tail: Flag.Int("tail").pipe(
+      Flag.withAlias("n"),
+      Flag.withDescription("Only the last N lines of each container (default: all)"),
+      Flag.optional
+    ),
+    timestamps: Flag.Boolean("timestamps").pipe(
+      Flag.withAlias("t"),
+      Flag.withDescription("Show the time each line was written"),
+      Flag.withDefault(false)
+    ),
+    noLogPrefix: Flag.Boolean("no-log-prefix").pipe(
+      Flag.withDescription("Print the lines without the service name"),
+      Flag.withDefault(false)
+    ),
+    instance: Flag.String("instance").pipe(Flag.withDescription("Only this instance"), Flag.optional),
+    app: Flag.String("app").pipe(
+      Flag.withDescription("Only this app's instances (default: the fleet file's app, else every app)"),
+      Flag.optional
+    )
+  },
+  (options) =>
+    withEngine((engine) =>
+      Effect.gen(function* () {
+        const keys = Supervisor.labelKeys()
+        // Which app: --app, else the fleet file's (as Compose reads the project), else all.
+        const app = Option.isSome(options.app)
+          ? options.app.value
+          : Option.isSome(options.instance)
+            ? undefined
+            : yield* Project.load(
+                { files: options.files, args: [], profiles: options.profiles },
+                process.env,
+                process.cwd()
+              ).pipe(
+                Effect.map(appName),
+                Effect.catchTag("FleetError", (error) =>
+                  options.files.length > 0
+                    ? Effect.andThen(stderr(error.message), new ExitStatus({ code: 2 }))
+                    : Effect.succeed(undefined)
+                )
+              )
+        const labels = {
+          [keys.app]: app ?? (true as const),
+          ...(Option.isSome(options.instance) ? { [keys.instance]: options.instance.value } : {})
+        }
+        const instances = yield* Instances.list(engine, { app })
+        const only = Option.getOrUndefined(options.instance)
+        const shown = only === undefined ? instances : instances.filter((i) => i.instance === only)
+        if (only !== undefined && shown.length === 0) {
+          yield* stderr(`effect-docker logs: no instance ${only}`)
+          return yield* new ExitStatus({ code: 1 })
+        }
+        const selection: Logs.Selection = {
+          labels,
+          services: options.services,
+          withInstance: shown.length > 1
+        }
+        const names = shown.flatMap((i) =>
+          i.containers.map((c) => Logs.nameOf(c.labels, selection, c.names[0] ?? c.id))
+        )
+        const format: Logs.Format = {
+          width: Math.max(0, ...names.map((name) => name.length)),
+          prefix: !options.noLogPrefix,
+          timestamps: options.timestamps,
+          color: View.useColor(process.env, process.stdout.isTTY === true)
+        }
+        const tail = Option.getOrUndefined(options.tail)
+        if (!options.follow) {
+          for (const line of yield* Logs.backlog(engine, selection, tail))
+            yield* stdout(Logs.formatLine(line, format))
+          return
+        }
+        yield* Logs.follow(engine, selection, tail).pipe(
+          Stream.runForEach((line) => stdout(Logs.formatLine(line, format)))
+        )
+      })
+    )
+).pipe(
+  Command.withDescription(
+    "Print the containers' output, merged, each line after its service's name (-f follows, across restarts)"
   )
 )
 
@@ -392,7 +780,7 @@ const sweepCommand = Command.make("sweep", { app: appFlag }, ({ app }) =>
  */
 export const cli = Command.make("effect-docker").pipe(
   Command.withDescription("Run and supervise Docker containers as Effect resources"),
-  Command.withSubcommands([upCommand, configCommand, psCommand, downCommand, sweepCommand])
+  Command.withSubcommands([upCommand, configCommand, psCommand, logsCommand, downCommand, sweepCommand])
 )
 
 /**

@@ -38,6 +38,29 @@ export interface ServiceResult {
   readonly reason: string | undefined
 }
 
+/**
+ * A replica that ended for good on its own: its container exited (and will not restart) or its
+ * run failed (`exitCode` undefined). What `--abort-on-container-exit` and `--wait` look at; a
+ * replica never started (a dependency failed) or stopped by the user is not one.
+ *
+ * @since 0.1.0
+ */
+export interface Ended extends ServiceResult {
+  /** The fleet service (`web` for the replica `web-2`). */
+  readonly of: string
+  readonly exitCode: number | undefined
+}
+
+/**
+ * Hooks into a running fleet.
+ *
+ * @since 0.1.0
+ */
+export interface RunOptions {
+  /** Called as each replica ends on its own, before the fleet as a whole is over. */
+  readonly onEnd?: ((ended: Ended) => Effect.Effect<void>) | undefined
+}
+
 const CONDITION_TEXT: Readonly<Record<Fleet.DependencyCondition, string>> = {
   service_started: "started",
   service_healthy: "healthy",
@@ -100,7 +123,8 @@ export const runFleet = <E>(
   fleet: Fleet.Fleet,
   run: (service: Fleet.Service, replica: string) => Stream.Stream<View.ViewState, E>,
   output: Output,
-  describeError: (error: E) => string
+  describeError: (error: E) => string,
+  options: RunOptions = {}
 ): Effect.Effect<ReadonlyArray<ServiceResult>> =>
   Effect.gen(function* () {
     const gates = new Map<string, Gates>()
@@ -123,10 +147,18 @@ export const runFleet = <E>(
           (["started", "healthy", "completed"] as const).map((kind) => own.fail(kind, reason)),
           { discard: true }
         )
-      const finish = (ok: boolean, reason: string | undefined, note: View.Note | undefined) =>
+      const finish = (
+        ok: boolean,
+        reason: string | undefined,
+        note: View.Note | undefined,
+        ended?: { readonly exitCode: number | undefined }
+      ) =>
         Effect.gen(function* () {
           if (note !== undefined) yield* output.note(replica, note)
           if (!ok) yield* failGates(reason ?? `${replica} failed`)
+          if (ended !== undefined && options.onEnd !== undefined) {
+            yield* options.onEnd({ service: replica, of: service.name, ok, reason, exitCode: ended.exitCode })
+          }
           return { service: replica, ok, reason }
         })
 
@@ -168,11 +200,12 @@ export const runFleet = <E>(
           )
           if (last._tag === "Failure") {
             const reason = describeError(last.failure)
-            return yield* finish(false, `${replica}: ${reason}`, {
-              status: "failed",
-              text: reason,
-              tone: "bad"
-            })
+            return yield* finish(
+              false,
+              `${replica}: ${reason}`,
+              { status: "failed", text: reason, tone: "bad" },
+              { exitCode: undefined }
+            )
           }
           const state = Option.getOrUndefined(last.success)
           if (state?.status === "exited" && state.exitCode === 0) {
@@ -180,15 +213,16 @@ export const runFleet = <E>(
             yield* own.succeed("completed")
             // A dependant waiting for a job to be healthy must not hang once the job is over.
             yield* failGates(`${replica} exited before it was healthy`)
-            return yield* finish(true, undefined, undefined)
+            return yield* finish(true, undefined, undefined, { exitCode: 0 })
           }
           const how = state?.exitCode !== undefined ? `exit ${state.exitCode}` : "ended"
           const detail = state?.error !== undefined ? `: ${View.oneLine(state.error, 120)}` : ""
-          return yield* finish(false, `${replica} failed for good (${how})`, {
-            status: undefined,
-            text: `failed for good (${how})${detail}`,
-            tone: "bad"
-          })
+          return yield* finish(
+            false,
+            `${replica} failed for good (${how})`,
+            { status: undefined, text: `failed for good (${how})${detail}`, tone: "bad" },
+            { exitCode: state?.exitCode }
+          )
         }).pipe(
           // Runs after the stream's own finalizers: the container is gone when this is shown.
           Effect.onInterrupt(() =>

@@ -248,4 +248,34 @@ services:
       assert.include(events, "web-2 note removed ")
     })
   )
+
+  it.effect(
+    "onEnd: each replica that ends on its own, with its exit code, as it ends; not the never-started",
+    () =>
+      Effect.gen(function* () {
+        const { output } = recorder()
+        const ends: Array<string> = []
+        const run = scripted({
+          web: [
+            [0, state("running", { health: "starting" })],
+            [1, state("running", { health: "healthy" })]
+          ],
+          job: [[1, state("exited", { exitCode: 3 })]]
+        })
+        const fiber = yield* Effect.forkChild(
+          Up.runFleet(demo, run, output, String, {
+            onEnd: (end) =>
+              Effect.sync(() => void ends.push(`${end.service}/${end.of} ${end.ok} ${end.exitCode}`))
+          })
+        )
+        yield* TestClock.adjust("500 millis")
+        assert.deepStrictEqual(ends, [])
+        yield* TestClock.adjust("500 millis")
+        // web's stream ended after healthy (no exit state): a failure without an exit code.
+        assert.deepStrictEqual(ends, ["web/web false undefined"])
+        yield* TestClock.adjust("1 second")
+        yield* Fiber.join(fiber)
+        assert.deepStrictEqual(ends, ["web/web false undefined", "job/job false 3"])
+      })
+  )
 })
