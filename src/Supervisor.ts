@@ -36,6 +36,7 @@ import {
   Cause,
   Clock,
   Context,
+  type Duration,
   Effect,
   Exit,
   Fiber,
@@ -73,6 +74,7 @@ import type {
 import * as Events from "./internal/supervisorEvents.js"
 import * as Pulls from "./internal/supervisorPulls.js"
 import * as Readiness from "./internal/supervisorReadiness.js"
+import * as SupervisorStats from "./internal/supervisorStats.js"
 import * as Teardown from "./internal/teardown.js"
 
 export {
@@ -156,7 +158,9 @@ export {
 export const metrics = {
   containersRunning: Container.containersRunning,
   restarts: Container.restarts,
-  pullBytes: Pulls.pullBytes
+  pullBytes: Pulls.pullBytes,
+  /** Containers by the stats source chosen for them (`source`: `engine`, `cgroup`, `none`). */
+  statsSource: SupervisorStats.statsSourceChosen
 } as const
 
 /**
@@ -206,6 +210,21 @@ export interface Options {
   readonly instanceId?: string | undefined
   /** The backoff between reconnections of the events subscription (default: exponential from 100 ms, jittered, capped at 10 s). */
   readonly eventsReconnect?: Schedule.Schedule<unknown, DockerError> | undefined
+  /**
+   * Where containers' stats come from (a spec's `statsSource` wins). `engine`: the engine's
+   * stats. `cgroup`: the container's cgroup and `/proc` counters read on this machine, the
+   * engine never asked (an engine whose containers are not here, or the in-memory engine,
+   * gives no stats, with a warning). `auto` (default): `cgroup` when the engine is on a local
+   * unix socket and one cgroup sample agrees with one engine sample, checked once per
+   * container, else `engine`; the choice is logged (debug) and counted in
+   * `metrics.statsSource`.
+   */
+  readonly statsSource?: "auto" | "engine" | "cgroup" | undefined
+  /**
+   * Between stats samples (default 1 second, as the engine streams). Any other interval
+   * samples the engine with one-shot requests, or the cgroup at that interval.
+   */
+  readonly statsInterval?: Duration.Input | undefined
 }
 
 /**
@@ -358,6 +377,7 @@ export const make = Effect.fn("Supervisor.make")(function* (options: Options) {
   }
   const teardown = yield* Semaphore.make(Teardown.permits(options.teardownConcurrency))
   const supervised = yield* Ref.make<ReadonlyMap<string, Fiber.Fiber<unknown, unknown>>>(new Map())
+  const stats = SupervisorStats.make(engine, yield* SupervisorStats.settings(options))
   const networkName = `${app}-${instanceId}`
 
   // Released in reverse, as `internal/teardown.ts` describes: the running lifecycles first (in
@@ -394,7 +414,8 @@ export const make = Effect.fn("Supervisor.make")(function* (options: Options) {
     events,
     pulls,
     teardown,
-    supervised
+    supervised,
+    stats
   }
 
   /**

@@ -28,6 +28,7 @@ import * as Stats from "./stats.js"
 import { CopyError, CreateError, PullError, StartError, WaitError } from "./supervisorErrors.js"
 import type { InstanceEvents } from "./supervisorEvents.js"
 import type { Pulls } from "./supervisorPulls.js"
+import type { StatsStreams } from "./supervisorStats.js"
 import * as Teardown from "./teardown.js"
 
 /** What a container's lifecycle needs from its Supervisor instance. @internal */
@@ -47,6 +48,8 @@ export interface Instance {
   readonly teardown: Semaphore.Semaphore
   /** Containers this instance supervises right now, by id, for `remove`. */
   readonly supervised: Ref.Ref<ReadonlyMap<string, Fiber.Fiber<unknown, unknown>>>
+  /** Where each container's stats come from (`internal/supervisorStats.ts`). */
+  readonly stats: StatsStreams
 }
 
 /** The errors of the steps after validation. @internal */
@@ -197,7 +200,7 @@ const runUntilFinalExit = (
       Stream.filter((health) => health !== undefined),
       Stream.runForEach((health) => update((state) => Transitions.health(state, health)))
     )
-    const statsChanges = engine.stats(id).pipe(
+    const statsChanges = instance.stats.stream(id, spec).pipe(
       Stream.mapAccum(
         () => Stats.initialWindow(spec.statsInterface),
         (window, sample) => {

@@ -194,11 +194,18 @@ export const make = ({ call, readAnswer, decoded, bytes }: Transport): Container
       { name: "DockerEngine.stats", attributes: { id } }
     ).pipe(Ndjson.lines("stats", Wire.readStats))
 
-  const statsOnce = Effect.fn("DockerEngine.statsOnce")(function* (id: string) {
+  const statsOnce = Effect.fn("DockerEngine.statsOnce")(function* (
+    id: string,
+    once?: { readonly oneShot?: boolean | undefined }
+  ) {
     yield* Effect.annotateCurrentSpan({ id })
     return yield* readAnswer(
       "statsOnce",
-      { method: "GET", path: `/containers/${segment(id)}/stats`, query: { stream: false } },
+      {
+        method: "GET",
+        path: `/containers/${segment(id)}/stats`,
+        query: { stream: false, "one-shot": once?.oneShot }
+      },
       Wire.readStats
     )
   })

@@ -41,6 +41,8 @@ export interface Request {
  * @internal
  */
 export interface Transport {
+  /** Where the engine is, as resolved from the options. */
+  readonly endpoint: Connection.Endpoint
   /** One request; its answer as docker-modem gives it. */
   readonly call: (operation: string, request: Request) => Effect.Effect<unknown, DockerError>
   /** One request whose answer `read` turns into a value; what it refuses is a `Decode` error. */
@@ -305,5 +307,5 @@ export const make = Effect.fnUntraced(function* (
     )
   }
 
-  return { call, readAnswer, decoded, bytes } satisfies Transport
+  return { endpoint, call, readAnswer, decoded, bytes } satisfies Transport
 })
