@@ -228,7 +228,6 @@ export interface Options {
 export const make = (options: Options = {}): Effect.Effect<DockerEngineShape, DockerError, Scope.Scope> =>
   Effect.map(Transport.make(options), (transport) =>
     DockerEngine.of({
-      endpoint: transport.endpoint,
       ...System.make(transport),
       ...Containers.make(transport),
       ...Images.make(transport),

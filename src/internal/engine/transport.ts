@@ -41,7 +41,7 @@ export interface Request {
  * @internal
  */
 export interface Transport {
-  /** Where the engine is, as resolved from the options. */
+  /** Where the engine is (its host is where published ports are reached). */
   readonly endpoint: Connection.Endpoint
   /** One request; its answer as docker-modem gives it. */
   readonly call: (operation: string, request: Request) => Effect.Effect<unknown, DockerError>
