@@ -4,7 +4,8 @@
  * result) and writes the figures to bench/results.json (bench/results.quick.json for
  * `--quick`).
  *
- *   npm run bench                        every scenario, full size (under 15 minutes on 2 cores)
+ *   npm run bench                        every scenario, full size (about 45 minutes on 2 cores,
+ *                                        30 of them the supervision scenario at 20 and 100)
  *   npm run bench -- --quick             every scenario at small N (under a minute; CI runs it)
  *   npm run bench -- --only start,exit   some scenarios
  *

@@ -765,6 +765,11 @@ const Fields = Schema.Struct({
   statsInterface: Schema.optional(
     Schema.String.check(rule((name: string) => (name.length > 0 ? undefined : "the interface name is empty")))
   ),
+  /**
+   * Where this container's stats come from (default: the Supervisor's `statsSource`): `auto`,
+   * `engine` or `cgroup`, as `Supervisor.Options.statsSource` describes.
+   */
+  statsSource: Schema.optional(Schema.Literals(["auto", "engine", "cgroup"])),
   /** How many last log lines are kept for the exit error and the restart decision (default 20). */
   logTail: NonNegativeInt.check(
     rule((lines: number) => (lines <= 10_000 ? undefined : "must be at most 10000"))

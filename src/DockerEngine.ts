@@ -114,8 +114,14 @@ export interface DockerEngineShape {
   ) => Effect.Effect<WaitResult, DockerError>
   /** Streams samples about once a second while the container runs: it ends when the container exits or is removed. */
   readonly stats: (id: string) => Stream.Stream<StatsSample, DockerError>
-  /** One sample, now. */
-  readonly statsOnce: (id: string) => Effect.Effect<StatsSample, DockerError>
+  /**
+   * One sample, now. The engine waits for a second reading to fill `precpu`, unless
+   * `oneShot` (API 1.41+): then it answers at once, with an empty `precpu`.
+   */
+  readonly statsOnce: (
+    id: string,
+    options?: { readonly oneShot?: boolean | undefined }
+  ) => Effect.Effect<StatsSample, DockerError>
   readonly logs: (id: string, options?: LogsOptions) => Stream.Stream<LogLine, DockerError>
   /** Extracts a tar archive into the container at `path` (a directory). */
   readonly putArchive: <E>(
@@ -181,7 +187,19 @@ export interface DockerEngineShape {
 
   /** The engine's events, oldest first, filtered on the engine's side. */
   readonly events: (options?: EventsOptions) => Stream.Stream<EngineEvent, DockerError>
+
+  /** Where a live engine is (absent for an in-memory one): whether its containers run on this machine. */
+  readonly endpoint?: Endpoint | undefined
 }
+
+/**
+ * Where a live engine is, as resolved from its options: a local socket, a TCP host (with or
+ * without TLS) or an SSH host.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Endpoint = Transport.Transport["endpoint"]
 
 /**
  * The Docker Engine service.

@@ -36,6 +36,7 @@ import {
   Cause,
   Clock,
   Context,
+  type Duration,
   Effect,
   Exit,
   Fiber,
@@ -75,6 +76,7 @@ import type {
 import * as Events from "./internal/supervisorEvents.js"
 import * as Pulls from "./internal/supervisorPulls.js"
 import * as Readiness from "./internal/supervisorReadiness.js"
+import * as SupervisorStats from "./internal/supervisorStats.js"
 import * as Teardown from "./internal/teardown.js"
 
 export {
@@ -165,7 +167,9 @@ export {
 export const metrics = {
   containersRunning: Container.containersRunning,
   restarts: Container.restarts,
-  pullBytes: Pulls.pullBytes
+  pullBytes: Pulls.pullBytes,
+  /** Containers by the stats source chosen for them (`source`: `engine`, `cgroup`, `none`). */
+  statsSource: SupervisorStats.statsSourceChosen
 } as const
 
 /**
@@ -221,6 +225,21 @@ export interface Options {
    * another host than `DOCKER_HOST`, or its ports are reached through another name.
    */
   readonly publishedHost?: string | undefined
+  /**
+   * Where containers' stats come from (a spec's `statsSource` wins). `engine`: the engine's
+   * stats. `cgroup`: the container's cgroup and `/proc` counters read on this machine, the
+   * engine never asked (an engine whose containers are not here, or the in-memory engine,
+   * gives no stats, with a warning). `auto` (default): `cgroup` when the engine is on a local
+   * unix socket and one cgroup sample agrees with one engine sample, checked once per
+   * container, else `engine`; the choice is logged (debug) and counted in
+   * `metrics.statsSource`.
+   */
+  readonly statsSource?: "auto" | "engine" | "cgroup" | undefined
+  /**
+   * Between stats samples (default 1 second, as the engine streams). Any other interval
+   * samples the engine with one-shot requests, or the cgroup at that interval.
+   */
+  readonly statsInterval?: Duration.Input | undefined
 }
 
 /**
@@ -393,6 +412,7 @@ export const make = Effect.fn("Supervisor.make")(function* (options: Options) {
   }
   const teardown = yield* Semaphore.make(Teardown.permits(options.teardownConcurrency))
   const supervised = yield* Ref.make<ReadonlyMap<string, Fiber.Fiber<unknown, unknown>>>(new Map())
+  const stats = SupervisorStats.make(engine, yield* SupervisorStats.settings(options))
   const networkName = `${app}-${instanceId}`
   const publishedHost = options.publishedHost ?? Address.engineHost(process.env.DOCKER_HOST)
 
@@ -440,7 +460,8 @@ export const make = Effect.fn("Supervisor.make")(function* (options: Options) {
     volumeName: (source, scope) =>
       scope === "instance" ? `${app}-${instanceId}-${source}` : scope === "app" ? `${app}_${source}` : source,
     volumeLabels: (scope) =>
-      scope === "instance" ? { ...labels, [volumeScopeKey]: "instance" } : appVolumeLabels
+      scope === "instance" ? { ...labels, [volumeScopeKey]: "instance" } : appVolumeLabels,
+    stats
   }
 
   /**

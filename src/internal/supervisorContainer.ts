@@ -29,6 +29,7 @@ import * as Address from "./supervisorAddress.js"
 import { CopyError, CreateError, PullError, StartError, WaitError } from "./supervisorErrors.js"
 import type { InstanceEvents } from "./supervisorEvents.js"
 import type { Pulls } from "./supervisorPulls.js"
+import type { StatsStreams } from "./supervisorStats.js"
 import * as Teardown from "./teardown.js"
 
 /** What a container's lifecycle needs from its Supervisor instance. @internal */
@@ -52,6 +53,8 @@ export interface Instance {
   readonly volumeName: (source: string, scope: ContainerSpec.VolumeScope) => string
   /** The labels a volume of the scope is created with (`external` ones are never created). */
   readonly volumeLabels: (scope: "instance" | "app") => Readonly<Record<string, string>>
+  /** Where each container's stats come from (`internal/supervisorStats.ts`). */
+  readonly stats: StatsStreams
 }
 
 /**
@@ -235,7 +238,7 @@ const runUntilFinalExit = (
       Stream.filter((health) => health !== undefined),
       Stream.runForEach((health) => update((state) => Transitions.health(state, health)))
     )
-    const statsChanges = engine.stats(id).pipe(
+    const statsChanges = instance.stats.stream(id, spec).pipe(
       Stream.mapAccum(
         () => Stats.initialWindow(spec.statsInterface),
         (window, sample) => {

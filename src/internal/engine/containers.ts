@@ -199,11 +199,18 @@ export const make = ({ call, readAnswer, decoded, bytes }: Transport): Container
       Stream.takeWhile((sample) => !sample.read.startsWith("0001-01-01"))
     )
 
-  const statsOnce = Effect.fn("DockerEngine.statsOnce")(function* (id: string) {
+  const statsOnce = Effect.fn("DockerEngine.statsOnce")(function* (
+    id: string,
+    once?: { readonly oneShot?: boolean | undefined }
+  ) {
     yield* Effect.annotateCurrentSpan({ id })
     return yield* readAnswer(
       "statsOnce",
-      { method: "GET", path: `/containers/${segment(id)}/stats`, query: { stream: false } },
+      {
+        method: "GET",
+        path: `/containers/${segment(id)}/stats`,
+        query: { stream: false, "one-shot": once?.oneShot }
+      },
       Wire.readStats
     )
   })

@@ -1,5 +1,6 @@
 /**
- * The Engine API's system endpoints: `/_ping`, `/version` and the `/events` stream.
+ * The Engine API's system endpoints: `/_ping`, `/version` and the `/events` stream, and
+ * where the engine is.
  *
  * @see https://docs.docker.com/reference/api/engine/version/v1.41/#tag/System
  * @internal
@@ -16,14 +17,14 @@ import { filters, labelFilter, type Transport, unixSeconds } from "./transport.j
  *
  * @internal
  */
-export type System = Pick<DockerEngineShape, "ping" | "version" | "events">
+export type System = Pick<DockerEngineShape, "ping" | "version" | "events" | "endpoint">
 
 /**
  * The system endpoints over `transport`.
  *
  * @internal
  */
-export const make = ({ call, decoded, bytes }: Transport): System => {
+export const make = ({ endpoint, call, decoded, bytes }: Transport): System => {
   // Values, not functions, so their spans are put on by hand (`Effect.fn` makes functions).
   const ping = call("ping", { method: "GET", path: "/_ping" }).pipe(
     Effect.asVoid,
@@ -57,5 +58,5 @@ export const make = ({ call, decoded, bytes }: Transport): System => {
       Stream.withSpan("DockerEngine.events")
     )
 
-  return { ping, version, events }
+  return { endpoint, ping, version, events }
 }

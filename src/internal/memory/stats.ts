@@ -124,7 +124,7 @@ export const statsOperations = (store: Store): Pick<DockerEngineShape, "stats" |
         )
       )
     ),
-  statsOnce: (ref: string) =>
+  statsOnce: (ref, options) =>
     guard(
       store,
       "statsOnce",
@@ -132,7 +132,13 @@ export const statsOperations = (store: Store): Pick<DockerEngineShape, "stats" |
       Effect.gen(function* () {
         const c = yield* findContainer(store, "statsOnce", ref)
         const nowMs = yield* Clock.currentTimeMillis
-        return sampleSync(store, c, nowMs, previousCpu(store, c, nowMs))
+        // `one-shot`: the engine answers at once, without a previous reading.
+        return sampleSync(
+          store,
+          c,
+          nowMs,
+          options?.oneShot === true ? emptyCpu : previousCpu(store, c, nowMs)
+        )
       })
     )
 })
