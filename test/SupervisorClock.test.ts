@@ -118,6 +118,28 @@ describe("Supervisor readiness (MemoryEngine, TestClock)", () => {
     }).pipe(Effect.provide(memoryLayer))
   )
 
+  it.effect("interrupted while waiting for readiness, start leaves no container", () =>
+    Effect.gen(function* () {
+      const memory = yield* MemoryEngine.MemoryEngine
+      yield* memory.script(
+        { container: nameOf("slow") },
+        { health: [{ at: Duration.seconds(30), status: "healthy" }] }
+      )
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          const supervisor = yield* Supervisor.make({ app, instanceId: "i1" })
+          const starting = yield* Effect.scoped(
+            supervisor.start({ name: "slow", image, readiness: "healthy", healthcheck })
+          ).pipe(Effect.forkChild)
+          yield* advance(2_000)
+          assert.deepStrictEqual(yield* appContainers, [nameOf("slow")])
+          yield* Fiber.interrupt(starting)
+          assert.deepStrictEqual(yield* appContainers, [])
+        })
+      )
+    }).pipe(Effect.provide(memoryLayer))
+  )
+
   it.effect("stats flow into the states of a running container, one sample a second", () =>
     Effect.gen(function* () {
       const memory = yield* MemoryEngine.MemoryEngine
