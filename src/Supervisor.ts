@@ -62,6 +62,7 @@ import {
 import type { DockerError } from "./DockerError.js"
 import * as Labels from "./internal/labels.js"
 import * as PullProgress from "./internal/pullProgress.js"
+import * as StateMailbox from "./internal/stateMailbox.js"
 import type { PortNotPublished } from "./internal/supervisorAddress.js"
 import * as Address from "./internal/supervisorAddress.js"
 import * as Container from "./internal/supervisorContainer.js"
@@ -154,7 +155,8 @@ export {
 
 /**
  * Metrics: supervised containers running now (gauge), restarts made by restart policies
- * and bytes downloaded by pulls (counters), over every instance of this process.
+ * and bytes downloaded by pulls (counters), and states waiting for slow consumers of `run`
+ * and `states` (gauge), over every instance of this process.
  *
  * @example
  * ```ts
@@ -169,7 +171,9 @@ export const metrics = {
   restarts: Container.restarts,
   pullBytes: Pulls.pullBytes,
   /** Containers by the stats source chosen for them (`source`: `engine`, `cgroup`, `none`). */
-  statsSource: SupervisorStats.statsSourceChosen
+  statsSource: SupervisorStats.statsSourceChosen,
+  /** States queued for consumers slower than their containers (stats-only states coalesced). */
+  statesQueued: StateMailbox.statesQueued
 } as const
 
 /**
@@ -482,7 +486,9 @@ export const make = Effect.fn("Supervisor.make")(function* (options: Options) {
       )
     )
 
-  const run = (input: ContainerSpec.Input): Stream.Stream<ContainerState.ContainerState, RunError> =>
+  const runUnbuffered = (
+    input: ContainerSpec.Input
+  ): Stream.Stream<ContainerState.ContainerState, RunError> =>
     Stream.callback<ContainerState.ContainerState, RunError>((queue) =>
       Effect.gen(function* () {
         const spec = yield* ContainerSpec.validate(input, { labelPrefix: options.labelPrefix })
@@ -500,6 +506,9 @@ export const make = Effect.fn("Supervisor.make")(function* (options: Options) {
         }
       })
     )
+
+  // A slow consumer: stats-only states coalesce, lifecycle states all wait (bounded).
+  const run = (input: ContainerSpec.Input) => StateMailbox.buffered(runUnbuffered(input))
 
   const stopGroup = Teardown.makeStopGroups()
 
@@ -539,7 +548,10 @@ export const make = Effect.fn("Supervisor.make")(function* (options: Options) {
       id,
       name: Container.containerName(instance, spec.name),
       state: SubscriptionRef.get(latest),
-      states: SubscriptionRef.changes(latest).pipe(Stream.takeUntil((state) => state.status === "exited")),
+      states: SubscriptionRef.changes(latest).pipe(
+        Stream.takeUntil((state) => state.status === "exited"),
+        StateMailbox.buffered
+      ),
       stop: Fiber.interrupt(fiber),
       logs: (options) => engine.logs(id, options),
       port: (containerPort, protocol = "tcp") =>
