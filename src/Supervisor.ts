@@ -224,9 +224,9 @@ export interface Options {
   /** The backoff between reconnections of the events subscription (default: exponential from 100 ms, jittered, capped at 10 s). */
   readonly eventsReconnect?: Schedule.Schedule<unknown, DockerError> | undefined
   /**
-   * The host `handle.port` answers for published ports (default: the host of `DOCKER_HOST`
-   * for a `tcp://` or `ssh://` engine, else `127.0.0.1`). Set it when the engine was given
-   * another host than `DOCKER_HOST`, or its ports are reached through another name.
+   * The host `handle.port` answers for published ports (default: the engine's host for a
+   * `tcp://` or `ssh://` engine, else `127.0.0.1`). Set it when the engine's ports are reached
+   * through another name.
    */
   readonly publishedHost?: string | undefined
   /**
@@ -418,7 +418,15 @@ export const make = Effect.fn("Supervisor.make")(function* (options: Options) {
   const supervised = yield* Ref.make<ReadonlyMap<string, Fiber.Fiber<unknown, unknown>>>(new Map())
   const stats = SupervisorStats.make(engine, yield* SupervisorStats.settings(options))
   const networkName = `${app}-${instanceId}`
-  const publishedHost = options.publishedHost ?? Address.engineHost(process.env.DOCKER_HOST)
+  // The engine's own host when it is remote (`DockerEngine.publishedHost`), else what
+  // `DOCKER_HOST` names (an engine service that does not say, such as a user's own).
+  const publishedHost =
+    options.publishedHost ??
+    (engine.publishedHost === undefined
+      ? Address.engineHost(process.env.DOCKER_HOST)
+      : engine.publishedHost === "localhost"
+        ? "127.0.0.1"
+        : engine.publishedHost)
 
   // Released in reverse, as `internal/teardown.ts` describes: the running lifecycles first (in
   // parallel), then the pulls and the events subscription, then a sweep of anything left with
