@@ -1,0 +1,79 @@
+/**
+ * `effect-docker down`: stops and removes one instance (`--instance ID`) or every instance
+ * (`--all`, refused while an owner runs unless `--force`); a background `up` is told to stop
+ * and tears its fleet down itself.
+ *
+ * @since 0.1.0
+ */
+import { Effect, Option } from "effect"
+import { Command, Flag } from "effect/cli"
+import * as Background from "../background.js"
+import * as Instances from "../instances.js"
+import { appFlag, ExitStatus, selectionOf, stderr, stdout, withEngine } from "./shared.js"
+
+/** The `down` command. */
+export const downCommand = Command.make(
+  "down",
+  {
+    instance: Flag.String("instance").pipe(Flag.withDescription("Remove this instance"), Flag.optional),
+    all: Flag.Boolean("all").pipe(
+      Flag.withDescription("Remove every instance (refused while an owner runs, unless --force)"),
+      Flag.withDefault(false)
+    ),
+    force: Flag.Boolean("force").pipe(
+      Flag.withDescription("With --all: also remove the instances whose process still runs"),
+      Flag.withDefault(false)
+    ),
+    app: appFlag
+  },
+  ({ instance, all, force, app }) =>
+    Effect.gen(function* () {
+      if (Option.isSome(instance) === all) {
+        yield* stderr("effect-docker down: give either --instance ID or --all")
+        return yield* new ExitStatus({ code: 2 })
+      }
+      yield* withEngine((engine) =>
+        Effect.gen(function* () {
+          const found = yield* Instances.list(engine, selectionOf(app))
+          const chosen = Option.isSome(instance) ? found.filter((i) => i.instance === instance.value) : found
+          if (Option.isSome(instance) && chosen.length === 0) {
+            yield* stderr(`effect-docker down: no instance ${instance.value}`)
+            return yield* new ExitStatus({ code: 1 })
+          }
+          // --all would stop containers under processes that still run them: they must ask for
+          // it. A background `up --wait` runs until `down`: that is what stops it.
+          const live = all && !force ? Instances.withLiveOwner(chosen).filter((i) => !i.background) : []
+          if (live.length > 0) {
+            const named = live.map((i) => `${i.app}/${i.instance} (owner ${Instances.describeOwner(i)})`)
+            yield* stderr(
+              `effect-docker down: ${live.length} instance(s) have an owner that still runs: ${named.join(", ")}; nothing removed. Stop them (Ctrl-C in their terminal), remove one with --instance ID, or give --force to remove them all anyway`
+            )
+            return yield* new ExitStatus({ code: 1 })
+          }
+          // A background `up` is told to stop (its own teardown, as Ctrl-C): removing its
+          // containers under it would have its restart policies fight the removal.
+          const owned = chosen.filter((i) => i.background && i.ownerStatus === "alive")
+          for (const i of owned) {
+            const ended = yield* Background.stop(i.owner, "2 minutes")
+            if (!ended)
+              yield* stderr(
+                `effect-docker down: ${i.app}/${i.instance}: its owner did not stop; removing its containers`
+              )
+          }
+          const ids = new Set(chosen.map((i) => i.instance))
+          const left =
+            owned.length === 0
+              ? chosen
+              : (yield* Instances.list(engine, selectionOf(app))).filter((i) => ids.has(i.instance))
+          yield* Instances.remove(engine, left)
+          yield* stdout(
+            `removed ${chosen.length} instance(s): ${chosen.reduce((n, i) => n + i.containers.length, 0)} container(s), ${chosen.reduce((n, i) => n + i.networks.length, 0)} network(s)`
+          )
+        })
+      )
+    })
+).pipe(
+  Command.withDescription(
+    "Stop and remove an instance (--instance ID) or every instance (--all; --force while an owner runs)"
+  )
+)
