@@ -262,7 +262,7 @@ describe.concurrent("effect-docker CLI against the real engine", () => {
       for (const run of runs) {
         const code = await Promise.race([
           run.exit,
-          new Promise<string>((resolve) => setTimeout(() => resolve("still running after 20 s"), 20_000))
+          new Promise<string>((resolve) => setTimeout(() => resolve("still running after 45 s"), 45_000))
         ])
         assert.strictEqual(code, 1, run.stderr())
         assert.strictEqual(run.stdout().includes('"status"'), false, run.stdout())
@@ -278,7 +278,7 @@ describe.concurrent("effect-docker CLI against the real engine", () => {
       for (const run of runs) run.child.kill("SIGKILL")
     }
     await noLeftovers(app)
-  }, 60_000)
+  }, 120_000)
 
   it("no engine answering, --engine auto: up says so in one line and runs the fleet on MemoryEngine, marked simulated", async () => {
     const app = appFor("memory")
