@@ -25,7 +25,6 @@ export interface DeclaredVolume {
   readonly name: string
 }
 
-const PORT = /^\d{1,5}$/
 const RANGE = /^(\d{1,5})(?:-(\d{1,5}))?$/
 
 /** `8000-8001` → [8000, 8001]; a problem text when out of bounds or reversed. */
@@ -112,7 +111,9 @@ export const readPorts = (
   node.items.forEach((item, i) => {
     const itemNode = resolve(ctx, item)
     const itemPath = child(keyPath, i)
-    const ports = isMap(itemNode) ? readLongPort(ctx, itemNode, itemPath) : readShortPort(ctx, itemNode, itemPath)
+    const ports = isMap(itemNode)
+      ? readLongPort(ctx, itemNode, itemPath)
+      : readShortPort(ctx, itemNode, itemPath)
     if (ports === undefined) ok = false
     else out.push(...ports)
   })
@@ -178,7 +179,8 @@ const readLongPort = (
     { required: ["target"] }
   )
   if (ctx.problems.length > before || target === undefined) return undefined
-  if (target.length !== 1) return report(ctx, node, child(keyPath, "target"), "expected one port, not a range")
+  if (target.length !== 1)
+    return report(ctx, node, child(keyPath, "target"), "expected one port, not a range")
   if (published !== undefined && published.length !== 1)
     return report(
       ctx,
@@ -273,9 +275,12 @@ export const readDeclaredVolumes = (
     let external = false
     let name: { readonly text: string; readonly node: Node | undefined; readonly keyPath: string } | undefined
     const before = ctx.problems.length
+    const own = isMap(item.value) ? entries(ctx, item.value, volumePath) : undefined
+    // Reported at the key, as an unsupported key is.
     const refused = (what: string) => (value: Node | undefined, p: string) => {
-      visit(ctx, value, p)
-      report(ctx, value, p, `unsupported: ${what}`)
+      const keyNode = own?.find((entry) => child(volumePath, entry.key) === p)?.keyNode
+      visit(ctx, keyNode ?? value, p)
+      report(ctx, keyNode ?? value, p, `unsupported: ${what}`)
     }
     readKeys(ctx, item.value, volumePath, {
       external: (value, p) => {
@@ -285,7 +290,12 @@ export const readDeclaredVolumes = (
         const text = readString(ctx, value, p, { nonEmpty: true })
         if (text === undefined) return
         if (!VOLUME_NAME.test(text))
-          report(ctx, value, p, "a volume name is letters, digits, '_', '.', '-', starting with a letter or digit")
+          report(
+            ctx,
+            value,
+            p,
+            "a volume name is letters, digits, '_', '.', '-', starting with a letter or digit"
+          )
         else name = { text, node: value, keyPath: p }
       },
       labels: refused("labels on a volume (effect-docker labels its volumes itself: app and scope)"),
@@ -499,7 +509,8 @@ const readLongVolume = (
   if (sizeBytes !== undefined || mode !== undefined)
     return report(ctx, typeNode, child(keyPath, "tmpfs"), `tmpfs settings on a ${type} mount`)
   if (type === "bind") {
-    if (source === undefined) return report(ctx, node, child(keyPath, "source"), "a bind mount needs a source")
+    if (source === undefined)
+      return report(ctx, node, child(keyPath, "source"), "a bind mount needs a source")
     return { type: "bind", source: hostPath(ctx, source.text), target, ...flag }
   }
   if (source === undefined) return { type: "volume", target, ...flag }

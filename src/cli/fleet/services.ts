@@ -17,6 +17,7 @@ import { isMap, isScalar, isSeq, type Node } from "yaml"
 import * as ContainerSpec from "../../ContainerSpec.js"
 import { type DependencyAt, dependencyOrder } from "./dependencies.js"
 import { parseDotenv } from "./dotenv.js"
+import type { Dependency, DependencyCondition, File, Fleet, Healthcheck, Restart, Service } from "./model.js"
 import {
   type DeclaredVolume,
   readDeclaredVolumes,
@@ -26,7 +27,6 @@ import {
   readServiceVolumes,
   readTmpfs
 } from "./reach.js"
-import type { Dependency, DependencyCondition, File, Fleet, Healthcheck, Restart, Service } from "./model.js"
 import {
   readBoolean,
   readBytes,
