@@ -77,7 +77,21 @@ export const toSpecInput = (service: Fleet.Service, replica: string = service.na
     network: { aliases: [...new Set([service.name, ...service.aliases])] },
     restartPolicy: restartPolicyOf(service.restart),
     ...(service.stopGracePeriod === undefined ? {} : { stopTimeout: service.stopGracePeriod }),
-    ...(service.stopSignal === undefined ? {} : { stopSignal: service.stopSignal })
+    ...(service.stopSignal === undefined ? {} : { stopSignal: service.stopSignal }),
+    ...(service.ports.length === 0 ? {} : { ports: service.ports }),
+    ...(service.exposedPorts.length === 0 ? {} : { exposedPorts: service.exposedPorts }),
+    ...(service.mounts.length === 0 ? {} : { mounts: service.mounts }),
+    ...(service.user === undefined ? {} : { user: service.user }),
+    ...(service.workingDir === undefined ? {} : { workingDir: service.workingDir }),
+    ...(service.hostname === undefined ? {} : { hostname: service.hostname }),
+    ...(Object.keys(service.extraHosts).length === 0 ? {} : { extraHosts: service.extraHosts }),
+    ...(service.capAdd.length === 0 ? {} : { capAdd: service.capAdd }),
+    ...(service.capDrop.length === 0 ? {} : { capDrop: service.capDrop }),
+    ...(service.init === undefined ? {} : { init: service.init }),
+    ...(service.readOnly === undefined ? {} : { readOnlyRootFs: service.readOnly }),
+    ...(service.shmSize === undefined ? {} : { shmSize: service.shmSize }),
+    ...(service.tty === undefined ? {} : { tty: service.tty }),
+    ...(service.platform === undefined ? {} : { platform: service.platform })
   }
 }
 
@@ -93,6 +107,16 @@ const FIELD_TO_KEY: ReadonlyArray<readonly [RegExp, string]> = [
   [/^stopTimeout/, "stop_grace_period"],
   [/^stopSignal/, "stop_signal"],
   [/^network\.aliases.*/, "networks"],
+  // A range is several ports and `tmpfs` joins `volumes`: the key itself is the place to point at.
+  [/^ports.*/, "ports"],
+  [/^exposedPorts.*/, "expose"],
+  [/^mounts.*/, "volumes"],
+  [/^workingDir/, "working_dir"],
+  [/^extraHosts.*/, "extra_hosts"],
+  [/^capAdd.*/, "cap_add"],
+  [/^capDrop.*/, "cap_drop"],
+  [/^readOnlyRootFs/, "read_only"],
+  [/^shmSize/, "shm_size"],
   [/^restartPolicy.*/, "restart"]
 ]
 

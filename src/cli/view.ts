@@ -54,7 +54,34 @@ export interface ViewState {
   readonly startedAt: Date | undefined
   readonly exitCode: number | undefined
   readonly error: string | undefined
+  /** Where it is reached: its ports published on the host (absent before it runs). */
+  readonly address?: { readonly ports: ReadonlyArray<PublishedPort> } | undefined
 }
+
+/**
+ * A port published on the host, as the state gives it.
+ *
+ * @since 0.2.0
+ */
+export interface PublishedPort {
+  readonly containerPort: number
+  readonly protocol: "tcp" | "udp"
+  readonly hostIp: string
+  readonly hostPort: number
+}
+
+/**
+ * The published ports as Compose's `ps` shows them: `0.0.0.0:8080->80/tcp, [::]:8080->80/tcp`.
+ *
+ * @since 0.2.0
+ */
+export const formatPorts = (ports: ReadonlyArray<PublishedPort>): string =>
+  ports
+    .map((port) => {
+      const host = port.hostIp.includes(":") ? `[${port.hostIp}]` : port.hostIp
+      return `${host}:${port.hostPort}->${port.containerPort}/${port.protocol}`
+    })
+    .join(", ")
 
 /**
  * What the CLI knows of a service beyond its container's state: it waits for a dependency,
@@ -231,7 +258,17 @@ interface Cell {
 const cell = (text: string, tone: Tone = "plain"): Cell => ({ text, tone })
 const none = cell("-", "dim")
 
-type Column = "service" | "status" | "health" | "cpu" | "memory" | "rx" | "tx" | "restarts" | "uptime"
+type Column =
+  | "service"
+  | "status"
+  | "health"
+  | "cpu"
+  | "memory"
+  | "rx"
+  | "tx"
+  | "restarts"
+  | "uptime"
+  | "ports"
 
 const HEADERS: Readonly<Record<Column, string>> = {
   service: "SERVICE",
@@ -242,11 +279,21 @@ const HEADERS: Readonly<Record<Column, string>> = {
   rx: "RX",
   tx: "TX",
   restarts: "RESTARTS",
-  uptime: "UPTIME"
+  uptime: "UPTIME",
+  ports: "PORTS"
 }
 
 /** Left to right; the columns dropped first when the terminal is narrow come first here. */
-const DROP_ORDER: ReadonlyArray<Column> = ["tx", "rx", "memory", "cpu", "restarts", "health", "uptime"]
+const DROP_ORDER: ReadonlyArray<Column> = [
+  "tx",
+  "rx",
+  "memory",
+  "cpu",
+  "restarts",
+  "health",
+  "uptime",
+  "ports"
+]
 const ALL_COLUMNS: ReadonlyArray<Column> = [
   "service",
   "status",
@@ -256,9 +303,10 @@ const ALL_COLUMNS: ReadonlyArray<Column> = [
   "rx",
   "tx",
   "restarts",
-  "uptime"
+  "uptime",
+  "ports"
 ]
-const METRICS: ReadonlyArray<Column> = ["health", "cpu", "memory", "rx", "tx", "restarts", "uptime"]
+const METRICS: ReadonlyArray<Column> = ["health", "cpu", "memory", "rx", "tx", "restarts", "uptime", "ports"]
 
 const statusTone = (state: ViewState): Tone => {
   switch (state.status) {
@@ -315,7 +363,9 @@ const metricCells = (state: ViewState, now: Date): Readonly<Record<Column, Cell>
     rx: live && state.rxRate !== undefined ? cell(formatRate(state.rxRate)) : none,
     tx: live && state.txRate !== undefined ? cell(formatRate(state.txRate)) : none,
     restarts: cell(String(state.restartCount), state.restartCount > 0 ? "warn" : "plain"),
-    uptime: uptimeCell(state, now)
+    uptime: uptimeCell(state, now),
+    ports:
+      live && (state.address?.ports.length ?? 0) > 0 ? cell(formatPorts(state.address?.ports ?? [])) : none
   }
 }
 
@@ -389,7 +439,11 @@ export const table = (screen: Screen, options: RenderOptions): ReadonlyArray<str
     })
     return width
   }
-  const widths = new Map<Column, number>(ALL_COLUMNS.map((column) => [column, natural(column)]))
+  // PORTS only when a service publishes one.
+  const published = screen.rows.some((row) => (row.state?.address?.ports.length ?? 0) > 0)
+  const widths = new Map<Column, number>(
+    ALL_COLUMNS.filter((column) => column !== "ports" || published).map((column) => [column, natural(column)])
+  )
   const total = () => [...widths.values()].reduce((sum, w) => sum + w, 0) + gap * (widths.size - 1)
   for (const column of DROP_ORDER) {
     if (total() <= options.width) break
@@ -461,7 +515,10 @@ export const significance = (state: ViewState): string =>
     state.restartCount,
     state.exitCode ?? "",
     state.error ?? "",
-    state.status === "pulling" && state.pull?.percent !== undefined ? Math.floor(state.pull.percent / 10) : ""
+    state.status === "pulling" && state.pull?.percent !== undefined
+      ? Math.floor(state.pull.percent / 10)
+      : "",
+    state.status === "running" ? formatPorts(state.address?.ports ?? []) : ""
   ].join("|")
 
 /**
@@ -475,6 +532,8 @@ export const plainLine = (service: string, state: ViewState): string => {
     parts.push(state.pull.percent === undefined ? "size unknown" : `${Math.floor(state.pull.percent)}%`)
   }
   if (state.health !== "none") parts.push(`health ${state.health}`)
+  if (state.status === "running" && (state.address?.ports.length ?? 0) > 0)
+    parts.push(`ports ${formatPorts(state.address?.ports ?? [])}`)
   if (state.restartCount > 0) parts.push(`restarts ${state.restartCount}`)
   if (state.exitCode !== undefined && state.status !== "running") parts.push(`exit ${state.exitCode}`)
   if (state.error !== undefined && state.status !== "running") parts.push(`error: ${oneLine(state.error)}`)

@@ -250,7 +250,7 @@ describe("Fleet.parse: each problem names the file, the line and the key path", 
     const lines = problems(`services:
   web:
     image: busybox
-    ports: ["80:80"]
+    sysctls: ["net.core.somaxconn=1024"]
     healthcheck:
       test: "true"
       frequency: 5s
@@ -260,16 +260,16 @@ describe("Fleet.parse: each problem names the file, the line and the key path", 
         weight: 1
   db:
     image: busybox
-volumes: {}
+secrets: {}
 `)
     assert.strictEqual(lines.length, 4)
     assert.match(
       lines[0]!,
-      /^demo\.yaml:4: services\.web\.ports: unsupported key \(supported here: image, command/
+      /^demo\.yaml:4: services\.web\.sysctls: unsupported key \(supported here: image, command/
     )
     assert.match(lines[1]!, /^demo\.yaml:7: services\.web\.healthcheck\.frequency: unsupported key/)
     assert.match(lines[2]!, /^demo\.yaml:11: services\.web\.depends_on\.db\.weight: unsupported key/)
-    assert.match(lines[3]!, /^demo\.yaml:14: volumes: unsupported key/)
+    assert.match(lines[3]!, /^demo\.yaml:14: secrets: unsupported key/)
   })
 
   it("collects every problem in one pass, in line order", () => {

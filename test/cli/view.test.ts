@@ -80,6 +80,29 @@ describe("view: the table", () => {
     )
   })
 
+  it("shows the published ports, as Compose's ps does, when a service publishes one", () => {
+    const address = {
+      ports: [
+        { containerPort: 80, protocol: "tcp" as const, hostIp: "0.0.0.0", hostPort: 8080 },
+        { containerPort: 53, protocol: "udp" as const, hostIp: "::", hostPort: 5353 }
+      ]
+    }
+    const lines = View.table(
+      screen([
+        { service: "web", state: state({ address }), note: undefined },
+        { service: "db", state: state(), note: undefined }
+      ]),
+      { ...plain, width: 200 }
+    )
+    assert.match(lines[1]!, /\s+UPTIME\s+PORTS$/)
+    assert.match(lines[2]!, /1m05s\s+0\.0\.0\.0:8080->80\/tcp, \[::\]:5353->53\/udp$/)
+    assert.match(lines[3]!, /1m05s\s+-$/)
+    assert.strictEqual(
+      View.plainLine("web", state({ address, health: "none" })),
+      "web: running, ports 0.0.0.0:8080->80/tcp, [::]:5353->53/udp"
+    )
+  })
+
   it("exit codes, restarts, notes and pull progress", () => {
     const lines = View.table(
       screen([

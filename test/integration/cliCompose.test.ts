@@ -179,6 +179,70 @@ describe.concurrent("effect-docker up, Compose flags, against the real engine", 
     await noLeftovers(app)
   }, 180_000)
 
+  it("a published port answers over HTTP; a named volume keeps its file across two ups; down --volumes removes it", async () => {
+    const app = appFor("reach")
+    const hostPort = 20_000 + Math.floor(Math.random() * 20_000)
+    // Every start appends a line to the volume, which httpd serves: /runs counts the ups.
+    const file = fleetFile(
+      app,
+      `  web:
+    image: busybox:latest
+    command: ["sh", "-c", "echo run >> /www/runs && exec httpd -f -p 80 -h /www"]
+    stop_grace_period: 1s
+    ports: ["${hostPort}:80"]
+    volumes: ["data:/www"]
+volumes:
+  data:
+`
+    )
+    const volumesOf = () =>
+      Effect.runPromise(
+        Effect.gen(function* () {
+          const engine = yield* DockerEngine.DockerEngine
+          const volumes = yield* engine.listVolumes({ labels: { [appLabel]: app } })
+          return volumes.map((volume) => volume.name)
+        }).pipe(Effect.provide(liveLayer))
+      )
+    const fetchRuns = async (): Promise<{ status: number; body: string }> => {
+      let last: unknown
+      for (let attempt = 0; attempt < 50; attempt++) {
+        try {
+          const response = await fetch(`http://127.0.0.1:${hostPort}/runs`)
+          return { status: response.status, body: await response.text() }
+        } catch (cause) {
+          last = cause
+          await new Promise((resolve) => setTimeout(resolve, 200))
+        }
+      }
+      throw last
+    }
+    const upOnce = async (): Promise<string> => {
+      const up = await run(["up", "-f", file, "--wait"])
+      assert.strictEqual(up.code, 0, up.stderr)
+      const instance = /instance (\w+) is up/.exec(up.stdout)?.[1]
+      assert.isDefined(instance, up.stdout)
+      return instance!
+    }
+    try {
+      const first = await upOnce()
+      assert.deepStrictEqual(await fetchRuns(), { status: 200, body: "run\n" })
+      const down = await run(["down", "--instance", first])
+      assert.strictEqual(down.code, 0, down.stderr)
+      assert.deepStrictEqual(await volumesOf(), [`${app}_data`])
+
+      const second = await upOnce()
+      // The file written by the first run is still in the volume.
+      assert.deepStrictEqual(await fetchRuns(), { status: 200, body: "run\nrun\n" })
+      const downAll = await run(["down", "--instance", second, "--volumes"])
+      assert.strictEqual(downAll.code, 0, downAll.stderr)
+      assert.match(downAll.stdout, /, 1 volume\(s\)$/m)
+      assert.deepStrictEqual(await volumesOf(), [])
+    } finally {
+      await run(["down", "--all", "--force", "--app", app, "--volumes"])
+    }
+    await noLeftovers(app)
+  }, 240_000)
+
   it("up --wait: a service that cannot come up is named, exit 1, and nothing is left", async () => {
     const app = appFor("waitfail")
     const file = fleetFile(

@@ -7,6 +7,8 @@
  */
 import { Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
+import * as DockerEngine from "../../DockerEngine.js"
+import * as Supervisor from "../../Supervisor.js"
 import * as Background from "../background.js"
 import * as Instances from "../instances.js"
 import { appFlag, ExitStatus, selectionOf, stderr, stdout, withEngine } from "./shared.js"
@@ -24,9 +26,16 @@ export const downCommand = Command.make(
       Flag.withDescription("With --all: also remove the instances whose process still runs"),
       Flag.withDefault(false)
     ),
+    volumes: Flag.Boolean("volumes").pipe(
+      Flag.withAlias("v"),
+      Flag.withDescription(
+        "Also remove the app's volumes (the fleet file's top-level volumes, kept across `up` runs otherwise)"
+      ),
+      Flag.withDefault(false)
+    ),
     app: appFlag
   },
-  ({ instance, all, force, app }) =>
+  ({ instance, all, force, volumes, app }) =>
     Effect.gen(function* () {
       if (Option.isSome(instance) === all) {
         yield* stderr("effect-docker down: give either --instance ID or --all")
@@ -66,8 +75,21 @@ export const downCommand = Command.make(
               ? chosen
               : (yield* Instances.list(engine, selectionOf(app))).filter((i) => ids.has(i.instance))
           yield* Instances.remove(engine, left)
+          // Compose's `down -v`: the app volumes go through a short-lived Supervisor of each app.
+          const apps = Option.isSome(app) ? [app.value] : [...new Set(chosen.map((i) => i.app))]
+          let removedVolumes = 0
+          for (const name of volumes ? apps : []) {
+            removedVolumes += yield* Effect.scoped(
+              Effect.flatMap(Supervisor.make({ app: name }), (supervisor) => supervisor.removeAppVolumes())
+            ).pipe(
+              Effect.provideService(DockerEngine.DockerEngine, engine),
+              Effect.catchTag("InvalidSpec", (error) =>
+                Effect.andThen(stderr(`effect-docker down: ${error.message}`), new ExitStatus({ code: 2 }))
+              )
+            )
+          }
           yield* stdout(
-            `removed ${chosen.length} instance(s): ${chosen.reduce((n, i) => n + i.containers.length, 0)} container(s), ${chosen.reduce((n, i) => n + i.networks.length, 0)} network(s)`
+            `removed ${chosen.length} instance(s): ${chosen.reduce((n, i) => n + i.containers.length, 0)} container(s), ${chosen.reduce((n, i) => n + i.networks.length, 0)} network(s)${volumes ? `, ${removedVolumes} volume(s)` : ""}`
           )
         })
       )

@@ -6,6 +6,7 @@
  */
 import type { Duration } from "effect"
 import { Runtime, Schema } from "effect"
+import type * as ContainerSpec from "../../ContainerSpec.js"
 
 /**
  * When a service may start, relative to one it depends on (Compose's `depends_on.condition`).
@@ -107,6 +108,27 @@ export interface Service {
   readonly aliases: ReadonlyArray<string>
   /** `stop_signal`. */
   readonly stopSignal: string | undefined
+  /** `ports`, one entry per published port (a range is several). */
+  readonly ports: ReadonlyArray<ContainerSpec.Port>
+  /** `expose`. */
+  readonly exposedPorts: ReadonlyArray<ContainerSpec.ExposedPort>
+  /** `volumes` and `tmpfs`: binds (absolute), app, external and anonymous volumes, tmpfs. */
+  readonly mounts: ReadonlyArray<ContainerSpec.Mount>
+  /** `user`, `working_dir`, `hostname`, `platform`. */
+  readonly user: string | undefined
+  readonly workingDir: string | undefined
+  readonly hostname: string | undefined
+  readonly platform: string | undefined
+  /** `extra_hosts`: host name → IP. */
+  readonly extraHosts: Readonly<Record<string, string>>
+  readonly capAdd: ReadonlyArray<string>
+  readonly capDrop: ReadonlyArray<string>
+  /** `init`, `read_only`, `tty`. */
+  readonly init: boolean | undefined
+  readonly readOnly: boolean | undefined
+  readonly tty: boolean | undefined
+  /** `shm_size`, bytes. */
+  readonly shmSize: number | undefined
 }
 
 /**

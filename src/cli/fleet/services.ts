@@ -19,6 +19,15 @@ import { type DependencyAt, dependencyOrder } from "./dependencies.js"
 import { parseDotenv } from "./dotenv.js"
 import type { Dependency, DependencyCondition, File, Fleet, Healthcheck, Restart, Service } from "./model.js"
 import {
+  type DeclaredVolume,
+  readDeclaredVolumes,
+  readExpose,
+  readExtraHosts,
+  readPorts,
+  readServiceVolumes,
+  readTmpfs
+} from "./reach.js"
+import {
   readBoolean,
   readBytes,
   readCommand,
@@ -61,6 +70,7 @@ export const readFleet = (contexts: ReadonlyArray<Context>): Fleet | undefined =
   let name: string | undefined
   const layers = new Map<string, Array<Layer>>()
   const declaredNetworks = new Map<string, NetworkAt>()
+  const declaredVolumes = new Map<string, DeclaredVolume>()
   for (const ctx of contexts) {
     const root = resolve(ctx, ctx.doc.contents)
     if (root === undefined || (isScalar(root) && root.value === null)) {
@@ -106,6 +116,7 @@ export const readFleet = (contexts: ReadonlyArray<Context>): Fleet | undefined =
             layers.set(item.key, list)
           }
         },
+        volumes: (value, p) => readDeclaredVolumes(ctx, value, p, declaredVolumes),
         networks: (value, p) => {
           for (const item of entries(ctx, value, p) ?? []) {
             const networkPath = child(p, item.key)
@@ -131,7 +142,7 @@ export const readFleet = (contexts: ReadonlyArray<Context>): Fleet | undefined =
     const networks = new Map<string, NetworkAt>()
     dependencyNodes.set(serviceName, nodes)
     serviceNetworks.set(serviceName, networks)
-    const service = readService(serviceName, serviceLayers, nodes, networks)
+    const service = readService(serviceName, serviceLayers, nodes, networks, declaredVolumes)
     if (service !== undefined) services.push(service)
   }
   // `required: false` on a service the fleet does not have: Compose goes on without it.
@@ -239,7 +250,8 @@ const readService = (
   name: string,
   layers: ReadonlyArray<Layer>,
   dependencyNodes: Map<string, DependencyAt>,
-  networks: Map<string, NetworkAt>
+  networks: Map<string, NetworkAt>,
+  declaredVolumes: ReadonlyMap<string, DeclaredVolume>
 ): Service | undefined => {
   const first = layers[0]!
   const before = first.ctx.problems.length
@@ -264,6 +276,24 @@ const readService = (
   const files = new Map<string, File>()
   let profiles: ReadonlyArray<string> = []
   const aliases: Array<string> = []
+  // Compose merges `ports` and `expose` by adding up, `volumes` and `tmpfs` by target.
+  const ports: Array<ContainerSpec.Port> = []
+  const exposedPorts: Array<ContainerSpec.ExposedPort> = []
+  const mounts = new Map<string, ContainerSpec.Mount>()
+  let user: string | undefined
+  let workingDir: string | undefined
+  let hostname: string | undefined
+  let platform: string | undefined
+  let extraHosts: Record<string, string> = {}
+  const capAdd = new Set<string>()
+  const capDrop = new Set<string>()
+  let init: boolean | undefined
+  let readOnly: boolean | undefined
+  let tty: boolean | undefined
+  let shmSize: number | undefined
+  const addMounts = (list: ReadonlyArray<ContainerSpec.Mount> | undefined) => {
+    for (const mount of list ?? []) mounts.set(mount.target.replace(/\/+$/, ""), mount)
+  }
 
   for (const { ctx, keyNode, node, keyPath } of layers) {
     const given = <A>(value: A | undefined, at: Node | undefined, p: string): Given<A> | undefined =>
@@ -383,6 +413,50 @@ const readService = (
         },
         "x-files": (value, p) => {
           for (const file of readFiles(ctx, value, p)) files.set(file.path, file)
+        },
+        ports: (value, p) => {
+          ports.push(...(readPorts(ctx, value, p) ?? []))
+        },
+        expose: (value, p) => {
+          exposedPorts.push(...(readExpose(ctx, value, p) ?? []))
+        },
+        volumes: (value, p) => addMounts(readServiceVolumes(ctx, value, p, declaredVolumes)),
+        tmpfs: (value, p) => addMounts(readTmpfs(ctx, value, p)),
+        user: (value, p) => {
+          user = readString(ctx, value, p, { scalars: true, nonEmpty: true }) ?? user
+        },
+        working_dir: (value, p) => {
+          const text = readString(ctx, value, p, { nonEmpty: true })
+          if (text !== undefined && !text.startsWith("/"))
+            report(ctx, value, p, `expected an absolute path in the container, got ${describe(value)}`)
+          else workingDir = text ?? workingDir
+        },
+        hostname: (value, p) => {
+          hostname = readString(ctx, value, p, { nonEmpty: true }) ?? hostname
+        },
+        platform: (value, p) => {
+          platform = readString(ctx, value, p, { nonEmpty: true }) ?? platform
+        },
+        extra_hosts: (value, p) => {
+          extraHosts = { ...extraHosts, ...readExtraHosts(ctx, value, p) }
+        },
+        cap_add: (value, p) => {
+          for (const cap of readStringList(ctx, value, p) ?? []) capAdd.add(cap)
+        },
+        cap_drop: (value, p) => {
+          for (const cap of readStringList(ctx, value, p) ?? []) capDrop.add(cap)
+        },
+        init: (value, p) => {
+          init = readBoolean(ctx, value, p) ?? init
+        },
+        read_only: (value, p) => {
+          readOnly = readBoolean(ctx, value, p) ?? readOnly
+        },
+        tty: (value, p) => {
+          tty = readBoolean(ctx, value, p) ?? tty
+        },
+        shm_size: (value, p) => {
+          shmSize = readBytes(ctx, value, p) ?? shmSize
         }
       },
       // An override file may leave `image` to the file before it.
@@ -419,7 +493,21 @@ const readService = (
     profiles,
     replicas,
     aliases,
-    stopSignal
+    stopSignal,
+    ports,
+    exposedPorts,
+    mounts: [...mounts.values()],
+    user,
+    workingDir,
+    hostname,
+    platform,
+    extraHosts,
+    capAdd: [...capAdd],
+    capDrop: [...capDrop],
+    init,
+    readOnly,
+    tty,
+    shmSize
   }
 }
 

@@ -1,0 +1,614 @@
+/**
+ * Reading how a service is reached and what it keeps: `ports`, `expose`, `volumes` (short and
+ * long forms), `tmpfs`, `extra_hosts`, and the top-level `volumes`. Each form's mistakes are
+ * reported at their line; what comes out is `ContainerSpec` ports and mounts.
+ *
+ * @since 0.2.0
+ */
+import * as path from "node:path"
+import { isMap, isScalar, isSeq, type Node } from "yaml"
+import type * as ContainerSpec from "../../ContainerSpec.js"
+import { parseBytes } from "./scalars.js"
+import { readBoolean, readBytes, readMode, readString } from "./values.js"
+import { type Context, child, describe, entries, readKeys, report, resolve, visit } from "./yamlNodes.js"
+
+/**
+ * A top-level `volumes` entry: an app volume (`<app>_<key>`, kept across runs), or an existing
+ * `external` one used under its `name`.
+ *
+ * @category models
+ * @since 0.2.0
+ */
+export interface DeclaredVolume {
+  readonly external: boolean
+  /** The engine's name of an external volume (its `name`, else the key). */
+  readonly name: string
+}
+
+const RANGE = /^(\d{1,5})(?:-(\d{1,5}))?$/
+
+/** `8000-8001` → [8000, 8001]; a problem text when out of bounds or reversed. */
+const parseRange = (text: string): ReadonlyArray<number> | string => {
+  const match = RANGE.exec(text)
+  if (match === null) return `"${text}" is not a port or a range like 8000-8010`
+  const from = Number(match[1])
+  const to = match[2] === undefined ? from : Number(match[2])
+  if (from < 1 || to > 65535) return `${text}: a port is between 1 and 65535`
+  if (to < from) return `${text}: the range ends before it starts`
+  return Array.from({ length: to - from + 1 }, (_, i) => from + i)
+}
+
+const parseProtocol = (text: string | undefined): ContainerSpec.Protocol | string => {
+  if (text === undefined || text === "tcp") return "tcp"
+  if (text === "udp") return "udp"
+  return `unsupported protocol "${text}" (tcp or udp)`
+}
+
+/** A port as text: numbers too (`- 80`). */
+const scalarText = (ctx: Context, node: Node | undefined, keyPath: string): string | undefined =>
+  readString(ctx, node, keyPath, { scalars: true, nonEmpty: true })
+
+/**
+ * One short `ports` entry: `[HOST_IP:][HOST[-HOST]:]CONTAINER[-CONTAINER][/PROTOCOL]`, the host
+ * IP possibly in brackets (`[::1]:8080:80`).
+ *
+ * @category parsing
+ * @since 0.2.0
+ */
+export const parsePortSpec = (text: string): ReadonlyArray<ContainerSpec.Port> | string => {
+  const slash = text.lastIndexOf("/")
+  const protocol = parseProtocol(slash === -1 ? undefined : text.slice(slash + 1))
+  if (protocol !== "tcp" && protocol !== "udp") return protocol
+  let rest = slash === -1 ? text : text.slice(0, slash)
+  let hostIp: string | undefined
+  const bracketed = /^\[([^\]]+)\]:(.*)$/.exec(rest)
+  if (bracketed !== null) {
+    hostIp = bracketed[1]
+    rest = bracketed[2] ?? ""
+  }
+  const parts = rest.split(":")
+  if (hostIp === undefined && parts.length === 3) {
+    hostIp = parts[0]
+    parts.shift()
+  }
+  if (parts.length > 2 || (hostIp !== undefined && parts.length !== 2))
+    return `"${text}" is not [HOST_IP:][HOST:]CONTAINER[/PROTOCOL]`
+  const containerPart = parts[parts.length - 1] ?? ""
+  const hostPart = parts.length === 2 ? parts[0] : undefined
+  const containers = parseRange(containerPart)
+  if (typeof containers === "string") return containers
+  const hosts = hostPart === undefined || hostPart === "" ? undefined : parseRange(hostPart)
+  if (typeof hosts === "string") return hosts
+  if (hosts !== undefined && hosts.length !== containers.length)
+    return hosts.length > 1 && containers.length === 1
+      ? `unsupported: a host range for one container port (${hostPart}) asks for any free port in it; give one host port, or none for a free one`
+      : `${hostPart} and ${containerPart} are ranges of different lengths`
+  const ip = hostIp === "" ? undefined : hostIp
+  return containers.map((container, i) => ({
+    container,
+    protocol,
+    ...(hosts === undefined ? {} : { host: hosts[i]! }),
+    ...(ip === undefined ? {} : { hostIp: ip })
+  }))
+}
+
+/**
+ * `ports`: short strings (and numbers), or the long form `{ target, published, host_ip,
+ * protocol, mode }`.
+ *
+ * @category readers
+ * @since 0.2.0
+ */
+export const readPorts = (
+  ctx: Context,
+  node: Node | undefined,
+  keyPath: string
+): ReadonlyArray<ContainerSpec.Port> | undefined => {
+  visit(ctx, node, keyPath)
+  if (!isSeq(node)) return report(ctx, node, keyPath, `expected a list of ports, got ${describe(node)}`)
+  const out: Array<ContainerSpec.Port> = []
+  let ok = true
+  node.items.forEach((item, i) => {
+    const itemNode = resolve(ctx, item)
+    const itemPath = child(keyPath, i)
+    const ports = isMap(itemNode)
+      ? readLongPort(ctx, itemNode, itemPath)
+      : readShortPort(ctx, itemNode, itemPath)
+    if (ports === undefined) ok = false
+    else out.push(...ports)
+  })
+  return ok ? out : undefined
+}
+
+const readShortPort = (
+  ctx: Context,
+  node: Node | undefined,
+  keyPath: string
+): ReadonlyArray<ContainerSpec.Port> | undefined => {
+  const text = scalarText(ctx, node, keyPath)
+  if (text === undefined) return undefined
+  const ports = parsePortSpec(text.trim())
+  return typeof ports === "string" ? report(ctx, node, keyPath, ports) : ports
+}
+
+const readLongPort = (
+  ctx: Context,
+  node: Node | undefined,
+  keyPath: string
+): ReadonlyArray<ContainerSpec.Port> | undefined => {
+  const before = ctx.problems.length
+  let target: ReadonlyArray<number> | undefined
+  let published: ReadonlyArray<number> | undefined
+  let hostIp: string | undefined
+  let protocol: ContainerSpec.Protocol = "tcp"
+  const range = (value: Node | undefined, p: string) => {
+    const text = scalarText(ctx, value, p)
+    if (text === undefined) return undefined
+    const ports = parseRange(text.trim())
+    return typeof ports === "string" ? report(ctx, value, p, ports) : ports
+  }
+  readKeys(
+    ctx,
+    node,
+    keyPath,
+    {
+      target: (value, p) => {
+        target = range(value, p)
+      },
+      published: (value, p) => {
+        published = range(value, p)
+      },
+      host_ip: (value, p) => {
+        hostIp = readString(ctx, value, p, { nonEmpty: true })
+      },
+      protocol: (value, p) => {
+        const text = readString(ctx, value, p)
+        if (text === undefined) return
+        const parsed = parseProtocol(text)
+        if (parsed === "tcp" || parsed === "udp") protocol = parsed
+        else report(ctx, value, p, parsed)
+      },
+      // `ingress` (Swarm's routing mesh) and `host` publish alike on one engine.
+      mode: (value, p) => {
+        const text = readString(ctx, value, p)
+        if (text !== undefined && text !== "ingress" && text !== "host")
+          report(ctx, value, p, 'expected "ingress" or "host"')
+      },
+      name: (value, p) => void readString(ctx, value, p)
+    },
+    { required: ["target"] }
+  )
+  if (ctx.problems.length > before || target === undefined) return undefined
+  if (target.length !== 1)
+    return report(ctx, node, child(keyPath, "target"), "expected one port, not a range")
+  if (published !== undefined && published.length !== 1)
+    return report(
+      ctx,
+      node,
+      child(keyPath, "published"),
+      "unsupported: a published range for one target port asks for any free port in it; give one port, or none for a free one"
+    )
+  return [
+    {
+      container: target[0]!,
+      protocol,
+      ...(published === undefined ? {} : { host: published[0]! }),
+      ...(hostIp === undefined ? {} : { hostIp })
+    }
+  ]
+}
+
+/**
+ * `expose`: ports and ranges, optionally `/udp` (`"3000"`, `"8000-8010/tcp"`, `9090`).
+ *
+ * @category readers
+ * @since 0.2.0
+ */
+export const readExpose = (
+  ctx: Context,
+  node: Node | undefined,
+  keyPath: string
+): ReadonlyArray<ContainerSpec.ExposedPort> | undefined => {
+  visit(ctx, node, keyPath)
+  if (!isSeq(node)) return report(ctx, node, keyPath, `expected a list of ports, got ${describe(node)}`)
+  const out: Array<ContainerSpec.ExposedPort> = []
+  let ok = true
+  node.items.forEach((item, i) => {
+    const itemNode = resolve(ctx, item)
+    const itemPath = child(keyPath, i)
+    const text = scalarText(ctx, itemNode, itemPath)
+    if (text === undefined) {
+      ok = false
+      return
+    }
+    const [portText = "", protocolText, ...extra] = text.trim().split("/")
+    const protocol = parseProtocol(protocolText)
+    const ports = parseRange(portText)
+    const problem =
+      extra.length > 0
+        ? `"${text}" is not PORT[/PROTOCOL]`
+        : protocol !== "tcp" && protocol !== "udp"
+          ? protocol
+          : typeof ports === "string"
+            ? ports
+            : undefined
+    if (problem !== undefined || typeof ports === "string" || (protocol !== "tcp" && protocol !== "udp")) {
+      report(ctx, itemNode, itemPath, problem ?? "not a port")
+      ok = false
+      return
+    }
+    for (const container of ports) out.push({ container, protocol })
+  })
+  return ok ? out : undefined
+}
+
+/**
+ * The top-level `volumes`: `{}`/null (an app volume), `external: true` with an optional
+ * `name`. `labels`, `driver`, `driver_opts` and a `name` of a non-external volume need
+ * settings the spec does not carry, and are refused.
+ *
+ * @category readers
+ * @since 0.2.0
+ */
+export const readDeclaredVolumes = (
+  ctx: Context,
+  node: Node | undefined,
+  keyPath: string,
+  into: Map<string, DeclaredVolume>
+): void => {
+  for (const item of entries(ctx, node, keyPath) ?? []) {
+    const volumePath = child(keyPath, item.key)
+    visit(ctx, item.keyNode, volumePath)
+    if (!VOLUME_NAME.test(item.key)) {
+      report(
+        ctx,
+        item.keyNode,
+        volumePath,
+        "a volume name is letters, digits, '_', '.', '-', starting with a letter or digit"
+      )
+      continue
+    }
+    if (item.value === undefined || (isScalar(item.value) && item.value.value === null)) {
+      into.set(item.key, { external: false, name: item.key })
+      continue
+    }
+    let external = false
+    let name: { readonly text: string; readonly node: Node | undefined; readonly keyPath: string } | undefined
+    const before = ctx.problems.length
+    const own = isMap(item.value) ? entries(ctx, item.value, volumePath) : undefined
+    // Reported at the key, as an unsupported key is.
+    const refused = (what: string) => (value: Node | undefined, p: string) => {
+      const keyNode = own?.find((entry) => child(volumePath, entry.key) === p)?.keyNode
+      visit(ctx, keyNode ?? value, p)
+      report(ctx, keyNode ?? value, p, `unsupported: ${what}`)
+    }
+    readKeys(ctx, item.value, volumePath, {
+      external: (value, p) => {
+        external = readBoolean(ctx, value, p) ?? external
+      },
+      name: (value, p) => {
+        const text = readString(ctx, value, p, { nonEmpty: true })
+        if (text === undefined) return
+        if (!VOLUME_NAME.test(text))
+          report(
+            ctx,
+            value,
+            p,
+            "a volume name is letters, digits, '_', '.', '-', starting with a letter or digit"
+          )
+        else name = { text, node: value, keyPath: p }
+      },
+      labels: refused("labels on a volume (effect-docker labels its volumes itself: app and scope)"),
+      driver: refused("a volume driver (volumes use the engine's local driver)"),
+      driver_opts: refused("driver options (volumes use the engine's local driver as it is)")
+    })
+    if (ctx.problems.length > before) continue
+    if (name !== undefined && !external) {
+      report(
+        ctx,
+        name.node,
+        name.keyPath,
+        "unsupported: a volume's own name (effect-docker names an app's volume <app>_<volume>); with external: true it names an existing volume"
+      )
+      continue
+    }
+    into.set(item.key, { external, name: name?.text ?? item.key })
+  }
+}
+
+const VOLUME_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/
+
+/** Whether a short-form source is a host path (Compose: starts with `/`, `.` or `~`). */
+const isHostPath = (source: string): boolean =>
+  source.startsWith("/") || source.startsWith(".") || source.startsWith("~")
+
+/** `./data` against the project folder, `~/data` against the home folder. */
+const hostPath = (ctx: Context, source: string): string =>
+  source === "~" || source.startsWith("~/")
+    ? path.join(ctx.env.HOME ?? process.env.HOME ?? "/", source.slice(1))
+    : path.resolve(ctx.dir, source)
+
+/** A named volume of the service: declared at the top level, or reported. */
+const namedVolume = (
+  ctx: Context,
+  node: Node | undefined,
+  keyPath: string,
+  source: string,
+  target: string,
+  readOnly: boolean,
+  declared: ReadonlyMap<string, DeclaredVolume>
+): ContainerSpec.Mount | undefined => {
+  const volume = declared.get(source)
+  if (volume === undefined)
+    return report(ctx, node, keyPath, `undefined volume "${source}" (declare it under the top-level volumes)`)
+  return {
+    type: "volume",
+    source: volume.name,
+    target,
+    scope: volume.external ? "external" : "app",
+    ...(readOnly ? { readOnly } : {})
+  }
+}
+
+/**
+ * A service's `volumes`: short `SOURCE:TARGET[:ro|rw]` (a host path when SOURCE starts with
+ * `/`, `.` or `~`, else a declared volume) or `TARGET` (anonymous), and the long form `{ type:
+ * volume|bind|tmpfs, source, target, read_only, volume: { nocopy }, tmpfs: { size, mode } }`.
+ * The mounts come out with the key path each was read at.
+ *
+ * @category readers
+ * @since 0.2.0
+ */
+export const readServiceVolumes = (
+  ctx: Context,
+  node: Node | undefined,
+  keyPath: string,
+  declared: ReadonlyMap<string, DeclaredVolume>
+): ReadonlyArray<ContainerSpec.Mount> | undefined => {
+  visit(ctx, node, keyPath)
+  if (!isSeq(node)) return report(ctx, node, keyPath, `expected a list of volumes, got ${describe(node)}`)
+  const out: Array<ContainerSpec.Mount> = []
+  let ok = true
+  node.items.forEach((item, i) => {
+    const itemNode = resolve(ctx, item)
+    const itemPath = child(keyPath, i)
+    const mount = isMap(itemNode)
+      ? readLongVolume(ctx, itemNode, itemPath, declared)
+      : readShortVolume(ctx, itemNode, itemPath, declared)
+    if (mount === undefined) ok = false
+    else out.push(mount)
+  })
+  return ok ? out : undefined
+}
+
+const targetProblem = (target: string): string | undefined =>
+  !target.startsWith("/")
+    ? `the target must be an absolute path in the container, got "${target}"`
+    : target === "/"
+      ? "cannot mount on /"
+      : undefined
+
+const readShortVolume = (
+  ctx: Context,
+  node: Node | undefined,
+  keyPath: string,
+  declared: ReadonlyMap<string, DeclaredVolume>
+): ContainerSpec.Mount | undefined => {
+  const text = readString(ctx, node, keyPath, { nonEmpty: true })
+  if (text === undefined) return undefined
+  const parts = text.split(":")
+  if (parts.length === 1) {
+    const problem = targetProblem(text)
+    return problem === undefined ? { type: "volume", target: text } : report(ctx, node, keyPath, problem)
+  }
+  if (parts.length > 3) return report(ctx, node, keyPath, `"${text}" is not SOURCE:TARGET[:MODE]`)
+  const [source = "", target = "", mode] = parts
+  let readOnly = false
+  for (const option of mode === undefined ? [] : mode.split(",")) {
+    if (option === "ro") readOnly = true
+    else if (option === "rw") readOnly = false
+    else
+      return report(
+        ctx,
+        node,
+        keyPath,
+        option === "z" || option === "Z" || option === "nocopy"
+          ? `unsupported mode "${option}" (ro or rw)`
+          : `unknown mode "${option}" (ro or rw)`
+      )
+  }
+  if (source === "") return report(ctx, node, keyPath, `"${text}" has an empty source`)
+  const problem = targetProblem(target)
+  if (problem !== undefined) return report(ctx, node, keyPath, problem)
+  if (isHostPath(source))
+    return { type: "bind", source: hostPath(ctx, source), target, ...(readOnly ? { readOnly } : {}) }
+  return namedVolume(ctx, node, keyPath, source, target, readOnly, declared)
+}
+
+const VOLUME_TYPES = ["volume", "bind", "tmpfs"] as const
+
+const readLongVolume = (
+  ctx: Context,
+  node: Node | undefined,
+  keyPath: string,
+  declared: ReadonlyMap<string, DeclaredVolume>
+): ContainerSpec.Mount | undefined => {
+  const before = ctx.problems.length
+  let type: (typeof VOLUME_TYPES)[number] | undefined
+  let source: { readonly text: string; readonly node: Node | undefined; readonly keyPath: string } | undefined
+  let target: string | undefined
+  let readOnly = false
+  let sizeBytes: number | undefined
+  let mode: number | undefined
+  let typeNode: Node | undefined
+  readKeys(
+    ctx,
+    node,
+    keyPath,
+    {
+      type: (value, p) => {
+        typeNode = value
+        const text = readString(ctx, value, p)
+        if (text === undefined) return
+        const found = VOLUME_TYPES.find((t) => t === text)
+        if (found !== undefined) type = found
+        else
+          report(
+            ctx,
+            value,
+            p,
+            text === "npipe" || text === "cluster" || text === "image"
+              ? `unsupported type "${text}" (volume, bind or tmpfs)`
+              : `expected volume, bind or tmpfs, got ${describe(value)}`
+          )
+      },
+      source: (value, p) => {
+        const text = readString(ctx, value, p, { nonEmpty: true })
+        if (text !== undefined) source = { text, node: value, keyPath: p }
+      },
+      target: (value, p) => {
+        const text = readString(ctx, value, p, { nonEmpty: true })
+        const problem = text === undefined ? undefined : targetProblem(text)
+        if (problem !== undefined) report(ctx, value, p, problem)
+        else target = text
+      },
+      read_only: (value, p) => {
+        readOnly = readBoolean(ctx, value, p) ?? readOnly
+      },
+      volume: (value, p) => {
+        readKeys(ctx, value, p, {
+          // Read and not applied: a new empty volume gets the image's content at the target.
+          nocopy: (nocopyNode, nocopyPath) => void readBoolean(ctx, nocopyNode, nocopyPath)
+        })
+      },
+      tmpfs: (value, p) => {
+        readKeys(ctx, value, p, {
+          size: (sizeNode, sizePath) => {
+            sizeBytes = readBytes(ctx, sizeNode, sizePath)
+          },
+          mode: (modeNode, modePath) => {
+            mode = readMode(ctx, modeNode, modePath)
+          }
+        })
+      }
+    },
+    { required: ["type", "target"] }
+  )
+  if (ctx.problems.length > before || type === undefined || target === undefined) return undefined
+  const flag = readOnly ? { readOnly } : {}
+  if (type === "tmpfs") {
+    if (source !== undefined) return report(ctx, source.node, source.keyPath, "a tmpfs has no source")
+    return {
+      type: "tmpfs",
+      target,
+      ...(sizeBytes === undefined ? {} : { sizeBytes }),
+      ...(mode === undefined ? {} : { mode }),
+      ...flag
+    }
+  }
+  if (sizeBytes !== undefined || mode !== undefined)
+    return report(ctx, typeNode, child(keyPath, "tmpfs"), `tmpfs settings on a ${type} mount`)
+  if (type === "bind") {
+    if (source === undefined)
+      return report(ctx, node, child(keyPath, "source"), "a bind mount needs a source")
+    return { type: "bind", source: hostPath(ctx, source.text), target, ...flag }
+  }
+  if (source === undefined) return { type: "volume", target, ...flag }
+  return namedVolume(ctx, source.node, source.keyPath, source.text, target, readOnly, declared)
+}
+
+/**
+ * `tmpfs`: a path or a list of paths, each optionally `:size=64m,mode=1777` (other options
+ * such as `noexec` are refused).
+ *
+ * @category readers
+ * @since 0.2.0
+ */
+export const readTmpfs = (
+  ctx: Context,
+  node: Node | undefined,
+  keyPath: string
+): ReadonlyArray<ContainerSpec.Mount> | undefined => {
+  visit(ctx, node, keyPath)
+  const items = isSeq(node) ? node.items.map((item) => resolve(ctx, item)) : [node]
+  const out: Array<ContainerSpec.Mount> = []
+  let ok = true
+  items.forEach((item, i) => {
+    const itemPath = isSeq(node) ? child(keyPath, i) : keyPath
+    const text = readString(ctx, item, itemPath, { nonEmpty: true })
+    if (text === undefined) {
+      ok = false
+      return
+    }
+    const colon = text.indexOf(":")
+    const target = colon === -1 ? text : text.slice(0, colon)
+    const problem = targetProblem(target)
+    if (problem !== undefined) {
+      ok = false
+      report(ctx, item, itemPath, problem)
+      return
+    }
+    let sizeBytes: number | undefined
+    let mode: number | undefined
+    for (const option of colon === -1 ? [] : text.slice(colon + 1).split(",")) {
+      const [name, value = ""] = option.split("=")
+      if (name === "size" && parseBytes(value) !== undefined) sizeBytes = parseBytes(value)
+      else if (name === "mode" && /^[0-7]{3,4}$/.test(value)) mode = Number.parseInt(value, 8)
+      else {
+        ok = false
+        report(ctx, item, itemPath, `unsupported tmpfs option "${option}" (size=64m, mode=1777)`)
+        return
+      }
+    }
+    out.push({
+      type: "tmpfs",
+      target,
+      ...(sizeBytes === undefined ? {} : { sizeBytes }),
+      ...(mode === undefined ? {} : { mode })
+    })
+  })
+  return ok ? out : undefined
+}
+
+/**
+ * `extra_hosts`: a list of `host=ip` (or `host:ip`), or a map of host → ip.
+ *
+ * @category readers
+ * @since 0.2.0
+ */
+export const readExtraHosts = (
+  ctx: Context,
+  node: Node | undefined,
+  keyPath: string
+): Readonly<Record<string, string>> | undefined => {
+  visit(ctx, node, keyPath)
+  const out: Record<string, string> = {}
+  if (isSeq(node)) {
+    let ok = true
+    node.items.forEach((item, i) => {
+      const itemNode = resolve(ctx, item)
+      const itemPath = child(keyPath, i)
+      const text = readString(ctx, itemNode, itemPath, { nonEmpty: true })
+      if (text === undefined) {
+        ok = false
+        return
+      }
+      const cut = text.includes("=") ? text.indexOf("=") : text.indexOf(":")
+      if (cut <= 0 || cut === text.length - 1) {
+        ok = false
+        report(ctx, itemNode, itemPath, `expected host=ip, got "${text}"`)
+        return
+      }
+      out[text.slice(0, cut)] = text.slice(cut + 1).replace(/^\[(.*)\]$/, "$1")
+    })
+    return ok ? out : undefined
+  }
+  const items = entries(ctx, node, keyPath)
+  if (items === undefined) return undefined
+  for (const { key, value } of items) {
+    const ip = readString(ctx, value, child(keyPath, key), { nonEmpty: true })
+    if (ip === undefined) return undefined
+    out[key] = ip
+  }
+  return out
+}
