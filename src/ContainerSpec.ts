@@ -21,22 +21,25 @@
  * ```
  *
  * The field rules live in `internal/spec/rules.ts`, the readiness schemas in
- * `internal/spec/readiness.ts`, the port, mount and host options in `internal/spec/reach.ts`
- * and the mapping to the engine's create options in `internal/spec/createOptions.ts`; this
- * module assembles the spec Schema, validates and re-exports their public names.
+ * `internal/spec/readiness.ts`, the port, mount and host options in `internal/spec/reach.ts`,
+ * how a failed decode is reported in `internal/spec/issues.ts` and the mapping to the
+ * engine's create options in `internal/spec/createOptions.ts`. This module assembles the spec
+ * Schema, validates it and re-exports their public names.
  *
  * @since 0.1.0
  */
 import { existsSync } from "node:fs"
-import { Duration, Effect, Redacted, Schema, SchemaIssue, Stream } from "effect"
+import { Duration, Effect, Redacted, Schema, Stream } from "effect"
 import type { DockerError } from "./DockerError.js"
 import { RegistryAuth } from "./DockerModel.js"
 import * as Labels from "./internal/labels.js"
 import * as Sanitize from "./internal/sanitize.js"
+import * as Issues from "./internal/spec/issues.js"
 import {
   Capability,
   EngineOptions,
   ExposedPort,
+  engineRestartPolicyOf,
   hostnameProblem,
   ipAddressProblem,
   Mount,
@@ -50,7 +53,7 @@ import { Readiness } from "./internal/spec/readiness.js"
 import {
   componentName,
   DurationInput,
-  envProblems,
+  Env,
   FileMode,
   FilePath,
   Int,
@@ -59,7 +62,8 @@ import {
   maxMemoryBytes,
   minMemoryBytes,
   NonNegativeInt,
-  rule
+  rule,
+  UserLabels
 } from "./internal/spec/rules.js"
 import * as RestartPolicy from "./RestartPolicy.js"
 
@@ -92,24 +96,6 @@ export {
 // ---------------------------------------------------------------------------------------------
 // The Schema
 // ---------------------------------------------------------------------------------------------
-
-const Env = Schema.Record(Schema.String, Schema.Union([Schema.String, Schema.Redacted(Schema.String)])).check(
-  Schema.makeFilter(envProblems)
-)
-
-const UserLabels = Schema.Record(Schema.String, Schema.String).check(
-  Schema.makeFilter((labels: Readonly<Record<string, string>>) =>
-    Object.entries(labels).flatMap(([key, value]): ReadonlyArray<Schema.FilterIssue> => {
-      if (key.length === 0) return [{ path: [key], issue: "the label key is empty" }]
-      if (Labels.isReserved(Labels.keys(), key)) {
-        return [{ path: [key], issue: `the label prefix ${Labels.defaultPrefix} belongs to effect-docker` }]
-      }
-      return key.includes("\0") || value.includes("\0")
-        ? [{ path: [key], issue: "the label must not contain NUL" }]
-        : []
-    })
-  )
-)
 
 /**
  * A container healthcheck. `test` is Docker's: `["CMD", ...]`, `["CMD-SHELL", "..."]` or
@@ -393,19 +379,6 @@ export const ContainerSpec = Fields.check(
   })
 )
 
-/** The restart policy name set through `engineOptions.HostConfig.RestartPolicy`, if any. */
-const engineRestartPolicyOf = (
-  options: Readonly<Record<string, unknown>> | undefined
-): string | undefined => {
-  const hostConfig = options?.HostConfig
-  if (typeof hostConfig !== "object" || hostConfig === null) return undefined
-  const policy = (hostConfig as Readonly<Record<string, unknown>>).RestartPolicy
-  if (policy === undefined || policy === null) return undefined
-  if (typeof policy !== "object") return String(policy)
-  const name = (policy as Readonly<Record<string, unknown>>).Name
-  return typeof name === "string" ? name : "(unnamed)"
-}
-
 /**
  * A validated spec, defaults filled.
  *
@@ -431,51 +404,7 @@ export class InvalidSpec extends Schema.TaggedError<InvalidSpec>()("InvalidSpec"
   message: Schema.String
 }) {}
 
-const formatPath = (path: ReadonlyArray<PropertyKey>): string =>
-  path.reduce<string>((out, segment) => {
-    if (typeof segment === "number") return `${out}[${segment}]`
-    const key = String(segment)
-    return out.length === 0 ? key : `${out}.${key}`
-  }, "")
-
-const unknownKey = "unknown key (a typo? e.g. restartPolicy, not restart)"
-
-const formatter = SchemaIssue.makeFormatterStandardSchemaV1({
-  leafHook: (issue) =>
-    issue._tag === "MissingKey"
-      ? "is required"
-      : // Not the default text: it would repeat the value, which may be a secret.
-        issue._tag === "UnexpectedKey"
-        ? unknownKey
-        : SchemaIssue.defaultLeafHook(issue)
-})
-
-/**
- * The issue to report. A union (`readiness`) reports one per member, most of them the key
- * the member is told apart by, missing, or the other members' keys, unknown: the deepest of
- * the others is the one the user meant.
- */
-const reported = <I extends { readonly path?: ReadonlyArray<unknown> | undefined; readonly message: string }>(
-  issues: ReadonlyArray<I>
-): I | undefined => {
-  const meant = issues.filter((issue) => issue.message !== "is required" && issue.message !== unknownKey)
-  if (issues.length < 2) return issues[0]
-  if (meant.length === 0) return issues.find((issue) => issue.message === unknownKey) ?? issues[0]
-  return meant.reduce((deepest, issue) =>
-    (issue.path?.length ?? 0) > (deepest.path?.length ?? 0) ? issue : deepest
-  )
-}
-
-const toInvalidSpec = (error: Schema.SchemaError): InvalidSpec => {
-  const first = reported(formatter(error.issue).issues)
-  const path = (first?.path ?? []).map((segment) =>
-    typeof segment === "object" && segment !== null && "key" in segment ? segment.key : segment
-  )
-  return new InvalidSpec({
-    field: path.length === 0 ? "spec" : formatPath(path),
-    message: first?.message ?? "invalid spec"
-  })
-}
+const toInvalidSpec = (error: Schema.SchemaError): InvalidSpec => new InvalidSpec(Issues.firstIssue(error))
 
 /**
  * Options of {@link validate}.

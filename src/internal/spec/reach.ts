@@ -212,3 +212,16 @@ const engineOptionsProblems = (
 export const EngineOptions = Schema.Record(Schema.String, Schema.Unknown).check(
   Schema.makeFilter(engineOptionsProblems)
 )
+
+/** The restart policy name set through `engineOptions.HostConfig.RestartPolicy`, if any. */
+export const engineRestartPolicyOf = (
+  options: Readonly<Record<string, unknown>> | undefined
+): string | undefined => {
+  const hostConfig = options?.HostConfig
+  if (typeof hostConfig !== "object" || hostConfig === null) return undefined
+  const policy = (hostConfig as Readonly<Record<string, unknown>>).RestartPolicy
+  if (policy === undefined || policy === null) return undefined
+  if (typeof policy !== "object") return String(policy)
+  const name = (policy as Readonly<Record<string, unknown>>).Name
+  return typeof name === "string" ? name : "(unnamed)"
+}

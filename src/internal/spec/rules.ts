@@ -1,11 +1,12 @@
 /**
  * The field rules of a spec: `rule` (a filter from a message), the checks of names, image
  * references, file paths, env variables and memory limits, and the number and duration
- * schemas the other spec schemas build on. Each message says what is wrong without repeating
+ * schemas the other spec schemas build on, and the env and user label schemas. Each message says what is wrong without repeating
  * a value that could be secret. `ContainerSpec` re-exports the public ones.
  */
 import { Duration, Option, Redacted, Schema, SchemaTransformation } from "effect"
 import * as ContainerPath from "../containerPath.js"
+import * as Labels from "../labels.js"
 
 export const rule = <T>(message: (value: T) => string | undefined) =>
   Schema.makeFilter<T>((value) => message(value) ?? true)
@@ -181,5 +182,24 @@ export const FileMode = Schema.optionalKey(
     rule((mode: number) =>
       mode >= 0 && mode <= 0o7777 ? undefined : "the mode must be between 0 and 0o7777"
     )
+  )
+)
+
+export const Env = Schema.Record(
+  Schema.String,
+  Schema.Union([Schema.String, Schema.Redacted(Schema.String)])
+).check(Schema.makeFilter(envProblems))
+
+export const UserLabels = Schema.Record(Schema.String, Schema.String).check(
+  Schema.makeFilter((labels: Readonly<Record<string, string>>) =>
+    Object.entries(labels).flatMap(([key, value]): ReadonlyArray<Schema.FilterIssue> => {
+      if (key.length === 0) return [{ path: [key], issue: "the label key is empty" }]
+      if (Labels.isReserved(Labels.keys(), key)) {
+        return [{ path: [key], issue: `the label prefix ${Labels.defaultPrefix} belongs to effect-docker` }]
+      }
+      return key.includes("\0") || value.includes("\0")
+        ? [{ path: [key], issue: "the label must not contain NUL" }]
+        : []
+    })
   )
 )
