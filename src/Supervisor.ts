@@ -7,6 +7,8 @@
  * module holds the service, its options and selectors, and the few helpers for instances
  * found on an engine by their labels (`labelKeys`, `ownerOf`, `tearDown`, as the CLI's `ps`,
  * `down` and `sweep` use them); a container's lifecycle lives in `internal/supervisorContainer.ts`,
+ * the `run` and `start` wiring (and the handle `start` returns) in
+ * `internal/supervisorLifecycles.ts`, the instance's volumes in `internal/supervisorVolumes.ts`,
  * readiness in `internal/supervisorReadiness.ts`, and how anything is taken down in
  * `internal/teardown.ts`.
  *
@@ -33,25 +35,21 @@
  */
 import { randomBytes } from "node:crypto"
 import {
-  Cause,
   Clock,
   Context,
   type Duration,
   Effect,
-  Exit,
-  Fiber,
+  type Fiber,
   FiberSet,
   Layer,
-  Queue,
   Ref,
   type Schedule,
-  Scope,
+  type Scope,
   Semaphore,
-  Stream,
-  SubscriptionRef
+  type Stream
 } from "effect"
 import * as ContainerSpec from "./ContainerSpec.js"
-import * as ContainerState from "./ContainerState.js"
+import type * as ContainerState from "./ContainerState.js"
 import {
   type ContainerSummary,
   DockerEngine,
@@ -75,9 +73,10 @@ import type {
   WaitError
 } from "./internal/supervisorErrors.js"
 import * as Events from "./internal/supervisorEvents.js"
+import * as Lifecycles from "./internal/supervisorLifecycles.js"
 import * as Pulls from "./internal/supervisorPulls.js"
-import * as Readiness from "./internal/supervisorReadiness.js"
 import * as SupervisorStats from "./internal/supervisorStats.js"
+import * as Volumes from "./internal/supervisorVolumes.js"
 import * as Teardown from "./internal/teardown.js"
 
 export {
@@ -435,11 +434,8 @@ export const make = Effect.fn("Supervisor.make")(function* (options: Options) {
     Teardown.removeNetworkOrLog(engine, networkName)
   )
   // The instance's volumes go after every container (the sweep runs first) and before the network.
-  const volumeScopeKey = `${keys.prefix}volume-scope`
-  const appVolumeLabels = { ...options.labels, [keys.app]: app, [volumeScopeKey]: "app" }
-  yield* Effect.addFinalizer(() =>
-    Teardown.removeInstanceVolumesOrLog(engine, { [keys.instance]: instanceId, [volumeScopeKey]: "instance" })
-  )
+  const volumes = Volumes.make(keys, { app, instanceId, labels, userLabels: options.labels })
+  yield* Effect.addFinalizer(() => Teardown.removeInstanceVolumesOrLog(engine, volumes.ofInstance))
   yield* Effect.addFinalizer(() =>
     Teardown.sweepInstance({ engine, teardown }, { [keys.instance]: instanceId })
   )
@@ -469,119 +465,14 @@ export const make = Effect.fn("Supervisor.make")(function* (options: Options) {
     pulls,
     teardown,
     supervised,
-    volumeName: (source, scope) =>
-      scope === "instance" ? `${app}-${instanceId}-${source}` : scope === "app" ? `${app}_${source}` : source,
-    volumeLabels: (scope) =>
-      scope === "instance" ? { ...labels, [volumeScopeKey]: "instance" } : appVolumeLabels,
+    volumeName: volumes.volumeName,
+    volumeLabels: volumes.volumeLabels,
     stats
   }
 
-  /**
-   * Forks a container's lifecycle into the instance and registers, in the same uninterruptible
-   * step, the finalizer that interrupts it: an interruption in between would leave the
-   * container running until the instance closes.
-   */
-  const forkLifecycle = (
-    spec: ContainerSpec.ContainerSpec,
-    publish: (state: ContainerState.ContainerState) => Effect.Effect<void>,
-    registerInterrupt: (
-      fiber: Fiber.Fiber<ContainerState.ContainerState, RunError>
-    ) => Effect.Effect<void, never, Scope.Scope>
-  ) =>
-    Effect.uninterruptible(
-      FiberSet.run(lifecycles, Effect.scoped(Container.run(instance, spec, publish))).pipe(
-        Effect.tap(registerInterrupt)
-      )
-    )
-
-  const runUnbuffered = (
-    input: ContainerSpec.Input
-  ): Stream.Stream<ContainerState.ContainerState, RunError> =>
-    Stream.callback<ContainerState.ContainerState, RunError>((queue) =>
-      Effect.gen(function* () {
-        const spec = yield* ContainerSpec.validate(input, { labelPrefix: options.labelPrefix })
-        // The consumer went away (take, interrupt, scope close): stop and remove, and wait for it.
-        const fiber = yield* forkLifecycle(
-          spec,
-          (state) => Queue.offer(queue, state).pipe(Effect.asVoid),
-          (fiber) => Effect.addFinalizer(() => Fiber.interrupt(fiber))
-        )
-        const exit = yield* Fiber.await(fiber)
-        if (Exit.isSuccess(exit) || Cause.hasInterruptsOnly(exit.cause)) {
-          yield* Queue.end(queue)
-        } else {
-          yield* Queue.failCause(queue, exit.cause)
-        }
-      })
-    )
-
-  // A slow consumer: stats-only states coalesce, lifecycle states all wait (bounded).
-  const run = (input: ContainerSpec.Input) => StateMailbox.buffered(runUnbuffered(input))
-
-  const stopGroup = Teardown.makeStopGroups()
-
-  const start = Effect.fn("Supervisor.start")(function* (input: ContainerSpec.Input) {
-    const spec = yield* ContainerSpec.validate(input, { labelPrefix: options.labelPrefix })
-    const latest = yield* SubscriptionRef.make(ContainerState.initial(spec.name, spec.image))
-    // The handles of one scope are stopped in parallel, as one group.
-    const group = yield* stopGroup(yield* Effect.scope)
-    const fiber = yield* forkLifecycle(
-      spec,
-      (state) => SubscriptionRef.set(latest, state),
-      (fiber) => Scope.addFinalizer(group, Fiber.interrupt(fiber))
-    )
-
-    // The lifecycle failing (pull, create, ...) before readiness fails `start` with its error.
-    const failed = Fiber.await(fiber).pipe(
-      Effect.flatMap((exit) =>
-        Exit.isFailure(exit) && !Cause.hasInterruptsOnly(exit.cause)
-          ? Effect.failCause(exit.cause)
-          : Effect.never
-      )
-    )
-    const readyState = yield* Effect.raceFirst(Readiness.whenReady(engine, spec, latest), failed).pipe(
-      Effect.catchTag("DockerError", (cause) =>
-        Effect.fail(
-          Readiness.notReady(
-            spec,
-            SubscriptionRef.getUnsafe(latest),
-            `its logs could not be read: ${cause.message}`
-          )
-        )
-      ),
-      Effect.onError(() => Fiber.interrupt(fiber))
-    )
-    const id = readyState.id ?? ""
-    const handle: ContainerHandle = {
-      id,
-      name: Container.containerName(instance, spec.name),
-      state: SubscriptionRef.get(latest),
-      states: SubscriptionRef.changes(latest).pipe(
-        Stream.takeUntil((state) => state.status === "exited"),
-        StateMailbox.buffered
-      ),
-      stop: Fiber.interrupt(fiber),
-      logs: (options) => engine.logs(id, options),
-      port: (containerPort, protocol = "tcp") =>
-        Effect.flatMap(SubscriptionRef.get(latest), (state) => {
-          const target = Address.connectTarget(
-            state,
-            spec.ports ?? [],
-            containerPort,
-            protocol,
-            publishedHost
-          )
-          return target instanceof Address.PortNotPublished ? Effect.fail(target) : Effect.succeed(target)
-        }),
-      await: Fiber.await(fiber).pipe(
-        Effect.flatMap((exit) => {
-          if (Exit.isSuccess(exit)) return Effect.succeed(exit.value)
-          if (Cause.hasInterruptsOnly(exit.cause)) return SubscriptionRef.get(latest)
-          return Effect.failCause(exit.cause)
-        })
-      )
-    }
-    return handle
+  const { run, start } = Lifecycles.make(instance, lifecycles, {
+    labelPrefix: options.labelPrefix,
+    publishedHost
   })
 
   const filterOf = (selector: Selector | undefined): LabelFilter => {
@@ -623,8 +514,8 @@ export const make = Effect.fn("Supervisor.make")(function* (options: Options) {
     const staleNetworks = networks.filter((network) => isStale(network.labels))
     yield* Teardown.removeNetworks(engine, staleNetworks)
     // `app` volumes carry no instance or owner: only an explicit `removeAppVolumes` removes them.
-    const volumes = yield* engine.listVolumes({ labels: { [keys.app]: app, [volumeScopeKey]: "instance" } })
-    const staleVolumes = volumes.filter((volume) => isStale(volume.labels))
+    const instanceScoped = yield* engine.listVolumes({ labels: volumes.instanceScoped })
+    const staleVolumes = instanceScoped.filter((volume) => isStale(volume.labels))
     yield* Teardown.removeVolumes(engine, staleVolumes)
     return {
       containers: staleContainers.length,
@@ -636,12 +527,7 @@ export const make = Effect.fn("Supervisor.make")(function* (options: Options) {
   const removeAppVolumes = Effect.fn("Supervisor.removeAppVolumes")(function* (
     names?: ReadonlyArray<string>
   ) {
-    const volumes = yield* engine.listVolumes({ labels: { [keys.app]: app, [volumeScopeKey]: "app" } })
-    const wanted =
-      names === undefined ? undefined : new Set(names.map((name) => instance.volumeName(name, "app")))
-    const chosen = volumes.filter((volume) => wanted === undefined || wanted.has(volume.name))
-    yield* Teardown.removeVolumes(engine, chosen, Teardown.requestedVolumeRemoval)
-    return chosen.length
+    return yield* Volumes.removeAppVolumes(engine, volumes, names)
   })
 
   yield* Effect.logDebug("supervisor instance ready").pipe(Effect.annotateLogs({ app, instance: instanceId }))

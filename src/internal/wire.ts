@@ -3,24 +3,25 @@
  * may be `null` or absent), decoded with Schema and mapped into the library's own types.
  *
  * Wire schemas name only the fields the library keeps; extra fields are ignored. Stats lines
- * are read by hand (see `readStats`).
+ * are read by hand in `wireStats.ts`, and the create request body is built in `wireCreate.ts`;
+ * both are re-exported from here.
  *
  * @internal
  */
-import { Redacted, Result, Schema } from "effect"
+import { Schema } from "effect"
 import type {
   ContainerInspect,
   ContainerSummary,
-  CreateContainerOptions,
   EngineEvent,
   ImageInspect,
-  MountOptions,
   NetworkInspect,
   PullProgress,
-  StatsSample,
   Version,
   WaitResult
 } from "../DockerEngine.js"
+
+export { toCreateBody } from "./wireCreate.js"
+export { readStats } from "./wireStats.js"
 
 // Docker leaves arrays and maps `null` (Go's nil) as often as it omits them.
 const maybe = <S extends Schema.Top>(schema: S) => Schema.optional(Schema.NullOr(schema))
@@ -224,266 +225,6 @@ export const toWaitResult = (wire: typeof WireWait.Type): WaitResult => {
   return message && message.length > 0
     ? { exitCode: wire.StatusCode, error: message }
     : { exitCode: wire.StatusCode }
-}
-
-const nanos = (ms: number | undefined): number | undefined =>
-  ms === undefined ? undefined : Math.round(ms * 1_000_000)
-
-type PortBindingsBody = Record<string, Array<{ HostIp: string; HostPort: string }>>
-
-/** `HostConfig.PortBindings` of the deprecated `ports` map and of `portBindings`. */
-const toPortBindings = (options: CreateContainerOptions): PortBindingsBody => {
-  const bindings: PortBindingsBody = {}
-  for (const [port, hostPort] of Object.entries(options.ports ?? {})) {
-    bindings[port] = [...(bindings[port] ?? []), { HostIp: "127.0.0.1", HostPort: hostPort ?? "" }]
-  }
-  for (const binding of options.portBindings ?? []) {
-    const key = `${binding.containerPort}/${binding.protocol}`
-    const hostPort = binding.hostPort === undefined || binding.hostPort === 0 ? "" : String(binding.hostPort)
-    bindings[key] = [...(bindings[key] ?? []), { HostIp: binding.hostIp ?? "", HostPort: hostPort }]
-  }
-  return bindings
-}
-
-/** `HostConfig.Mounts`: the Engine API's mount objects. */
-const toMountsBody = (mounts: ReadonlyArray<MountOptions>): ReadonlyArray<Record<string, unknown>> =>
-  mounts.map((mount) => {
-    switch (mount.type) {
-      case "bind":
-        return { Type: "bind", Source: mount.source, Target: mount.target, ReadOnly: mount.readOnly ?? false }
-      case "volume":
-        return {
-          Type: "volume",
-          Source: mount.source ?? "",
-          Target: mount.target,
-          ReadOnly: mount.readOnly ?? false
-        }
-      default:
-        return {
-          Type: "tmpfs",
-          Target: mount.target,
-          ReadOnly: mount.readOnly ?? false,
-          TmpfsOptions:
-            mount.sizeBytes === undefined && mount.mode === undefined
-              ? undefined
-              : { SizeBytes: mount.sizeBytes, Mode: mount.mode }
-        }
-    }
-  })
-
-const isPlainObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === "object" && value !== null && !Array.isArray(value)
-
-/** The raw options merged last: top-level keys replace, `HostConfig` and `Labels` keys one by one. */
-const mergeRaw = (body: Record<string, unknown>, raw: Readonly<Record<string, unknown>> | undefined) => {
-  if (raw === undefined) return body
-  const merged: Record<string, unknown> = { ...body, ...raw }
-  for (const key of ["HostConfig", "Labels"]) {
-    const own = body[key]
-    const given = raw[key]
-    if (isPlainObject(own) && isPlainObject(given)) merged[key] = { ...own, ...given }
-  }
-  return merged
-}
-
-/** The body of `POST /containers/create`; `undefined` fields are dropped by JSON. */
-export const toCreateBody = (options: CreateContainerOptions): Record<string, unknown> => {
-  const portBindings = toPortBindings(options)
-  const exposed = [...new Set([...Object.keys(portBindings), ...(options.exposedPorts ?? [])])]
-  const networkMode = options.networkMode
-  return mergeRaw(
-    {
-      Image: options.image,
-      Cmd: options.cmd,
-      Entrypoint: options.entrypoint,
-      Env:
-        options.env === undefined
-          ? undefined
-          : Object.entries(options.env).map(
-              ([key, value]) => `${key}=${typeof value === "string" ? value : Redacted.value(value)}`
-            ),
-      Labels: options.labels,
-      WorkingDir: options.workingDir,
-      User: options.user,
-      Tty: options.tty ?? false,
-      Healthcheck:
-        options.healthcheck === undefined
-          ? undefined
-          : {
-              Test: options.healthcheck.test,
-              Interval: nanos(options.healthcheck.intervalMs),
-              Timeout: nanos(options.healthcheck.timeoutMs),
-              Retries: options.healthcheck.retries,
-              StartPeriod: nanos(options.healthcheck.startPeriodMs)
-            },
-      StopSignal: options.stopSignal,
-      StopTimeout: options.stopTimeout,
-      ExposedPorts: exposed.length > 0 ? Object.fromEntries(exposed.map((port) => [port, {}])) : undefined,
-      Hostname: options.hostname,
-      HostConfig: {
-        Memory: options.memory,
-        NanoCpus: options.nanoCpus,
-        NetworkMode: networkMode,
-        RestartPolicy:
-          options.restartPolicy === undefined
-            ? undefined
-            : {
-                Name: options.restartPolicy.name,
-                MaximumRetryCount: options.restartPolicy.maximumRetryCount
-              },
-        AutoRemove: options.autoRemove,
-        Init: options.init,
-        PortBindings: Object.keys(portBindings).length > 0 ? portBindings : undefined,
-        Mounts:
-          options.mounts === undefined || options.mounts.length === 0
-            ? undefined
-            : toMountsBody(options.mounts),
-        ExtraHosts: options.extraHosts,
-        CapAdd: options.capAdd,
-        CapDrop: options.capDrop,
-        ReadonlyRootfs: options.readonlyRootfs,
-        ShmSize: options.shmSize,
-        Privileged: options.privileged
-      },
-      NetworkingConfig:
-        networkMode !== undefined && options.networkAliases !== undefined
-          ? { EndpointsConfig: { [networkMode]: { Aliases: options.networkAliases } } }
-          : undefined
-    },
-    options.raw
-  )
-}
-
-// ---------------------------------------------------------------------------------------------
-// Stats
-// ---------------------------------------------------------------------------------------------
-
-// Read by hand, not with a Schema: a stats line arrives every second per container for as long
-// as it runs, and measured on the real engine (`npm run bench`) a Schema decode of it costs the
-// supervisor more CPU than `JSON.parse` does. The checks are the same: every field the library
-// keeps has its type checked, absent or `null` where Docker may leave it so, extra fields ignored.
-
-type Mutable<T> = { -readonly [K in keyof T]: T[K] }
-
-/** A stats line whose fields do not have the types Docker gives them. */
-class StatsMismatch {
-  constructor(readonly message: string) {}
-  toString() {
-    return this.message
-  }
-}
-
-// A field is named by its parent and its own path, joined only when it is wrong: building
-// the names of a good sample's fields would cost on every line.
-const mismatch = (parent: string, field: string, expected: string, value: unknown): never => {
-  throw new StatsMismatch(
-    `${parent === "" ? field : `${parent}.${field}`}: expected ${expected}, got ${JSON.stringify(value)}`
-  )
-}
-
-const optionalObject = (
-  value: unknown,
-  parent: string,
-  field: string
-): Readonly<Record<string, unknown>> | undefined => {
-  if (value === undefined || value === null) return undefined
-  if (typeof value === "object" && !Array.isArray(value)) return value as Readonly<Record<string, unknown>>
-  return mismatch(parent, field, "an object", value)
-}
-
-const optionalNumber = (value: unknown, parent: string, field: string): number | undefined => {
-  if (value === undefined || value === null) return undefined
-  return typeof value === "number" ? value : mismatch(parent, field, "a number", value)
-}
-
-const optionalNumbers = (
-  value: unknown,
-  parent: string,
-  field: string
-): ReadonlyArray<number> | undefined => {
-  if (value === undefined || value === null) return undefined
-  if (Array.isArray(value) && value.every((item) => typeof item === "number")) return value
-  return mismatch(parent, field, "an array of numbers", value)
-}
-
-// Optional parts are assigned, not spread in: spreads cost more than the rest of the sample.
-const readCpu = (value: unknown, parent: "cpu_stats" | "precpu_stats"): StatsSample["cpu"] => {
-  const wire = optionalObject(value, "", parent)
-  const usage = optionalObject(wire?.cpu_usage, parent, "cpu_usage")
-  const cpu: Mutable<StatsSample["cpu"]> = {
-    totalUsage: optionalNumber(usage?.total_usage, parent, "cpu_usage.total_usage") ?? 0
-  }
-  const percpu = optionalNumbers(usage?.percpu_usage, parent, "cpu_usage.percpu_usage")
-  if (percpu !== undefined) cpu.percpuUsage = percpu
-  const system = optionalNumber(wire?.system_cpu_usage, parent, "system_cpu_usage")
-  if (system !== undefined) cpu.systemUsage = system
-  const online = optionalNumber(wire?.online_cpus, parent, "online_cpus")
-  if (online !== undefined) cpu.onlineCpus = online
-  return cpu
-}
-
-const readMemory = (value: unknown): StatsSample["memory"] => {
-  const memory: Mutable<StatsSample["memory"]> = {}
-  const wire = optionalObject(value, "", "memory_stats")
-  if (wire === undefined) return memory
-  const usage = optionalNumber(wire.usage, "memory_stats", "usage")
-  if (usage !== undefined) memory.usage = usage
-  const limit = optionalNumber(wire.limit, "memory_stats", "limit")
-  if (limit !== undefined) memory.limit = limit
-  const stats = optionalObject(wire.stats, "memory_stats", "stats")
-  const totalInactiveFile = optionalNumber(
-    stats?.total_inactive_file,
-    "memory_stats",
-    "stats.total_inactive_file"
-  )
-  if (totalInactiveFile !== undefined) memory.totalInactiveFile = totalInactiveFile
-  const inactiveFile = optionalNumber(stats?.inactive_file, "memory_stats", "stats.inactive_file")
-  if (inactiveFile !== undefined) memory.inactiveFile = inactiveFile
-  return memory
-}
-
-const readNetworks = (value: unknown): StatsSample["networks"] => {
-  const wire = optionalObject(value, "", "networks")
-  if (wire === undefined) return undefined
-  const networks: Record<string, { readonly rxBytes: number; readonly txBytes: number }> = {}
-  for (const name of Object.keys(wire)) {
-    const network =
-      optionalObject(wire[name], "networks", name) ?? mismatch("networks", name, "an object", null)
-    const { rx_bytes: rxBytes, tx_bytes: txBytes } = network
-    if (typeof rxBytes !== "number") return mismatch("networks", `${name}.rx_bytes`, "a number", rxBytes)
-    if (typeof txBytes !== "number") return mismatch("networks", `${name}.tx_bytes`, "a number", txBytes)
-    networks[name] = { rxBytes, txBytes }
-  }
-  return networks
-}
-
-/**
- * One parsed line of `GET /containers/{id}/stats` as a sample; fails with the path of the
- * first field whose type is not Docker's.
- */
-export const readStats = (json: unknown): Result.Result<StatsSample, StatsMismatch> => {
-  try {
-    const wire = optionalObject(json, "", "stats") ?? mismatch("", "stats", "an object", json)
-    if (typeof wire.read !== "string") return mismatch("", "read", "a string", wire.read)
-    const sample: Mutable<StatsSample> = {
-      read: wire.read,
-      cpu: readCpu(wire.cpu_stats, "cpu_stats"),
-      precpu: readCpu(wire.precpu_stats, "precpu_stats"),
-      memory: readMemory(wire.memory_stats)
-    }
-    const networks = readNetworks(wire.networks)
-    if (networks !== undefined) sample.networks = networks
-    const pids = optionalNumber(
-      optionalObject(wire.pids_stats, "", "pids_stats")?.current,
-      "pids_stats",
-      "current"
-    )
-    if (pids !== undefined) sample.pids = pids
-    return Result.succeed(sample)
-  } catch (cause) {
-    if (cause instanceof StatsMismatch) return Result.fail(cause)
-    throw cause
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
