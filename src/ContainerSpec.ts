@@ -117,7 +117,12 @@ export const Healthcheck = Schema.Struct({
   interval: Schema.optional(DurationInput),
   timeout: Schema.optional(DurationInput),
   retries: Schema.optional(NonNegativeInt),
-  startPeriod: Schema.optional(DurationInput)
+  startPeriod: Schema.optional(DurationInput),
+  /**
+   * Between checks during `startPeriod` (Engine API 1.44+, Docker 25; an older engine ignores
+   * it and checks at `interval`).
+   */
+  startInterval: Schema.optional(DurationInput)
 })
 /** @since 0.1.0 */
 export type Healthcheck = typeof Healthcheck.Type

@@ -53,6 +53,8 @@ import type * as ContainerState from "./ContainerState.js"
 import {
   type ContainerSummary,
   DockerEngine,
+  type ExecOptions,
+  type ExecResult,
   type LabelFilter,
   type LogLine,
   type LogsOptions
@@ -317,6 +319,19 @@ export interface ContainerHandle {
     containerPort: number,
     protocol?: "tcp" | "udp"
   ) => Effect.Effect<{ readonly host: string; readonly port: number }, PortNotPublished>
+  /**
+   * Runs a command in the running container (`docker exec`): its exit code, stdout and stderr.
+   * Interrupting it closes the stream; the command itself goes on in the container.
+   *
+   * @example
+   * ```ts
+   * const { exitCode, stdout } = yield* handle.exec(["psql", "-U", "postgres", "-c", "select 1"])
+   * ```
+   */
+  readonly exec: (
+    command: ReadonlyArray<string>,
+    options?: ExecOptions
+  ) => Effect.Effect<ExecResult, DockerError>
 }
 
 /**

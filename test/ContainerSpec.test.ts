@@ -286,7 +286,8 @@ describe("ContainerSpec.toCreateOptions", () => {
         healthcheck: {
           test: ["CMD-SHELL", "test -f /ready"],
           interval: "1 second",
-          startPeriod: "250 millis"
+          startPeriod: "250 millis",
+          startInterval: "100 millis"
         },
         resources: { memoryBytes: 64 * 1024 * 1024, cpus: 1.5 },
         network: { aliases: ["frontend", "web"] },
@@ -306,7 +307,8 @@ describe("ContainerSpec.toCreateOptions", () => {
       assert.deepStrictEqual(options.healthcheck, {
         test: ["CMD-SHELL", "test -f /ready"],
         intervalMs: 1000,
-        startPeriodMs: 250
+        startPeriodMs: 250,
+        startIntervalMs: 100
       })
       assert.strictEqual(options.memory, 64 * 1024 * 1024)
       assert.strictEqual(options.nanoCpus, 1_500_000_000)

@@ -184,3 +184,29 @@ describe("Supervisor: reaching containers (MemoryEngine)", () => {
     }).pipe(Effect.scoped, Effect.provide(memoryLayer))
   )
 })
+
+describe("Supervisor: handle.exec (MemoryEngine)", () => {
+  it.effect("runs a command in the started container: its exit code and both streams", () =>
+    Effect.gen(function* () {
+      const memory = yield* MemoryEngine.MemoryEngine
+      yield* memory.script({ container: nameOf("db") }, [
+        {
+          exec: (command) =>
+            command[0] === "pg_isready"
+              ? { exitCode: 2, stdout: "no response\n", stderr: "pg_isready: timeout\n" }
+              : undefined
+        }
+      ])
+      const supervisor = yield* makeSupervisor
+      const handle = yield* supervisor.start({ name: "db", image })
+      const answer = yield* handle.exec(["pg_isready", "-h", "localhost"])
+      assert.deepStrictEqual(answer, {
+        exitCode: 2,
+        stdout: "no response\n",
+        stderr: "pg_isready: timeout\n"
+      })
+      // A command the container does not have: Docker's 126, not an error.
+      assert.strictEqual((yield* handle.exec(["missing"])).exitCode, 126)
+    }).pipe(Effect.scoped, Effect.provide(memoryLayer))
+  )
+})

@@ -52,7 +52,8 @@ export const toSpecInput = (service: Fleet.Service, replica: string = service.na
             ...(healthcheck.interval === undefined ? {} : { interval: healthcheck.interval }),
             ...(healthcheck.timeout === undefined ? {} : { timeout: healthcheck.timeout }),
             ...(healthcheck.retries === undefined ? {} : { retries: healthcheck.retries }),
-            ...(healthcheck.startPeriod === undefined ? {} : { startPeriod: healthcheck.startPeriod })
+            ...(healthcheck.startPeriod === undefined ? {} : { startPeriod: healthcheck.startPeriod }),
+            ...(healthcheck.startInterval === undefined ? {} : { startInterval: healthcheck.startInterval })
           }
         }),
     ...(service.memLimit === undefined && service.cpus === undefined

@@ -123,6 +123,7 @@ const makeHandle = (
   ),
   stop: Fiber.interrupt(fiber),
   logs: (options) => instance.engine.logs(id, options),
+  exec: (command, options) => instance.engine.exec(id, command, options),
   port: (containerPort, protocol = "tcp") =>
     Effect.flatMap(SubscriptionRef.get(latest), (state) => {
       const target = Address.connectTarget(state, spec.ports ?? [], containerPort, protocol, publishedHost)

@@ -96,7 +96,8 @@ export const toCreateBody = (options: CreateContainerOptions): Record<string, un
               Interval: nanos(options.healthcheck.intervalMs),
               Timeout: nanos(options.healthcheck.timeoutMs),
               Retries: options.healthcheck.retries,
-              StartPeriod: nanos(options.healthcheck.startPeriodMs)
+              StartPeriod: nanos(options.healthcheck.startPeriodMs),
+              StartInterval: nanos(options.healthcheck.startIntervalMs)
             },
       StopSignal: options.stopSignal,
       StopTimeout: options.stopTimeout,

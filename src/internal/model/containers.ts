@@ -234,6 +234,8 @@ export interface HealthcheckOptions {
   readonly timeoutMs?: number
   readonly retries?: number
   readonly startPeriodMs?: number
+  /** API 1.44+: between checks during the start period. */
+  readonly startIntervalMs?: number
 }
 
 /**

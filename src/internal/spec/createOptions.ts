@@ -135,7 +135,8 @@ export const toCreateOptions = (
             ...defined("intervalMs", millis(healthcheck.interval)),
             ...defined("timeoutMs", millis(healthcheck.timeout)),
             ...defined("retries", healthcheck.retries),
-            ...defined("startPeriodMs", millis(healthcheck.startPeriod))
+            ...defined("startPeriodMs", millis(healthcheck.startPeriod)),
+            ...defined("startIntervalMs", millis(healthcheck.startInterval))
           }
     )
   }
