@@ -26,7 +26,7 @@ import * as Transitions from "./containerState.js"
 import type * as PullProgress from "./pullProgress.js"
 import * as Stats from "./stats.js"
 import { CopyError, CreateError, PullError, StartError, WaitError } from "./supervisorErrors.js"
-import type { InstanceEvents } from "./supervisorEvents.js"
+import type { InstanceEvents, Notice } from "./supervisorEvents.js"
 import type { Pulls } from "./supervisorPulls.js"
 import * as Teardown from "./teardown.js"
 
@@ -189,14 +189,29 @@ const runUntilFinalExit = (
         .pipe(Effect.mapError((cause) => new CopyError({ ...fields, cause })))
     }
 
+    // After the events stream was down: what the engine says now, for what it did meanwhile.
+    const resync = engine.inspectContainer(id).pipe(
+      Effect.flatMap((inspect) =>
+        update((state) =>
+          state.status === "running" && inspect.state.running
+            ? Transitions.health(state, toHealth(inspect.state.health?.status))
+            : state
+        )
+      ),
+      Effect.catchTag("DockerError", (error) =>
+        Effect.logDebug("could not re-inspect the container after a reconnect", error.message)
+      )
+    )
+    const onNotice = (notice: Notice): Effect.Effect<void> => {
+      if (notice === "reconnected") return resync
+      const health = healthOf(notice)
+      return health === undefined ? Effect.void : update((state) => Transitions.health(state, health))
+    }
+
     // While a run lasts: health changes from the shared events, and stats. Each source applies
     // its own updates (not one `Stream.merge`): a stats sample arrives every second for as long
     // as the container runs, and a merge would hand each one to a third fiber.
-    const healthChanges = events.pipe(
-      Stream.map(healthOf),
-      Stream.filter((health) => health !== undefined),
-      Stream.runForEach((health) => update((state) => Transitions.health(state, health)))
-    )
+    const healthChanges = events.pipe(Stream.runForEach(onNotice))
     const statsChanges = engine.stats(id).pipe(
       Stream.mapAccum(
         () => Stats.initialWindow(spec.statsInterface),
