@@ -196,3 +196,43 @@ describe("Supervisor after an events outage", () => {
       }).pipe(Effect.scoped, Effect.provide(memoryLayer))
   )
 })
+
+describe("Supervisor when the events reconnect gives up", () => {
+  const memoryLayer = MemoryEngine.layer({ images: ["busybox:latest"] })
+
+  it.effect(
+    "every lifecycle of the instance fails with a WaitError naming the events stream, and so does a new one",
+    () =>
+      Effect.gen(function* () {
+        const memory = yield* MemoryEngine.MemoryEngine
+        const supervisor = yield* Supervisor.make({
+          app: "unit",
+          instanceId: "i1",
+          eventsReconnect: Schedule.spaced("1 second").pipe(Schedule.upTo({ times: 2 }))
+        })
+        const runs = yield* Effect.forEach(["a", "b"], (name) =>
+          supervisor
+            .run({ name, image: "busybox:latest" })
+            .pipe(Stream.runDrain, Effect.flip, Effect.forkChild)
+        )
+        yield* TestClock.adjust("10 millis")
+        yield* memory.failNext("events", "Unavailable", { times: 10 })
+        yield* memory.dropEvents()
+        for (let second = 0; second < 4; second++) yield* TestClock.adjust("1 second")
+        const errors = yield* Effect.forEach(runs, (fiber) => Fiber.join(fiber))
+        for (const error of errors) {
+          assert.strictEqual(error._tag, "WaitError")
+          if (error._tag === "WaitError") assert.strictEqual(error.cause.operation, "events")
+        }
+        const later = yield* supervisor
+          .run({ name: "c", image: "busybox:latest" })
+          .pipe(Stream.runDrain, Effect.flip)
+        assert.strictEqual(later._tag, "WaitError")
+        // Nothing is left running: the failed lifecycles removed their containers.
+        assert.deepStrictEqual(
+          (yield* memory.containers).map((c) => c.name),
+          []
+        )
+      }).pipe(Effect.scoped, Effect.provide(memoryLayer))
+  )
+})

@@ -153,7 +153,12 @@ export const run = (
           }
         })
     )
-    return yield* runUntilFinalExit(instance, spec, id, current, update).pipe(
+    // Without the events stream health would freeze unseen: once it is lost for good, the
+    // lifecycle fails (and its container is removed) rather than go on blind.
+    const eventsLost = instance.events.lost.pipe(
+      Effect.mapError((cause) => new WaitError({ ...fields, containerId: id, cause }))
+    )
+    return yield* Effect.raceFirst(runUntilFinalExit(instance, spec, id, current, update), eventsLost).pipe(
       Effect.annotateLogs({ container: Teardown.shortId(id) }),
       Effect.withSpan("Supervisor.container", {
         attributes: { container: Teardown.shortId(id), component: spec.name }
