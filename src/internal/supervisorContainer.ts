@@ -21,6 +21,7 @@ import {
 import * as ContainerSpec from "../ContainerSpec.js"
 import * as ContainerState from "../ContainerState.js"
 import type { DockerEngineShape, EngineEvent } from "../DockerEngine.js"
+import type { DockerError } from "../DockerError.js"
 import * as RestartPolicy from "../RestartPolicy.js"
 import * as Transitions from "./containerState.js"
 import type * as PullProgress from "./pullProgress.js"
@@ -84,6 +85,9 @@ const healthOf = (event: EngineEvent): ContainerState.Health | undefined => {
   if (!event.action.startsWith("health_status")) return undefined
   return toHealth(event.action.slice(event.action.indexOf(":") + 1).trim())
 }
+
+/** The engine is away (restarting, unreachable, too slow), not refusing: worth another try. */
+const isOutage = (error: DockerError): boolean => error.reason === "Unavailable" || error.reason === "Timeout"
 
 interface RunExit {
   readonly exitCode: number
@@ -231,6 +235,38 @@ const runUntilFinalExit = (
     )
     const observe = Effect.all([healthChanges, statsChanges], { concurrency: 2, discard: true })
 
+    // An engine restart or a proxy hiccup must not end the lifecycle: a wait that fails for an
+    // outage is retried with the instance's backoff, and after one the engine is asked first
+    // whether the container still runs (wait again), exited (its exit) or is gone (NotFound).
+    const outage = yield* Ref.make(false)
+    const waitAttempt = Effect.gen(function* () {
+      if (yield* Ref.get(outage)) {
+        const inspect = yield* engine.inspectContainer(id)
+        if (!inspect.state.running) {
+          return inspect.state.error.length > 0
+            ? { exitCode: inspect.state.exitCode, error: inspect.state.error }
+            : { exitCode: inspect.state.exitCode }
+        }
+      }
+      // `not-running` answers at once when the container already exited; `next-exit` would hang.
+      return yield* engine.waitContainer(id, { condition: "not-running" })
+    }).pipe(
+      Effect.tapError((error) =>
+        isOutage(error)
+          ? Ref.set(outage, true).pipe(
+              Effect.andThen(
+                Effect.logWarning("waiting for the container's exit failed; retrying", error.message)
+              )
+            )
+          : Effect.void
+      )
+    )
+    const waitForExit = waitAttempt.pipe(
+      Effect.retry({ schedule: instance.events.backoff, while: isOutage }),
+      Effect.tap(() => Ref.set(outage, false)),
+      Effect.mapError((cause) => new WaitError({ ...fields, cause }))
+    )
+
     // `previousExit` (ms): when the last run ended, so this run's output can be told from earlier runs'.
     const runOnce = (previousExit: number | undefined): Effect.Effect<RunExit, StartError | WaitError> =>
       Effect.scoped(
@@ -249,10 +285,7 @@ const runUntilFinalExit = (
           yield* Metric.modify(containersRunning, 1)
           yield* Effect.addFinalizer(() => Metric.modify(containersRunning, -1))
           yield* Effect.forkScoped(observe)
-          // `not-running` answers at once when the container already exited; `next-exit` would hang.
-          const waited = yield* engine
-            .waitContainer(id, { condition: "not-running" })
-            .pipe(Effect.mapError((cause) => new WaitError({ ...fields, cause })))
+          const waited = yield* waitForExit
           // Only this run's output: the container is reused across restarts and its log keeps every
           // run. Not `since` this run's start: a fast process writes before the engine records StartedAt.
           const lastRunLines = engine
