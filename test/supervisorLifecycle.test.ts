@@ -96,3 +96,61 @@ describe("waiting for the exit through an engine outage", () => {
     }).pipe(Effect.scoped, Effect.provide(memoryLayer))
   )
 })
+
+describe("how a run ended, as the engine tells it", () => {
+  it.effect("an OOM kill: the exited state says oomKilled, and its error says so", () =>
+    Effect.gen(function* () {
+      const memory = yield* MemoryEngine.MemoryEngine
+      yield* memory.script(
+        { container: nameOf("hog") },
+        { exit: { after: "1 second", code: 137, oomKilled: true } }
+      )
+      const supervisor = yield* makeSupervisor
+      const run = yield* collect(supervisor.run({ name: "hog", image }))
+      yield* advance(1_500)
+      const last = (yield* Fiber.join(run)).at(-1)
+      assert.strictEqual(last?.status, "exited")
+      assert.strictEqual(last?.exitCode, 137)
+      assert.strictEqual(last?.oomKilled, true)
+      assert.include(last?.error ?? "", "out of memory")
+    }).pipe(Effect.scoped, Effect.provide(memoryLayer))
+  )
+
+  it.effect("a clean exit is not oomKilled and has no error", () =>
+    Effect.gen(function* () {
+      const memory = yield* MemoryEngine.MemoryEngine
+      yield* memory.script({ container: nameOf("job") }, { exit: { after: "1 second", code: 0 } })
+      const supervisor = yield* makeSupervisor
+      const run = yield* collect(supervisor.run({ name: "job", image }))
+      yield* advance(1_500)
+      const last = (yield* Fiber.join(run)).at(-1)
+      assert.strictEqual(last?.oomKilled, false)
+      assert.strictEqual(last?.error, undefined)
+    }).pipe(Effect.scoped, Effect.provide(memoryLayer))
+  )
+
+  it.effect("the engine's error text (State.Error, the wait's error) is in the exited state's error", () =>
+    Effect.gen(function* () {
+      const memory = yield* MemoryEngine.MemoryEngine
+      yield* memory.script(
+        { container: nameOf("job") },
+        { exit: { after: "1 second", code: 128, error: "failed to mount /data: permission denied" } }
+      )
+      const engine = yield* DockerEngine
+      const supervisor = yield* makeSupervisor
+      const run = yield* collect(supervisor.run({ name: "job", image }))
+      yield* TestClock.adjust("100 millis")
+      const waited = yield* engine
+        .waitContainer(nameOf("job"), { condition: "not-running" })
+        .pipe(Effect.forkChild)
+      yield* advance(1_500)
+      assert.deepStrictEqual(yield* Fiber.join(waited), {
+        exitCode: 128,
+        error: "failed to mount /data: permission denied"
+      })
+      const last = (yield* Fiber.join(run)).at(-1)
+      assert.strictEqual(last?.exitCode, 128)
+      assert.include(last?.error ?? "", "failed to mount /data: permission denied")
+    }).pipe(Effect.scoped, Effect.provide(memoryLayer))
+  )
+})

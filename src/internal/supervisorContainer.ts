@@ -91,6 +91,9 @@ const isOutage = (error: DockerError): boolean => error.reason === "Unavailable"
 
 interface RunExit {
   readonly exitCode: number
+  /** The engine's error for the exit (the wait's, else `State.Error`). */
+  readonly error: string | undefined
+  readonly oomKilled: boolean
   /** Milliseconds since the epoch. */
   readonly finishedAt: number
   readonly ranFor: Duration.Duration
@@ -307,8 +310,13 @@ const runUntilFinalExit = (
           const finishedAt =
             (Option.isSome(finished) ? epochMillis(finished.value.state.finishedAt) : undefined) ??
             (yield* Clock.currentTimeMillis)
+          const engineState = Option.isSome(finished) ? finished.value.state : undefined
+          const stateError = engineState?.error
           return {
             exitCode: waited.exitCode,
+            error:
+              waited.error ?? (stateError !== undefined && stateError.length > 0 ? stateError : undefined),
+            oomKilled: engineState?.oomKilled === true,
             finishedAt,
             ranFor: Duration.millis(Math.max(0, finishedAt - startedAt.getTime())),
             lastLogLines: Array.from(lastLogLines)
@@ -339,7 +347,12 @@ const runUntilFinalExit = (
           Effect.annotateLogs({ exitCode: exit.exitCode, restartCount })
         )
         yield* update((state) =>
-          Transitions.exited(state, { exitCode: exit.exitCode, lastLogLines: exit.lastLogLines })
+          Transitions.exited(state, {
+            exitCode: exit.exitCode,
+            error: exit.error,
+            oomKilled: exit.oomKilled,
+            lastLogLines: exit.lastLogLines
+          })
         )
         return yield* Ref.get(current)
       }

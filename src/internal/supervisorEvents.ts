@@ -70,7 +70,7 @@ export const defaultReconnect: Schedule.Schedule<unknown, DockerError> = Schedul
  *
  * @internal
  */
-export const actions: ReadonlyArray<string> = ["start", "die", "oom", "destroy", "health_status"]
+export const actions: ReadonlyArray<string> = ["start", "health_status"]
 
 /** How far before the latest event seen a resume starts: wider than any reordering. */
 const resumeWindow = 5_000_000_000n

@@ -12,7 +12,15 @@ import { containerAttributes, emit } from "./events.js"
 import { guard } from "./faults.js"
 import { containerInspect, containerSummary } from "./inspect.js"
 import { connectSync } from "./networks.js"
-import { exitAfter, gracefulExitCode, processOf, removeSync, resolveScript, signalSync } from "./processes.js"
+import {
+  exitAfter,
+  gracefulExitCode,
+  processOf,
+  removeSync,
+  resolveScript,
+  signalSync,
+  waitResultOf
+} from "./processes.js"
 import {
   type ContainerRecord,
   defaultDirectories,
@@ -96,6 +104,7 @@ export const containerOperations = (
           removed: false,
           exitCode: 0,
           oomKilled: false,
+          error: "",
           startedMs: undefined,
           finishedMs: undefined,
           pid: 0,
@@ -151,6 +160,7 @@ export const containerOperations = (
         c.status = "running"
         c.exitCode = 0
         c.oomKilled = false
+        c.error = ""
         c.startedMs = nowMs
         c.lastSampleMs = nowMs
         c.cpuTotal = 20_000_000
@@ -296,7 +306,7 @@ export const containerOperations = (
       Effect.gen(function* () {
         const c = yield* findContainer(store, "waitContainer", ref)
         const condition = waitOptions?.condition ?? "next-exit"
-        if (condition === "not-running" && c.status !== "running") return { exitCode: c.exitCode }
+        if (condition === "not-running" && c.status !== "running") return waitResultOf(c)
         const waiter: Waiter = { condition, deferred: Deferred.makeUnsafe<WaitResult>() }
         c.waiters.add(waiter)
         return yield* Deferred.await(waiter.deferred).pipe(

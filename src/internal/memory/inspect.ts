@@ -31,7 +31,7 @@ export const containerInspect = (store: Store, c: ContainerRecord): ContainerIns
       oomKilled: c.oomKilled,
       pid: c.pid,
       exitCode: c.exitCode,
-      error: "",
+      error: c.error,
       startedAt: iso(c.startedMs),
       finishedAt: iso(c.finishedMs),
       ...(c.health !== undefined ? { health: { ...c.health } } : {})

@@ -6,6 +6,7 @@
  * @internal
  */
 import { Clock, Deferred, Effect } from "effect"
+import type { WaitResult } from "../../DockerModel.js"
 import type { Script, ScriptInput } from "../../MemoryEngine.js"
 import { containerAttributes, emit } from "./events.js"
 import { endFollowers, writeLogSync } from "./logs.js"
@@ -39,10 +40,14 @@ export const setHealthSync = (store: Store, c: ContainerRecord, status: string, 
   }
 }
 
+/** What a wait answers: the exit code, and the engine's error when there is one. */
+export const waitResultOf = (c: ContainerRecord): WaitResult =>
+  c.error.length > 0 ? { exitCode: c.exitCode, error: c.error } : { exitCode: c.exitCode }
+
 const resolveWaiters = (c: ContainerRecord, conditions: ReadonlyArray<Waiter["condition"]>) => {
   for (const waiter of c.waiters) {
     if (conditions.includes(waiter.condition)) {
-      Deferred.doneUnsafe(waiter.deferred, Effect.succeed({ exitCode: c.exitCode }))
+      Deferred.doneUnsafe(waiter.deferred, Effect.succeed(waitResultOf(c)))
       c.waiters.delete(waiter)
     }
   }
@@ -63,14 +68,17 @@ export const exitSync = (
   c: ContainerRecord,
   code: number,
   nowNanos: bigint,
-  oomKilled = false
+  oomKilled = false,
+  error = ""
 ) => {
   if (c.status !== "running") return
   c.status = "exited"
   c.exitCode = code
   c.oomKilled = oomKilled
+  c.error = error
   c.finishedMs = nanosToMillis(nowNanos)
   c.pid = 0
+  if (oomKilled) emit(store, nowNanos, "container", "oom", c.id, containerAttributes(c))
   emit(store, nowNanos, "container", "die", c.id, containerAttributes(c, { exitCode: String(code) }))
   for (const [networkId, attachment] of c.networks) {
     const network = store.networks.get(networkId)
@@ -148,7 +156,7 @@ export const processOf = (store: Store, c: ContainerRecord, run: number, script:
   if (exit !== undefined) {
     actions.push({
       at: millis(exit.after),
-      act: (now) => exitSync(store, c, exit.code, now, exit.oomKilled === true)
+      act: (now) => exitSync(store, c, exit.code, now, exit.oomKilled === true, exit.error ?? "")
     })
   }
   // Stable: at equal times logs and health come before the exit.

@@ -90,6 +90,8 @@ export interface ContainerRecord {
   removed: boolean
   exitCode: number
   oomKilled: boolean
+  /** The engine's error for the last exit (`State.Error`), "" when none. */
+  error: string
   startedMs: number | undefined
   finishedMs: number | undefined
   pid: number
