@@ -154,3 +154,75 @@ describe("how a run ended, as the engine tells it", () => {
     }).pipe(Effect.scoped, Effect.provide(memoryLayer))
   )
 })
+
+describe("restarts made by the engine's restart policy (engineRestartPolicy)", () => {
+  const statusesOf = (states: ReadonlyArray<ContainerState.ContainerState>) =>
+    states
+      .filter((state, index) => index === 0 || state.status !== states[index - 1]?.status)
+      .filter((state) => state.status !== "pulling" && state.status !== "created")
+      .map((state) => `${state.status}:${state.restartCount}`)
+
+  it.effect("appear as restarting → running with the engine's RestartCount, never as exited", () =>
+    Effect.gen(function* () {
+      const memory = yield* MemoryEngine.MemoryEngine
+      yield* memory.script({ container: nameOf("web") }, [
+        { exit: { after: "1 second", code: 1 } },
+        { exit: { after: "1 second", code: 1 } },
+        {}
+      ])
+      const states: Array<ContainerState.ContainerState> = []
+      const supervisor = yield* makeSupervisor
+      yield* supervisor.run({ name: "web", image, engineRestartPolicy: "always" }).pipe(
+        Stream.runForEach((state) => Effect.sync(() => states.push(state))),
+        Effect.forkChild
+      )
+      yield* advance(5_000)
+      assert.deepStrictEqual(statusesOf(states), [
+        "running:0",
+        "restarting:1",
+        "running:1",
+        "restarting:2",
+        "running:2"
+      ])
+      const restarting = states.find((state) => state.status === "restarting")
+      assert.strictEqual(restarting?.exitCode, 1)
+      const [inspect] = yield* memory.containers
+      assert.strictEqual(inspect?.state.running, true)
+      assert.strictEqual(inspect?.restartCount, 2)
+      const starts = (yield* memory.calls).filter((call) => call.operation === "startContainer")
+      assert.strictEqual(starts.length, 1, "the engine restarted it, not the supervisor")
+    }).pipe(Effect.scoped, Effect.provide(memoryLayer))
+  )
+
+  it.effect("end in exited when the engine gives up (on-failure after a clean exit)", () =>
+    Effect.gen(function* () {
+      const memory = yield* MemoryEngine.MemoryEngine
+      yield* memory.script({ container: nameOf("job") }, [
+        { exit: { after: "1 second", code: 1 } },
+        { exit: { after: "1 second", code: 0 } }
+      ])
+      const supervisor = yield* makeSupervisor
+      const run = yield* collect(supervisor.run({ name: "job", image, engineRestartPolicy: "on-failure" }))
+      yield* advance(3_000)
+      const states = yield* Fiber.join(run)
+      assert.deepStrictEqual(statusesOf(states), ["running:0", "restarting:1", "running:1", "exited:1"])
+      assert.strictEqual(states.at(-1)?.exitCode, 0)
+    }).pipe(Effect.scoped, Effect.provide(memoryLayer))
+  )
+
+  it.effect("end in exited when the container is stopped (unless-stopped does not restart it)", () =>
+    Effect.gen(function* () {
+      const engine = yield* DockerEngine
+      const supervisor = yield* makeSupervisor
+      const run = yield* collect(
+        supervisor.run({ name: "web", image, engineRestartPolicy: "unless-stopped" })
+      )
+      yield* advance(500)
+      yield* engine.stopContainer(nameOf("web"))
+      yield* advance(1_000)
+      const states = yield* Fiber.join(run)
+      assert.deepStrictEqual(statusesOf(states), ["running:0", "exited:0"])
+      assert.strictEqual(states.at(-1)?.exitCode, 143)
+    }).pipe(Effect.scoped, Effect.provide(memoryLayer))
+  )
+})

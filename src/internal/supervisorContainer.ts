@@ -20,7 +20,7 @@ import {
 } from "effect"
 import * as ContainerSpec from "../ContainerSpec.js"
 import * as ContainerState from "../ContainerState.js"
-import type { DockerEngineShape, EngineEvent } from "../DockerEngine.js"
+import type { ContainerInspect, DockerEngineShape, EngineEvent } from "../DockerEngine.js"
 import type { DockerError } from "../DockerError.js"
 import * as RestartPolicy from "../RestartPolicy.js"
 import * as Transitions from "./containerState.js"
@@ -146,7 +146,11 @@ export const run = (
       (id) =>
         Effect.gen(function* () {
           const last = yield* Ref.get(current)
-          yield* Teardown.stopAndRemove(instance, id, { stopTimeout, running: last.status === "running" })
+          // `restarting` under an engine policy may be running again by now: stop it too.
+          yield* Teardown.stopAndRemove(instance, id, {
+            stopTimeout,
+            running: last.status === "running" || last.status === "restarting"
+          })
           yield* Ref.update(instance.supervised, (owned) => {
             const rest = new Map(owned)
             rest.delete(id)
@@ -201,14 +205,38 @@ const runUntilFinalExit = (
         .pipe(Effect.mapError((cause) => new CopyError({ ...fields, cause })))
     }
 
+    // With an engine restart policy the engine restarts the container itself: `restarting`
+    // (published when the wait returns) turns `running` when the engine says it runs again.
+    const engineRestarts = spec.engineRestartPolicy !== undefined && spec.engineRestartPolicy !== "no"
+    const runningAgain = (inspect: ContainerInspect, state: ContainerState.ContainerState) =>
+      engineRestarts && state.status === "restarting" && inspect.state.running && !inspect.state.restarting
+        ? Transitions.started(
+            state,
+            new Date(epochMillis(inspect.state.startedAt) ?? Date.parse(inspect.created))
+          )
+        : state
+    const engineStarted = Effect.gen(function* () {
+      if (!engineRestarts || (yield* Ref.get(current)).status !== "restarting") return
+      const inspect = yield* engine.inspectContainer(id)
+      yield* update((state) => {
+        const next = runningAgain(inspect, state)
+        return next === state ? state : Transitions.health(next, toHealth(inspect.state.health?.status))
+      })
+    }).pipe(
+      Effect.catchTag("DockerError", (error) =>
+        Effect.logDebug("could not inspect the restarted container", error.message)
+      )
+    )
+
     // After the events stream was down: what the engine says now, for what it did meanwhile.
     const resync = engine.inspectContainer(id).pipe(
       Effect.flatMap((inspect) =>
-        update((state) =>
-          state.status === "running" && inspect.state.running
-            ? Transitions.health(state, toHealth(inspect.state.health?.status))
-            : state
-        )
+        update((state) => {
+          const next = runningAgain(inspect, state)
+          return next.status === "running" && inspect.state.running
+            ? Transitions.health(next, toHealth(inspect.state.health?.status))
+            : next
+        })
       ),
       Effect.catchTag("DockerError", (error) =>
         Effect.logDebug("could not re-inspect the container after a reconnect", error.message)
@@ -216,6 +244,7 @@ const runUntilFinalExit = (
     )
     const onNotice = (notice: Notice): Effect.Effect<void> => {
       if (notice === "reconnected") return resync
+      if (notice.action === "start") return engineStarted
       const health = healthOf(notice)
       return health === undefined ? Effect.void : update((state) => Transitions.health(state, health))
     }
@@ -288,38 +317,56 @@ const runUntilFinalExit = (
           yield* Metric.modify(containersRunning, 1)
           yield* Effect.addFinalizer(() => Metric.modify(containersRunning, -1))
           yield* Effect.forkScoped(observe)
-          const waited = yield* waitForExit
-          // Only this run's output: the container is reused across restarts and its log keeps every
-          // run. Not `since` this run's start: a fast process writes before the engine records StartedAt.
-          const lastRunLines = engine
-            .logs(id, {
-              follow: false,
-              tail: spec.logTail,
-              ...(previousExit === undefined ? {} : { since: previousExit / 1000 })
-            })
-            .pipe(
-              Stream.map((line) => sanitize(line.text)),
-              Stream.runCollect,
-              Effect.orElseSucceed(() => [])
+          let since = previousExit
+          while (true) {
+            const waited = yield* waitForExit
+            // Only this run's output: the container is reused across restarts and its log keeps every
+            // run. Not `since` this run's start: a fast process writes before the engine records StartedAt.
+            const lastRunLines = engine
+              .logs(id, {
+                follow: false,
+                tail: spec.logTail,
+                ...(since === undefined ? {} : { since: since / 1000 })
+              })
+              .pipe(
+                Stream.map((line) => sanitize(line.text)),
+                Stream.runCollect,
+                Effect.orElseSucceed(() => [])
+              )
+            // Both on the way from the exit to the `exited` state: ask for them at once.
+            const [finished, lastLogLines] = yield* Effect.all(
+              [engine.inspectContainer(id).pipe(Effect.option), lastRunLines],
+              { concurrency: 2 }
             )
-          // Both on the way from the exit to the `exited` state: ask for them at once.
-          const [finished, lastLogLines] = yield* Effect.all(
-            [engine.inspectContainer(id).pipe(Effect.option), lastRunLines],
-            { concurrency: 2 }
-          )
-          const finishedAt =
-            (Option.isSome(finished) ? epochMillis(finished.value.state.finishedAt) : undefined) ??
-            (yield* Clock.currentTimeMillis)
-          const engineState = Option.isSome(finished) ? finished.value.state : undefined
-          const stateError = engineState?.error
-          return {
-            exitCode: waited.exitCode,
-            error:
-              waited.error ?? (stateError !== undefined && stateError.length > 0 ? stateError : undefined),
-            oomKilled: engineState?.oomKilled === true,
-            finishedAt,
-            ranFor: Duration.millis(Math.max(0, finishedAt - startedAt.getTime())),
-            lastLogLines: Array.from(lastLogLines)
+            const finishedAt =
+              (Option.isSome(finished) ? epochMillis(finished.value.state.finishedAt) : undefined) ??
+              (yield* Clock.currentTimeMillis)
+            const engineState = Option.isSome(finished) ? finished.value.state : undefined
+            const stateError = engineState?.error
+            // An engine restart publishes `running` with the engine's start time (see `engineStarted`).
+            const runStartedAt = (yield* Ref.get(current)).startedAt ?? startedAt
+            const exit: RunExit = {
+              exitCode: waited.exitCode,
+              error:
+                waited.error ?? (stateError !== undefined && stateError.length > 0 ? stateError : undefined),
+              oomKilled: engineState?.oomKilled === true,
+              finishedAt,
+              ranFor: Duration.millis(Math.max(0, finishedAt - runStartedAt.getTime())),
+              lastLogLines: Array.from(lastLogLines)
+            }
+            // The engine's own restart policy took it back (`restarting`, or running again): not
+            // the end of the lifecycle. Counted by the engine, started by the engine.
+            if (engineRestarts && Option.isSome(finished) && finished.value.state.running) {
+              since = finishedAt
+              yield* Effect.logInfo("the engine restarts the container").pipe(
+                Effect.annotateLogs({ exitCode: exit.exitCode, restartCount: finished.value.restartCount })
+              )
+              yield* update((state) => Transitions.restarting(state, finished.value.restartCount, exit))
+              // Its `start` may have come before this `restarting`: then only the engine can tell.
+              yield* engineStarted
+              continue
+            }
+            return exit
           }
         })
       )

@@ -86,7 +86,8 @@ export interface ContainerRecord {
   readonly options: CreateContainerOptions
   readonly createdMs: number
   readonly healthcheck: ReadonlyArray<string> | undefined
-  status: "created" | "running" | "exited"
+  /** `restarting`: exited, and the engine's restart policy starts it again after `restartDelayMs`. */
+  status: "created" | "running" | "restarting" | "exited"
   removed: boolean
   exitCode: number
   oomKilled: boolean
@@ -100,6 +101,12 @@ export interface ContainerRecord {
   readonly networks: Map<string, Attachment>
   readonly logs: Array<LogEntry>
   readonly files: Map<string, FileRecord>
+  /** Restarts made by the engine's restart policy since the last start through the API. */
+  restartCount: number
+  /** The last restart delay (Docker's: 100 ms, doubled per restart, back to 100 ms after a 10 s run). */
+  restartDelayMs: number
+  /** Stopped or killed through the API: its restart policy does not bring it back. */
+  manuallyStopped: boolean
   /** Incremented at every start, so a stale process fiber can tell it is no longer current. */
   run: number
   script: Script
