@@ -3,11 +3,12 @@
  * each test (its scope closed) nothing labelled remains.
  */
 import { describe, it } from "@effect/vitest"
-import { Effect, Fiber } from "effect"
+import { Effect, Fiber, type Scope } from "effect"
 import { TestClock } from "effect/testing"
 import * as DockerEngine from "../../src/DockerEngine.js"
 import * as MemoryEngine from "../../src/MemoryEngine.js"
 import { type Behaviour, type ContractEnvironment, engineContract } from "./engineContract.js"
+import { engineRestartContract } from "./engineContractRestart.js"
 
 const labels = {
   "dev.effect-docker.app": "test-contract-memory",
@@ -60,6 +61,31 @@ const env: ContractEnvironment<MemoryEngine.MemoryEngine> = {
 const memoryLayer = MemoryEngine.layer({
   images: ["busybox:latest"],
   registry: [{ reference: pullImage, layers: [5_000_000], pull: { stepDelay: "20 millis" } }]
+})
+
+/** Runs a contract test on a fresh engine, then checks that nothing labelled is left. */
+const register = (
+  name: string,
+  body: () => Effect.Effect<
+    void,
+    unknown,
+    DockerEngine.DockerEngine | Scope.Scope | MemoryEngine.MemoryEngine
+  >
+) =>
+  it.effect(name, () =>
+    Effect.gen(function* () {
+      yield* Effect.scoped(body())
+      const engine = yield* DockerEngine.DockerEngine
+      const left = yield* engine.listContainers({ all: true, labels })
+      const networks = yield* engine.listNetworks({ labels })
+      if (left.length > 0 || networks.length > 0) {
+        return yield* Effect.die(new Error(`leftovers: ${JSON.stringify({ left, networks })}`))
+      }
+    }).pipe(Effect.provide(memoryLayer))
+  )
+
+describe("engine restart policies contract (MemoryEngine)", () => {
+  engineRestartContract(env, register)
 })
 
 describe("engine contract (MemoryEngine)", () => {

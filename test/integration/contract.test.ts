@@ -7,6 +7,7 @@ import { Effect } from "effect"
 import { afterAll } from "vitest"
 import type * as DockerEngine from "../../src/DockerEngine.js"
 import { type Behaviour, type ContractEnvironment, engineContract } from "../contract/engineContract.js"
+import { engineRestartContract } from "../contract/engineContractRestart.js"
 import { assertNoLeftovers, liveLayer, registryImage, testLabels } from "../support/live.js"
 
 const labels = testLabels("contract")
@@ -55,6 +56,7 @@ const env: ContractEnvironment<never> = {
 
 layer(liveLayer, { excludeTestServices: true, concurrent: true })("engine contract (live engine)", (it) => {
   engineContract(env, (name, body) => it.effect(name, () => Effect.scoped(body()), 30_000))
+  engineRestartContract(env, (name, body) => it.effect(name, () => Effect.scoped(body()), 30_000))
 })
 
 afterAll(() => Effect.runPromise(assertNoLeftovers(labels).pipe(Effect.provide(liveLayer))))
