@@ -80,6 +80,8 @@ interface Seen {
   readonly keys: Map<string, bigint>
   /** The latest exact time passed on (-1: none yet). */
   latest: bigint
+  /** The size at which to forget old keys next: doubles past what the window holds, so a burst costs O(1) per event. */
+  pruneAt: number
 }
 
 const eventKey = (event: EngineEvent): string => `${event.actorId}/${event.action}/${event.timeNanoExact}`
@@ -90,9 +92,10 @@ const admit = (seen: Seen, event: EngineEvent): boolean => {
   if (seen.keys.has(key)) return false
   seen.keys.set(key, event.timeNanoExact)
   if (event.timeNanoExact > seen.latest) seen.latest = event.timeNanoExact
-  if (seen.keys.size > 1024) {
+  if (seen.keys.size > seen.pruneAt) {
     const horizon = seen.latest - resumeWindow
     for (const [k, time] of seen.keys) if (time < horizon) seen.keys.delete(k)
+    seen.pruneAt = Math.max(1024, seen.keys.size * 2)
   }
   return true
 }
@@ -116,7 +119,7 @@ export const make = (
   Effect.gen(function* () {
     const backoff = options.reconnect ?? defaultReconnect
     const byContainer = new Map<string, Set<Queue.Queue<Notice>>>()
-    const seen: Seen = { keys: new Map(), latest: -1n }
+    const seen: Seen = { keys: new Map(), latest: -1n, pruneAt: 1024 }
     const connections = yield* Ref.make(0)
     const lost = yield* Deferred.make<never, DockerError>()
 
