@@ -114,6 +114,8 @@ export interface Fields {
   readonly startedAt: Date | undefined
   /** The last run's exit code, once it exited. */
   readonly exitCode: number | undefined
+  /** The kernel killed the last run for lack of memory (the engine's `OOMKilled`). */
+  readonly oomKilled: boolean
   /** Why the container failed: the engine's error and/or the last log lines of a failed exit. */
   readonly error: string | undefined
   /** The last log lines (sanitized) of the current or last run. */
@@ -171,6 +173,7 @@ export const initial = (name: string, image: string): ContainerState =>
     restartCount: 0,
     startedAt: undefined,
     exitCode: undefined,
+    oomKilled: false,
     error: undefined,
     lastLogLines: [],
     address: undefined
@@ -187,6 +190,8 @@ export interface Exit {
   readonly exitCode: number | undefined
   /** The engine's error for the exit, if any. */
   readonly error?: string | undefined
+  /** The kernel killed it for lack of memory. */
+  readonly oomKilled?: boolean | undefined
   readonly lastLogLines: ReadonlyArray<string>
 }
 
@@ -207,8 +212,9 @@ export interface Exit {
 export const exitError = (exit: Exit): string | undefined => {
   const failed = exit.exitCode !== undefined && exit.exitCode !== 0
   const engineError = exit.error !== undefined && exit.error.length > 0 ? exit.error : undefined
-  if (!failed && engineError === undefined) return undefined
-  const head = [engineError, failed ? `exited with code ${exit.exitCode}` : undefined]
+  const oom = exit.oomKilled === true ? "killed: out of memory (OOMKilled)" : undefined
+  if (!failed && engineError === undefined && oom === undefined) return undefined
+  const head = [engineError, oom, failed ? `exited with code ${exit.exitCode}` : undefined]
     .filter((part) => part !== undefined)
     .join(": ")
   return failed && exit.lastLogLines.length > 0

@@ -143,7 +143,14 @@ export type ExecScript = (command: ReadonlyArray<string>, options: ExecOptions) 
  * @since 0.1.0
  */
 export interface Script {
-  readonly exit?: { readonly after: Duration.Input; readonly code: number; readonly oomKilled?: boolean }
+  readonly exit?: {
+    readonly after: Duration.Input
+    readonly code: number
+    /** The kernel killed it for lack of memory: `OOMKilled` in inspect (with code 137, as Docker shows it). */
+    readonly oomKilled?: boolean
+    /** The engine's error for the exit: `State.Error` in inspect and the wait result's `error`. */
+    readonly error?: string
+  }
   readonly logs?: ReadonlyArray<ScriptedLog>
   readonly health?: ReadonlyArray<{
     readonly at: Duration.Input

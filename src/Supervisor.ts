@@ -222,7 +222,13 @@ export interface Options {
   readonly teardownConcurrency?: number | "unbounded" | undefined
   /** The instance id (default: 8 random hex characters). */
   readonly instanceId?: string | undefined
-  /** The backoff between reconnections of the events subscription (default: exponential from 100 ms, jittered, capped at 10 s). */
+  /**
+   * The backoff between reconnections of the events subscription, also used to retry a wait
+   * for an exit through an engine outage (default: exponential from 100 ms, jittered, capped
+   * at 10 s, retrying forever). A schedule that ends gives up: every lifecycle of the instance,
+   * running or started later, then fails with a `WaitError` whose `cause` is the events
+   * stream's last error, and its container is removed.
+   */
   readonly eventsReconnect?: Schedule.Schedule<unknown, DockerError> | undefined
   /**
    * The host `handle.port` answers for published ports (default: the engine's host for a

@@ -169,9 +169,14 @@ describe("Supervisor (MemoryEngine, TestClock)", () => {
               assert.strictEqual((yield* memory.openStreams).events, 1)
               const eventsCalls = (yield* memory.calls).filter((call) => call.operation === "events")
               assert.strictEqual(eventsCalls.length, 2)
-              // Resumed from the last event seen before the drop, not from the subscription's start.
+              // Resumed a window (5 s) before the last event seen, never before the subscription's
+              // own start; what the window replays is de-duplicated (no repeated state above).
+              const subscribedWith = eventsCalls[0]?.args[0] as DockerEngine.EventsOptions | undefined
               const resumedWith = eventsCalls[1]?.args[0] as DockerEngine.EventsOptions | undefined
-              assert.strictEqual(resumedWith?.since, (lastSeen?.timeNano ?? 0) / 1e9)
+              assert.strictEqual(
+                resumedWith?.since,
+                Math.max(subscribedWith?.since ?? 0, (lastSeen?.timeNano ?? 0) / 1e9 - 5)
+              )
             })
           )
           assert.deepStrictEqual(yield* leftovers, { containers: [], networks: [] })

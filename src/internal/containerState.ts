@@ -47,6 +47,7 @@ export const started = (state: ContainerState, startedAt: Date): ContainerState 
     status: "running",
     startedAt,
     exitCode: undefined,
+    oomKilled: false,
     error: undefined,
     health: "none",
     ...noStats,
@@ -93,6 +94,7 @@ export const exited = (state: ContainerState, exit: Exit): ContainerState =>
   set(state, {
     status: "exited",
     exitCode: exit.exitCode,
+    oomKilled: exit.oomKilled === true,
     error: exitError(exit),
     lastLogLines: exit.lastLogLines,
     address: undefined,
@@ -113,7 +115,12 @@ export const restarting = (state: ContainerState, restartCount: number, exit?: E
     ...noStats,
     ...(exit === undefined
       ? {}
-      : { exitCode: exit.exitCode, error: exitError(exit), lastLogLines: exit.lastLogLines })
+      : {
+          exitCode: exit.exitCode,
+          oomKilled: exit.oomKilled === true,
+          error: exitError(exit),
+          lastLogLines: exit.lastLogLines
+        })
   })
 
 /** Records an error (from the engine) without changing the status. @internal */

@@ -45,7 +45,8 @@ const join = (parts: ReadonlyArray<Uint8Array>, size: number): Uint8Array => {
 
 /**
  * Splits a byte stream into lines (a line may span chunks, a chunk may hold many lines),
- * drops blank lines, parses each line as JSON and reads it with `read`. A line that is not
+ * drops blank lines, parses each line as JSON and reads it with `read` (which also gets the
+ * line's text, for what `JSON.parse` cannot keep exact). A line that is not
  * JSON or that `read` refuses fails the stream with a `Decode` error; a last line without a
  * newline counts. A line longer than `maxLineBytes` is dropped with a warning and the stream
  * goes on.
@@ -55,7 +56,11 @@ const join = (parts: ReadonlyArray<Uint8Array>, size: number): Uint8Array => {
  * container runs, so what each line costs is the supervisor's steady CPU.
  */
 export const lines =
-  <A>(operation: string, read: (json: unknown) => Result.Result<A, unknown>, options?: Options) =>
+  <A>(
+    operation: string,
+    read: (json: unknown, line: string) => Result.Result<A, unknown>,
+    options?: Options
+  ) =>
   <E, R>(bytes: Stream.Stream<Uint8Array, E, R>): Stream.Stream<A, E | DockerError.DockerError, R> => {
     const maxLineBytes = Math.max(1, options?.maxLineBytes ?? defaultMaxLineBytes)
     const readLine = (line: string): Result.Result<A, unknown> => {
@@ -65,7 +70,7 @@ export const lines =
       } catch (cause) {
         return Result.fail(cause)
       }
-      return read(json)
+      return read(json, line)
     }
     const dropped = (count: number) =>
       Effect.logWarning(
@@ -127,4 +132,7 @@ export const decode = <A, I>(
   operation: string,
   schema: Schema.Codec<A, I, never, never>,
   options?: Options
-) => lines(operation, Schema.decodeUnknownResult(schema), options)
+) => {
+  const read = Schema.decodeUnknownResult(schema)
+  return lines(operation, (json) => read(json), options)
+}

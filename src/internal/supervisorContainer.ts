@@ -20,14 +20,15 @@ import {
 } from "effect"
 import * as ContainerSpec from "../ContainerSpec.js"
 import * as ContainerState from "../ContainerState.js"
-import type { DockerEngineShape, EngineEvent } from "../DockerEngine.js"
+import type { ContainerInspect, DockerEngineShape, EngineEvent } from "../DockerEngine.js"
+import type { DockerError } from "../DockerError.js"
 import * as RestartPolicy from "../RestartPolicy.js"
 import * as Transitions from "./containerState.js"
 import type * as PullProgress from "./pullProgress.js"
 import * as Stats from "./stats.js"
 import * as Address from "./supervisorAddress.js"
 import { CopyError, CreateError, PullError, StartError, WaitError } from "./supervisorErrors.js"
-import type { InstanceEvents } from "./supervisorEvents.js"
+import type { InstanceEvents, Notice } from "./supervisorEvents.js"
 import type { Pulls } from "./supervisorPulls.js"
 import type { StatsStreams } from "./supervisorStats.js"
 import * as Teardown from "./teardown.js"
@@ -121,8 +122,14 @@ const healthOf = (event: EngineEvent): ContainerState.Health | undefined => {
   return toHealth(event.action.slice(event.action.indexOf(":") + 1).trim())
 }
 
+/** The engine is away (restarting, unreachable, too slow), not refusing: worth another try. */
+const isOutage = (error: DockerError): boolean => error.reason === "Unavailable" || error.reason === "Timeout"
+
 interface RunExit {
   readonly exitCode: number
+  /** The engine's error for the exit (the wait's, else `State.Error`). */
+  readonly error: string | undefined
+  readonly oomKilled: boolean
   /** Milliseconds since the epoch. */
   readonly finishedAt: number
   readonly ranFor: Duration.Duration
@@ -180,7 +187,11 @@ export const run = (
       (id) =>
         Effect.gen(function* () {
           const last = yield* Ref.get(current)
-          yield* Teardown.stopAndRemove(instance, id, { stopTimeout, running: last.status === "running" })
+          // `restarting` under an engine policy may be running again by now: stop it too.
+          yield* Teardown.stopAndRemove(instance, id, {
+            stopTimeout,
+            running: last.status === "running" || last.status === "restarting"
+          })
           yield* Ref.update(instance.supervised, (owned) => {
             const rest = new Map(owned)
             rest.delete(id)
@@ -194,7 +205,12 @@ export const run = (
           }
         })
     )
-    return yield* runUntilFinalExit(instance, spec, id, current, update).pipe(
+    // Without the events stream health would freeze unseen: once it is lost for good, the
+    // lifecycle fails (and its container is removed) rather than go on blind.
+    const eventsLost = instance.events.lost.pipe(
+      Effect.mapError((cause) => new WaitError({ ...fields, containerId: id, cause }))
+    )
+    return yield* Effect.raceFirst(runUntilFinalExit(instance, spec, id, current, update), eventsLost).pipe(
       Effect.annotateLogs({ container: Teardown.shortId(id) }),
       Effect.withSpan("Supervisor.container", {
         attributes: { container: Teardown.shortId(id), component: spec.name }
@@ -230,14 +246,59 @@ const runUntilFinalExit = (
         .pipe(Effect.mapError((cause) => new CopyError({ ...fields, cause })))
     }
 
+    // With an engine restart policy the engine restarts the container itself: `restarting`
+    // (published when the wait returns) turns `running` when the engine says it runs again.
+    const engineRestarts = spec.engineRestartPolicy !== undefined && spec.engineRestartPolicy !== "no"
+    const runningAgain = (inspect: ContainerInspect, state: ContainerState.ContainerState) =>
+      engineRestarts && state.status === "restarting" && inspect.state.running && !inspect.state.restarting
+        ? Transitions.started(
+            state,
+            new Date(epochMillis(inspect.state.startedAt) ?? Date.parse(inspect.created))
+          )
+        : state
+    const engineStarted = Effect.gen(function* () {
+      if (!engineRestarts || (yield* Ref.get(current)).status !== "restarting") return
+      const inspect = yield* engine.inspectContainer(id)
+      yield* update((state) => {
+        const next = runningAgain(inspect, state)
+        return next === state ? state : Transitions.health(next, toHealth(inspect.state.health?.status))
+      })
+    }).pipe(
+      Effect.catchTag("DockerError", (error) =>
+        Effect.logDebug("could not inspect the restarted container", error.message)
+      )
+    )
+
+    // After the events stream was down: what the engine says now, for what it did meanwhile.
+    const resync = engine.inspectContainer(id).pipe(
+      Effect.flatMap((inspect) =>
+        update((state) => {
+          const next = runningAgain(inspect, state)
+          return next.status === "running" && inspect.state.running
+            ? Transitions.health(next, toHealth(inspect.state.health?.status))
+            : next
+        })
+      ),
+      Effect.catchTag("DockerError", (error) =>
+        Effect.logDebug("could not re-inspect the container after a reconnect", error.message)
+      )
+    )
+    const onNotice = (notice: Notice): Effect.Effect<void> => {
+      if (notice === "reconnected") return resync
+      if (notice.action === "start") return engineStarted
+      const health = healthOf(notice)
+      // A replayed event (after a reconnect's re-inspect) repeats what the state already says.
+      return health === undefined
+        ? Effect.void
+        : Effect.flatMap(Ref.get(current), (state) =>
+            state.health === health ? Effect.void : update((state) => Transitions.health(state, health))
+          )
+    }
+
     // While a run lasts: health changes from the shared events, and stats. Each source applies
     // its own updates (not one `Stream.merge`): a stats sample arrives every second for as long
     // as the container runs, and a merge would hand each one to a third fiber.
-    const healthChanges = events.pipe(
-      Stream.map(healthOf),
-      Stream.filter((health) => health !== undefined),
-      Stream.runForEach((health) => update((state) => Transitions.health(state, health)))
-    )
+    const healthChanges = events.pipe(Stream.runForEach(onNotice))
     const statsChanges = instance.stats.stream(id, spec).pipe(
       Stream.mapAccum(
         () => Stats.initialWindow(spec.statsInterface),
@@ -251,6 +312,38 @@ const runUntilFinalExit = (
       Effect.catchTag("DockerError", (error) => Effect.logDebug("container stats ended", error.message))
     )
     const observe = Effect.all([healthChanges, statsChanges], { concurrency: 2, discard: true })
+
+    // An engine restart or a proxy hiccup must not end the lifecycle: a wait that fails for an
+    // outage is retried with the instance's backoff, and after one the engine is asked first
+    // whether the container still runs (wait again), exited (its exit) or is gone (NotFound).
+    const outage = yield* Ref.make(false)
+    const waitAttempt = Effect.gen(function* () {
+      if (yield* Ref.get(outage)) {
+        const inspect = yield* engine.inspectContainer(id)
+        if (!inspect.state.running) {
+          return inspect.state.error.length > 0
+            ? { exitCode: inspect.state.exitCode, error: inspect.state.error }
+            : { exitCode: inspect.state.exitCode }
+        }
+      }
+      // `not-running` answers at once when the container already exited; `next-exit` would hang.
+      return yield* engine.waitContainer(id, { condition: "not-running" })
+    }).pipe(
+      Effect.tapError((error) =>
+        isOutage(error)
+          ? Ref.set(outage, true).pipe(
+              Effect.andThen(
+                Effect.logWarning("waiting for the container's exit failed; retrying", error.message)
+              )
+            )
+          : Effect.void
+      )
+    )
+    const waitForExit = waitAttempt.pipe(
+      Effect.retry({ schedule: instance.events.backoff, while: isOutage }),
+      Effect.tap(() => Ref.set(outage, false)),
+      Effect.mapError((cause) => new WaitError({ ...fields, cause }))
+    )
 
     // `previousExit` (ms): when the last run ended, so this run's output can be told from earlier runs'.
     const runOnce = (previousExit: number | undefined): Effect.Effect<RunExit, StartError | WaitError> =>
@@ -277,36 +370,56 @@ const runUntilFinalExit = (
           yield* Metric.modify(containersRunning, 1)
           yield* Effect.addFinalizer(() => Metric.modify(containersRunning, -1))
           yield* Effect.forkScoped(observe)
-          // `not-running` answers at once when the container already exited; `next-exit` would hang.
-          const waited = yield* engine
-            .waitContainer(id, { condition: "not-running" })
-            .pipe(Effect.mapError((cause) => new WaitError({ ...fields, cause })))
-          // Only this run's output: the container is reused across restarts and its log keeps every
-          // run. Not `since` this run's start: a fast process writes before the engine records StartedAt.
-          const lastRunLines = engine
-            .logs(id, {
-              follow: false,
-              tail: spec.logTail,
-              ...(previousExit === undefined ? {} : { since: previousExit / 1000 })
-            })
-            .pipe(
-              Stream.map((line) => sanitize(line.text)),
-              Stream.runCollect,
-              Effect.orElseSucceed(() => [])
+          let since = previousExit
+          while (true) {
+            const waited = yield* waitForExit
+            // Only this run's output: the container is reused across restarts and its log keeps every
+            // run. Not `since` this run's start: a fast process writes before the engine records StartedAt.
+            const lastRunLines = engine
+              .logs(id, {
+                follow: false,
+                tail: spec.logTail,
+                ...(since === undefined ? {} : { since: since / 1000 })
+              })
+              .pipe(
+                Stream.map((line) => sanitize(line.text)),
+                Stream.runCollect,
+                Effect.orElseSucceed(() => [])
+              )
+            // Both on the way from the exit to the `exited` state: ask for them at once.
+            const [finished, lastLogLines] = yield* Effect.all(
+              [engine.inspectContainer(id).pipe(Effect.option), lastRunLines],
+              { concurrency: 2 }
             )
-          // Both on the way from the exit to the `exited` state: ask for them at once.
-          const [finished, lastLogLines] = yield* Effect.all(
-            [engine.inspectContainer(id).pipe(Effect.option), lastRunLines],
-            { concurrency: 2 }
-          )
-          const finishedAt =
-            (Option.isSome(finished) ? epochMillis(finished.value.state.finishedAt) : undefined) ??
-            (yield* Clock.currentTimeMillis)
-          return {
-            exitCode: waited.exitCode,
-            finishedAt,
-            ranFor: Duration.millis(Math.max(0, finishedAt - startedAt.getTime())),
-            lastLogLines: Array.from(lastLogLines)
+            const finishedAt =
+              (Option.isSome(finished) ? epochMillis(finished.value.state.finishedAt) : undefined) ??
+              (yield* Clock.currentTimeMillis)
+            const engineState = Option.isSome(finished) ? finished.value.state : undefined
+            const stateError = engineState?.error
+            // An engine restart publishes `running` with the engine's start time (see `engineStarted`).
+            const runStartedAt = (yield* Ref.get(current)).startedAt ?? startedAt
+            const exit: RunExit = {
+              exitCode: waited.exitCode,
+              error:
+                waited.error ?? (stateError !== undefined && stateError.length > 0 ? stateError : undefined),
+              oomKilled: engineState?.oomKilled === true,
+              finishedAt,
+              ranFor: Duration.millis(Math.max(0, finishedAt - runStartedAt.getTime())),
+              lastLogLines: Array.from(lastLogLines)
+            }
+            // The engine's own restart policy took it back (`restarting`, or running again): not
+            // the end of the lifecycle. Counted by the engine, started by the engine.
+            if (engineRestarts && Option.isSome(finished) && finished.value.state.running) {
+              since = finishedAt
+              yield* Effect.logInfo("the engine restarts the container").pipe(
+                Effect.annotateLogs({ exitCode: exit.exitCode, restartCount: finished.value.restartCount })
+              )
+              yield* update((state) => Transitions.restarting(state, finished.value.restartCount, exit))
+              // Its `start` may have come before this `restarting`: then only the engine can tell.
+              yield* engineStarted
+              continue
+            }
+            return exit
           }
         })
       )
@@ -334,7 +447,12 @@ const runUntilFinalExit = (
           Effect.annotateLogs({ exitCode: exit.exitCode, restartCount })
         )
         yield* update((state) =>
-          Transitions.exited(state, { exitCode: exit.exitCode, lastLogLines: exit.lastLogLines })
+          Transitions.exited(state, {
+            exitCode: exit.exitCode,
+            error: exit.error,
+            oomKilled: exit.oomKilled,
+            lastLogLines: exit.lastLogLines
+          })
         )
         return yield* Ref.get(current)
       }

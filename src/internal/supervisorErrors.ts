@@ -65,7 +65,9 @@ export class StartError extends Schema.TaggedError<StartError>()("StartError", S
 }
 
 /**
- * Waiting for the container's exit failed (the engine went away, the container vanished).
+ * Waiting for the container's exit failed: the container vanished, the engine stayed away
+ * longer than the instance's backoff retries, or the events stream was lost for good
+ * (`cause.operation` is `"events"`).
  *
  * @since 0.1.0
  */

@@ -334,11 +334,31 @@ export const WireEvent = Schema.Struct({
   timeNano: maybe(Schema.Number)
 })
 
-export const toEngineEvent = (wire: typeof WireEvent.Type): EngineEvent => ({
-  type: wire.Type,
-  action: wire.Action,
-  actorId: wire.Actor?.ID ?? "",
-  attributes: mapOrEmpty(wire.Actor?.Attributes),
-  time: wire.time,
-  timeNano: wire.timeNano ?? wire.time * 1e9
-})
+/**
+ * The `timeNano` of an event's JSON text, as digits. Only the top-level field can match: the
+ * other values holding text are strings (a quote inside one is escaped), never a bare number.
+ */
+const timeNanoDigits = /"timeNano"\s*:\s*(\d+)/
+
+/**
+ * An event; `line` is its JSON text, read again for `timeNano`, which `JSON.parse` would round
+ * to a double.
+ */
+export const toEngineEvent = (wire: typeof WireEvent.Type, line?: string): EngineEvent => {
+  const digits = line === undefined ? undefined : timeNanoDigits.exec(line)?.[1]
+  const timeNanoExact =
+    digits !== undefined
+      ? BigInt(digits)
+      : typeof wire.timeNano === "number"
+        ? BigInt(Math.round(wire.timeNano))
+        : BigInt(Math.round(wire.time)) * 1_000_000_000n
+  return {
+    type: wire.Type,
+    action: wire.Action,
+    actorId: wire.Actor?.ID ?? "",
+    attributes: mapOrEmpty(wire.Actor?.Attributes),
+    time: wire.time,
+    timeNano: Number(timeNanoExact),
+    timeNanoExact
+  }
+}

@@ -10,6 +10,7 @@ import * as MemoryEngine from "../../src/MemoryEngine.js"
 import { type Behaviour, type ContractEnvironment, engineContract, type Register } from "./engineContract.js"
 import { type Behaviour2, type ContractEnvironment2, engineContract2 } from "./engineContract2.js"
 import { engineContractReach, type ReachEnvironment } from "./engineContractReach.js"
+import { engineRestartContract } from "./engineContractRestart.js"
 
 const labels = {
   "dev.effect-docker.app": "test-contract-memory",
@@ -160,4 +161,5 @@ describe("engine contract (MemoryEngine)", () => {
   engineContract(env, register)
   engineContract2(env2, register)
   engineContractReach(reachEnv, register)
+  engineRestartContract(env, register)
 })

@@ -15,6 +15,7 @@ import {
 } from "../contract/engineContract.js"
 import { type Behaviour2, type ContractEnvironment2, engineContract2 } from "../contract/engineContract2.js"
 import { engineContractReach, type ReachEnvironment } from "../contract/engineContractReach.js"
+import { engineRestartContract } from "../contract/engineContractRestart.js"
 import { readFileFromContainer } from "../support/archive.js"
 import { brokenLayerMessage, brokenRegistry } from "../support/brokenRegistry.js"
 import { assertNoLeftovers, liveLayer, registryImage, testLabels } from "../support/live.js"
@@ -149,6 +150,7 @@ layer(liveLayer, { excludeTestServices: true, concurrent: true })("engine contra
   engineContract2(env2, register(30_000))
   // Several containers and `docker exec` calls each: more time on a loaded engine.
   engineContractReach(reachEnv, register(90_000))
+  engineRestartContract(env, register(30_000))
 })
 
 afterAll(() => Effect.runPromise(assertNoLeftovers(labels).pipe(Effect.provide(liveLayer))))

@@ -5,7 +5,7 @@
  * @see https://docs.docker.com/reference/api/engine/version/v1.41/#tag/System
  * @internal
  */
-import { Effect, Stream } from "effect"
+import { Effect, Result, Schema, Stream } from "effect"
 import type { DockerEngineShape } from "../../DockerEngine.js"
 import type { EventsOptions } from "../../DockerModel.js"
 import * as Ndjson from "../ndjson.js"
@@ -18,6 +18,8 @@ import { filters, labelFilter, type Transport, unixSeconds } from "./transport.j
  * @internal
  */
 export type System = Pick<DockerEngineShape, "ping" | "version" | "events" | "endpoint">
+
+const decodeEvent = Schema.decodeUnknownResult(Wire.WireEvent)
 
 /**
  * The system endpoints over `transport`.
@@ -53,8 +55,9 @@ export const make = ({ endpoint, call, decoded, bytes }: Transport): System => {
         until: options?.until === undefined ? undefined : unixSeconds(options.until)
       }
     }).pipe(
-      Ndjson.decode("events", Wire.WireEvent),
-      Stream.map(Wire.toEngineEvent),
+      Ndjson.lines("events", (json, line) =>
+        Result.map(decodeEvent(json), (wire) => Wire.toEngineEvent(wire, line))
+      ),
       Stream.withSpan("DockerEngine.events")
     )
 

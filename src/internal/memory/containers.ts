@@ -11,8 +11,15 @@ import { engineError, isValidContainerName, makeId, matchesLabels, parseSignal }
 import { containerAttributes, emit } from "./events.js"
 import { guard } from "./faults.js"
 import { containerInspect, containerSummary } from "./inspect.js"
-import { connectSync } from "./networks.js"
-import { exitAfter, gracefulExitCode, processOf, removeSync, resolveScript, signalSync } from "./processes.js"
+import {
+  exitAfter,
+  gracefulExitCode,
+  removeSync,
+  signalSync,
+  startRun,
+  stopRestartingSync,
+  waitResultOf
+} from "./processes.js"
 import { bindPortsSync, mountsOf, removeAnonymousVolumesSync, resetTmpfsSync } from "./reach.js"
 import {
   type ContainerRecord,
@@ -98,6 +105,10 @@ export const containerOperations = (
           removed: false,
           exitCode: 0,
           oomKilled: false,
+          error: "",
+          restartCount: 0,
+          restartDelayMs: 0,
+          manuallyStopped: false,
           startedMs: undefined,
           finishedMs: undefined,
           pid: 0,
@@ -146,7 +157,7 @@ export const containerOperations = (
       [ref],
       Effect.gen(function* () {
         const c = yield* findContainer(store, "startContainer", ref)
-        if (c.status === "running") return
+        if (c.status === "running" || c.status === "restarting") return
         for (const [networkId, attachment] of c.networks) {
           if (!networks.has(networkId)) {
             return yield* Effect.fail(
@@ -157,29 +168,11 @@ export const containerOperations = (
         const portTaken = bindPortsSync(store, c)
         if (portTaken !== undefined) return yield* Effect.fail(engineError("startContainer", 500, portTaken))
         resetTmpfsSync(c)
-        const nowNanos = yield* Clock.currentTimeNanos
-        const nowMs = nanosToMillis(nowNanos)
-        c.run += 1
-        c.status = "running"
-        c.exitCode = 0
-        c.oomKilled = false
-        c.startedMs = nowMs
-        c.lastSampleMs = nowMs
-        c.cpuTotal = 20_000_000
-        counters.pid += 1
-        c.pid = counters.pid
-        c.exited = Deferred.makeUnsafe<void>()
-        c.script = resolveScript(store, c)
-        c.health =
-          c.healthcheck !== undefined || c.script.health !== undefined
-            ? { status: "starting", failingStreak: 0 }
-            : undefined
-        for (const [networkId, attachment] of c.networks) {
-          const network = networks.get(networkId)
-          if (network !== undefined) connectSync(store, c, network, attachment, nowNanos)
-        }
-        emit(store, nowNanos, "container", "start", c.id, containerAttributes(c))
-        yield* FiberMap.run(processes, c.id, processOf(store, c, c.run, c.script))
+        // A start through the API begins the restart policy's count and backoff afresh.
+        c.restartCount = 0
+        c.restartDelayMs = 0
+        c.manuallyStopped = false
+        yield* startRun(store, c)
       })
     )
 
@@ -190,7 +183,12 @@ export const containerOperations = (
       [ref, stopOptions],
       Effect.gen(function* () {
         const c = yield* findContainer(store, "stopContainer", ref)
+        if (c.status === "restarting") {
+          stopRestartingSync(store, c, yield* Clock.currentTimeNanos)
+          return
+        }
         if (c.status !== "running") return
+        c.manuallyStopped = true
         const signal = parseSignal(c.options.stopSignal ?? "SIGTERM") ?? 15
         const timeoutMs = (stopOptions?.timeout ?? c.options.stopTimeout ?? 10) * 1000
         const run = c.run
@@ -222,6 +220,12 @@ export const containerOperations = (
         if (signal === undefined) {
           return yield* Effect.fail(engineError("killContainer", 400, `Invalid signal: ${signalName}`))
         }
+        if (c.status === "restarting") {
+          // Docker only tells the restart monitor not to start it again.
+          if (signal === 9 || signal === parseSignal(c.options.stopSignal ?? "SIGTERM"))
+            stopRestartingSync(store, c, yield* Clock.currentTimeNanos)
+          return
+        }
         if (c.status !== "running") {
           return yield* Effect.fail(
             engineError(
@@ -232,6 +236,8 @@ export const containerOperations = (
           )
         }
         const run = c.run
+        if (signal === 9 || signal === parseSignal(c.options.stopSignal ?? "SIGTERM"))
+          c.manuallyStopped = true
         const graceMs = signalSync(store, c, signal, yield* Clock.currentTimeNanos)
         if (graceMs !== undefined) {
           yield* Effect.forkIn(exitAfter(store, c, run, graceMs, gracefulExitCode(c, signal)), store.scope)
@@ -252,7 +258,7 @@ export const containerOperations = (
       Effect.gen(function* () {
         const c = yield* findContainer(store, "removeContainer", ref)
         const nowNanos = yield* Clock.currentTimeNanos
-        if (c.status === "running") {
+        if (c.status === "running" || c.status === "restarting") {
           if (removeOptions?.force !== true) {
             return yield* Effect.fail(
               engineError(
@@ -262,7 +268,8 @@ export const containerOperations = (
               )
             )
           }
-          signalSync(store, c, 9, nowNanos)
+          c.manuallyStopped = true
+          if (c.status === "running") signalSync(store, c, 9, nowNanos)
         }
         yield* FiberMap.remove(processes, c.id)
         if (!c.removed) removeSync(store, c, nowNanos)
@@ -290,7 +297,7 @@ export const containerOperations = (
         [...containers.values()]
           .filter(
             (c) =>
-              (listOptions?.all === true || c.status === "running") &&
+              (listOptions?.all === true || c.status === "running" || c.status === "restarting") &&
               matchesLabels(c.options.labels ?? {}, listOptions?.labels)
           )
           .reverse()
@@ -309,7 +316,9 @@ export const containerOperations = (
       Effect.gen(function* () {
         const c = yield* findContainer(store, "waitContainer", ref)
         const condition = waitOptions?.condition ?? "next-exit"
-        if (condition === "not-running" && c.status !== "running") return { exitCode: c.exitCode }
+        // A restarting container counts as running, as on Docker: `not-running` waits for its next stop.
+        if (condition === "not-running" && c.status !== "running" && c.status !== "restarting")
+          return waitResultOf(c)
         const waiter: Waiter = { condition, deferred: Deferred.makeUnsafe<WaitResult>() }
         c.waiters.add(waiter)
         return yield* Deferred.await(waiter.deferred).pipe(

@@ -31,7 +31,8 @@ export const emit = (
     actorId,
     attributes,
     time: Number(nanos / 1_000_000_000n),
-    timeNano: Number(nanos)
+    timeNano: Number(nanos),
+    timeNanoExact: nanos
   }
   store.history.push(event)
   store.buffer.push({ event, nanos })

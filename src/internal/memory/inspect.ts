@@ -24,15 +24,16 @@ export const containerInspect = (store: Store, c: ContainerRecord): ContainerIns
     imageId: c.imageId,
     created: iso(c.createdMs),
     labels: c.options.labels ?? {},
-    restartCount: 0,
+    restartCount: c.restartCount,
     state: {
       status: c.status,
-      running: c.status === "running",
-      restarting: false,
+      // Docker counts a container waiting for its policy's restart as running.
+      running: c.status === "running" || c.status === "restarting",
+      restarting: c.status === "restarting",
       oomKilled: c.oomKilled,
       pid: c.pid,
       exitCode: c.exitCode,
-      error: "",
+      error: c.error,
       startedAt: iso(c.startedMs),
       finishedAt: iso(c.finishedMs),
       ...(c.health !== undefined ? { health: { ...c.health } } : {})
@@ -58,7 +59,9 @@ export const containerSummary = (c: ContainerRecord, nowMs: number): ContainerSu
       ? `Up ${humanDuration(nowMs - (c.startedMs ?? nowMs))}${c.health !== undefined ? ` (${c.health.status === "starting" ? "health: starting" : c.health.status})` : ""}`
       : c.status === "created"
         ? "Created"
-        : `Exited (${c.exitCode}) ${humanDuration(nowMs - (c.finishedMs ?? nowMs))} ago`,
+        : c.status === "restarting"
+          ? `Restarting (${c.exitCode}) ${humanDuration(nowMs - (c.finishedMs ?? nowMs))} ago`
+          : `Exited (${c.exitCode}) ${humanDuration(nowMs - (c.finishedMs ?? nowMs))} ago`,
   created: Math.floor(c.createdMs / 1000)
 })
 

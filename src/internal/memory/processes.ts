@@ -1,16 +1,19 @@
 /**
- * A container's process in the in-memory engine: which script a start runs, the script as a
- * fiber (logs, health, exit at their times), signals and graceful shutdown, the exit itself
- * (state, `die`, disconnects, waiters, auto-remove) and removal.
+ * A container's process in the in-memory engine: which script a start runs, a start itself,
+ * the script as a fiber (logs, health, exit at their times), signals and graceful shutdown,
+ * the exit itself (state, `die`, disconnects, waiters, auto-remove), the engine's restart
+ * policy (`no`, `always`, `unless-stopped`, `on-failure[:N]`, with Docker's backoff and
+ * `RestartCount`) and removal.
  *
  * @internal
  */
-import { Clock, Deferred, Effect } from "effect"
+import { Clock, Deferred, Effect, FiberMap } from "effect"
+import type { WaitResult } from "../../DockerModel.js"
 import type { Script, ScriptInput } from "../../MemoryEngine.js"
 import { containerAttributes, emit } from "./events.js"
 import { endFollowers, writeLogSync } from "./logs.js"
-import { disconnectSync } from "./networks.js"
-import { releasePortsSync } from "./reach.js"
+import { connectSync, disconnectSync } from "./networks.js"
+import { bindPortsSync, releasePortsSync, resetTmpfsSync } from "./reach.js"
 import { type ContainerRecord, millis, nanosToMillis, type Store, type Waiter } from "./store.js"
 
 const isScriptList = (input: ScriptInput): input is ReadonlyArray<Script> => Array.isArray(input)
@@ -40,10 +43,16 @@ export const setHealthSync = (store: Store, c: ContainerRecord, status: string, 
   }
 }
 
+/** What a wait answers: the exit code, and the engine's error when there is one. */
+export const waitResultOf = (c: ContainerRecord): WaitResult =>
+  c.error.length > 0 ? { exitCode: c.exitCode, error: c.error } : { exitCode: c.exitCode }
+
 const resolveWaiters = (c: ContainerRecord, conditions: ReadonlyArray<Waiter["condition"]>) => {
-  for (const waiter of c.waiters) {
+  // A copy: an answered waiter may wait again at once (a restarting container), and a Set's
+  // iteration would visit, and answer, that new waiter too.
+  for (const waiter of [...c.waiters]) {
     if (conditions.includes(waiter.condition)) {
-      Deferred.doneUnsafe(waiter.deferred, Effect.succeed({ exitCode: c.exitCode }))
+      Deferred.doneUnsafe(waiter.deferred, Effect.succeed(waitResultOf(c)))
       c.waiters.delete(waiter)
     }
   }
@@ -58,21 +67,115 @@ export const removeSync = (store: Store, c: ContainerRecord, nowNanos: bigint) =
   resolveWaiters(c, ["removed", "next-exit", "not-running"])
 }
 
-/** The process ended: the state, `die`, network disconnects, waiters, auto-remove. */
+/** Whether the engine's restart policy starts the container again after this exit (as Docker decides). */
+const policyRestarts = (c: ContainerRecord, code: number): boolean => {
+  const policy = c.options.restartPolicy
+  if (policy === undefined || c.manuallyStopped || c.removed) return false
+  switch (policy.name) {
+    case "always":
+    case "unless-stopped":
+      return true
+    case "on-failure": {
+      const max = policy.maximumRetryCount ?? 0
+      return code !== 0 && (max <= 0 || c.restartCount < max)
+    }
+    default:
+      return false
+  }
+}
+
+/**
+ * Starts a run: a fresh process with the next script, network attachments, `start`, and the
+ * run's restart monitor (the engine's restart policy acting on its exit).
+ */
+export const startRun = (store: Store, c: ContainerRecord): Effect.Effect<void> =>
+  Effect.gen(function* () {
+    const nowNanos = yield* Clock.currentTimeNanos
+    const nowMs = nanosToMillis(nowNanos)
+    c.run += 1
+    const run = c.run
+    c.status = "running"
+    c.exitCode = 0
+    c.oomKilled = false
+    c.error = ""
+    c.startedMs = nowMs
+    c.lastSampleMs = nowMs
+    c.cpuTotal = 20_000_000
+    store.counters.pid += 1
+    c.pid = store.counters.pid
+    const exited = Deferred.makeUnsafe<void>()
+    c.exited = exited
+    c.script = resolveScript(store, c)
+    c.health =
+      c.healthcheck !== undefined || c.script.health !== undefined
+        ? { status: "starting", failingStreak: 0 }
+        : undefined
+    for (const [networkId, attachment] of c.networks) {
+      const network = store.networks.get(networkId)
+      if (network !== undefined) connectSync(store, c, network, attachment, nowNanos)
+    }
+    emit(store, nowNanos, "container", "start", c.id, containerAttributes(c))
+    yield* FiberMap.run(store.processes, c.id, processOf(store, c, run, c.script))
+    // Docker's restart monitor: `die` → (the delay, in `restarting`) → `start`, same container.
+    const restartsThisRun = () => c.run === run && c.status === "restarting" && !c.removed
+    yield* Deferred.await(exited).pipe(
+      Effect.andThen(
+        Effect.suspend(() =>
+          restartsThisRun()
+            ? Effect.sleep(c.restartDelayMs).pipe(
+                Effect.andThen(
+                  Effect.suspend(() => {
+                    if (!restartsThisRun()) return Effect.void
+                    // As at an API start: ports bound again (a random one may change), tmpfs empty.
+                    bindPortsSync(store, c)
+                    resetTmpfsSync(c)
+                    return startRun(store, c)
+                  })
+                )
+              )
+            : Effect.void
+        )
+      ),
+      Effect.forkIn(store.scope)
+    )
+  })
+
+/** A `stop` (or kill) of a container waiting to be restarted: it stays exited, and its waiters answer. */
+export const stopRestartingSync = (store: Store, c: ContainerRecord, nowNanos: bigint) => {
+  c.manuallyStopped = true
+  c.status = "exited"
+  emit(store, nowNanos, "container", "stop", c.id, containerAttributes(c))
+  resolveWaiters(c, ["next-exit", "not-running"])
+}
+
+/** The process ended: the state, `die`, network disconnects, waiters, the restart policy, auto-remove. */
 export const exitSync = (
   store: Store,
   c: ContainerRecord,
   code: number,
   nowNanos: bigint,
-  oomKilled = false
+  oomKilled = false,
+  error = ""
 ) => {
   if (c.status !== "running") return
-  c.status = "exited"
   c.exitCode = code
   c.oomKilled = oomKilled
+  c.error = error
   c.finishedMs = nanosToMillis(nowNanos)
   c.pid = 0
   releasePortsSync(c)
+  if (policyRestarts(c, code)) {
+    // Counted at the exit, as Docker does; the delay doubles, and starts over after a 10 s run.
+    // Waiters still answer below: on Docker too a policy restart is a stop.
+    c.status = "restarting"
+    c.restartCount += 1
+    const ranMs = c.finishedMs - (c.startedMs ?? c.finishedMs)
+    c.restartDelayMs =
+      c.restartDelayMs === 0 || ranMs >= 10_000 ? 100 : Math.min(c.restartDelayMs * 2, 60_000)
+  } else {
+    c.status = "exited"
+  }
+  if (oomKilled) emit(store, nowNanos, "container", "oom", c.id, containerAttributes(c))
   emit(store, nowNanos, "container", "die", c.id, containerAttributes(c, { exitCode: String(code) }))
   for (const [networkId, attachment] of c.networks) {
     const network = store.networks.get(networkId)
@@ -81,7 +184,7 @@ export const exitSync = (
   Deferred.doneUnsafe(c.exited, Effect.void)
   resolveWaiters(c, ["next-exit", "not-running"])
   endFollowers(c)
-  if (c.options.autoRemove === true) removeSync(store, c, nowNanos)
+  if (c.options.autoRemove === true && c.status === "exited") removeSync(store, c, nowNanos)
 }
 
 /** Delivers a signal to the process: 9 kills; others per the script's `onStopSignal`. */
@@ -150,7 +253,7 @@ export const processOf = (store: Store, c: ContainerRecord, run: number, script:
   if (exit !== undefined) {
     actions.push({
       at: millis(exit.after),
-      act: (now) => exitSync(store, c, exit.code, now, exit.oomKilled === true)
+      act: (now) => exitSync(store, c, exit.code, now, exit.oomKilled === true, exit.error ?? "")
     })
   }
   // Stable: at equal times logs and health come before the exit.

@@ -100,10 +100,13 @@ export interface ContainerRecord {
   readonly options: CreateContainerOptions
   readonly createdMs: number
   readonly healthcheck: ReadonlyArray<string> | undefined
-  status: "created" | "running" | "exited"
+  /** `restarting`: exited, and the engine's restart policy starts it again after `restartDelayMs`. */
+  status: "created" | "running" | "restarting" | "exited"
   removed: boolean
   exitCode: number
   oomKilled: boolean
+  /** The engine's error for the last exit (`State.Error`), "" when none. */
+  error: string
   startedMs: number | undefined
   finishedMs: number | undefined
   pid: number
@@ -118,6 +121,12 @@ export interface ContainerRecord {
   ports: ReadonlyArray<BoundPort>
   /** Names of the volumes it mounts: while it exists (running or not) they cannot be removed. */
   readonly volumes: ReadonlySet<string>
+  /** Restarts made by the engine's restart policy since the last start through the API. */
+  restartCount: number
+  /** The last restart delay (Docker's: 100 ms, doubled per restart, back to 100 ms after a 10 s run). */
+  restartDelayMs: number
+  /** Stopped or killed through the API: its restart policy does not bring it back. */
+  manuallyStopped: boolean
   /** Incremented at every start, so a stale process fiber can tell it is no longer current. */
   run: number
   script: Script

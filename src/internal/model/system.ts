@@ -53,8 +53,13 @@ export const EngineEvent = Schema.Struct({
   attributes: Labels,
   /** Unix time in seconds. */
   time: Schema.Number,
-  /** Unix time in nanoseconds, for ordering and for `since` on reconnect. */
-  timeNano: Schema.Number
+  /**
+   * Unix time in nanoseconds, as a double: exact only to about 256 ns (the engine's value has
+   * 19 digits). Use `timeNanoExact` to order, compare or de-duplicate events.
+   */
+  timeNano: Schema.Number,
+  /** Unix time in nanoseconds, exactly as the engine stamped it. */
+  timeNanoExact: Schema.BigInt
 })
 /**
  * @category models
