@@ -74,6 +74,7 @@ export {
   Port,
   Protocol,
   privilegedConsent,
+  VolumeOptions,
   VolumeScope
 } from "./internal/spec/reach.js"
 export {
@@ -468,6 +469,21 @@ export const validateUnknown = (
         return Effect.fail(
           new InvalidSpec({
             field: `labels.${reserved}`,
+            message: `the label prefix ${keys.prefix} belongs to effect-docker`
+          })
+        )
+      }
+      const volumeReserved = (spec.mounts ?? []).flatMap((mount, index) =>
+        mount.type === "volume"
+          ? Object.keys(mount.volumeOptions?.labels ?? {})
+              .filter((key) => Labels.isReserved(keys, key))
+              .map((key) => `mounts[${index}].volumeOptions.labels.${key}`)
+          : []
+      )[0]
+      if (volumeReserved !== undefined) {
+        return Effect.fail(
+          new InvalidSpec({
+            field: volumeReserved,
             message: `the label prefix ${keys.prefix} belongs to effect-docker`
           })
         )

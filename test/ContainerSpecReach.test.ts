@@ -112,6 +112,64 @@ describe("ContainerSpec: reach fields", () => {
     })
   )
 
+  it.effect(
+    "volumeOptions: only on a named volume the supervisor creates, one set per volume, no reserved labels",
+    () =>
+      Effect.gen(function* () {
+        const labelled = (labels: Record<string, string>) => ({
+          ...base,
+          mounts: [
+            { type: "volume", source: "data", target: "/data", scope: "app", volumeOptions: { labels } }
+          ]
+        })
+        const reserved = yield* refusal(labelled({ "dev.effect-docker.app": "x" }))
+        assert.strictEqual(reserved.field, "mounts[0].volumeOptions.labels.dev.effect-docker.app")
+        assert.include(reserved.message, "belongs to effect-docker")
+        // A custom supervisor prefix is reserved too.
+        const custom = yield* ContainerSpec.validateUnknown(labelled({ "acme.team": "x" }), {
+          labelPrefix: "acme."
+        }).pipe(Effect.flip)
+        assert.strictEqual(custom.field, "mounts[0].volumeOptions.labels.acme.team")
+        assert.strictEqual(
+          (yield* refusal({
+            ...base,
+            mounts: [{ type: "volume", target: "/data", volumeOptions: { driver: "local" } }]
+          })).field,
+          "mounts[0].volumeOptions"
+        )
+        const external = yield* refusal({
+          ...base,
+          mounts: [{ type: "volume", source: "x", target: "/data", scope: "external", volumeOptions: {} }]
+        })
+        assert.strictEqual(external.field, "mounts[0].volumeOptions")
+        assert.include(external.message, "external")
+        const twice = yield* refusal({
+          ...base,
+          mounts: [
+            { type: "volume", source: "data", target: "/a", volumeOptions: { labels: { team: "a" } } },
+            { type: "volume", source: "data", target: "/b", volumeOptions: { labels: { team: "b" } } }
+          ]
+        })
+        assert.strictEqual(twice.field, "mounts[1].volumeOptions")
+        assert.strictEqual(
+          (yield* refusal({
+            ...base,
+            mounts: [{ type: "volume", source: "data", target: "/a", volumeOptions: { colour: "red" } }]
+          })).field,
+          "mounts[0].volumeOptions.colour"
+        )
+        // The same options in another key order are one set.
+        const spec = yield* ContainerSpec.validate({
+          ...base,
+          mounts: [
+            { type: "volume", source: "data", target: "/a", volumeOptions: { labels: { a: "1", b: "2" } } },
+            { type: "volume", source: "data", target: "/b", volumeOptions: { labels: { b: "2", a: "1" } } }
+          ]
+        })
+        assert.strictEqual(spec.mounts?.length, 2)
+      })
+  )
+
   it.effect("privileged is refused unless asked for by name", () =>
     Effect.gen(function* () {
       const refused = yield* refusal({ ...base, privileged: true })

@@ -168,6 +168,35 @@ describe("Supervisor: reaching containers (MemoryEngine)", () => {
       }).pipe(Effect.provide(memoryLayer))
   )
 
+  it.effect("a volume is created with its volumeOptions and the supervisor's labels", () =>
+    Effect.gen(function* () {
+      const engine = yield* DockerEngine.DockerEngine
+      const supervisor = yield* makeSupervisor
+      yield* supervisor.start({
+        name: "db",
+        image,
+        mounts: [
+          {
+            type: "volume",
+            source: "cache",
+            target: "/cache",
+            scope: "app",
+            volumeOptions: {
+              labels: { "com.example.team": "data" },
+              driver: "local",
+              driverOptions: { type: "tmpfs", device: "tmpfs" }
+            }
+          }
+        ]
+      })
+      const volume = yield* engine.inspectVolume(`${app}_cache`)
+      assert.strictEqual(volume.labels["com.example.team"], "data")
+      assert.strictEqual(volume.labels["dev.effect-docker.app"], app)
+      assert.strictEqual(volume.driver, "local")
+      assert.deepStrictEqual(volume.options, { type: "tmpfs", device: "tmpfs" })
+    }).pipe(Effect.scoped, Effect.provide(memoryLayer))
+  )
+
   it.effect("a missing external volume fails start before the container is created", () =>
     Effect.gen(function* () {
       const memory = yield* MemoryEngine.MemoryEngine

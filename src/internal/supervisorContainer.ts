@@ -60,8 +60,9 @@ export interface Instance {
 
 /**
  * The spec's named volumes, before its container is created: `instance` and `app` ones are
- * created with their scope's labels (an existing one is used as it is), `external` ones must
- * exist (the engine would otherwise create an unlabelled one that nothing removes).
+ * created with their `volumeOptions` and their scope's labels (an existing one is used as it
+ * is), `external` ones must exist (the engine would otherwise create an unlabelled one that
+ * nothing removes).
  */
 const ensureVolumes = (instance: Instance, spec: ContainerSpec.ContainerSpec) =>
   Effect.forEach(
@@ -72,17 +73,23 @@ const ensureVolumes = (instance: Instance, spec: ContainerSpec.ContainerSpec) =>
             ? [
                 [
                   instance.volumeName(mount.source, mount.scope ?? "instance"),
-                  mount.scope ?? "instance"
+                  { scope: mount.scope ?? "instance", options: mount.volumeOptions }
                 ] as const
               ]
             : []
         )
       )
     ],
-    ([name, scope]) =>
+    ([name, { scope, options }]) =>
       scope === "external"
         ? instance.engine.inspectVolume(name)
-        : instance.engine.createVolume({ name, labels: instance.volumeLabels(scope) }),
+        : instance.engine.createVolume({
+            name,
+            // The supervisor's labels last: they decide the volume's scope and removal.
+            labels: { ...options?.labels, ...instance.volumeLabels(scope) },
+            ...(options?.driver === undefined ? {} : { driver: options.driver }),
+            ...(options?.driverOptions === undefined ? {} : { driverOptions: options.driverOptions })
+          }),
     { concurrency: "unbounded", discard: true }
   )
 

@@ -179,13 +179,14 @@ describe("volumes", () => {
           "    tmpfs: /run:noexec",
           "volumes:",
           "  data:",
-          "    driver_opts:",
-          "      type: nfs",
+          "  ext:",
+          "    external: true",
+          "    driver: local",
           "  named:",
           "    name: custom",
           "  labelled:",
           "    labels:",
-          "      team: a"
+          "      dev.effect-docker.app: x"
         ].join("\n")
       ),
       [
@@ -196,11 +197,41 @@ describe("volumes", () => {
         "demo.yaml:10: services.web.volumes[4].source: a bind mount needs a source",
         'demo.yaml:16: services.web.volumes[5].tmpfs.size: expected a size like 64m or 1g, got "lots"',
         'demo.yaml:17: services.web.tmpfs: unsupported tmpfs option "noexec" (size=64m, mode=1777)',
-        "demo.yaml:20: volumes.data.driver_opts: unsupported: driver options (volumes use the engine's local driver as it is)",
-        "demo.yaml:23: volumes.named.name: unsupported: a volume's own name (effect-docker names an app's volume <app>_<volume>); with external: true it names an existing volume",
-        "demo.yaml:25: volumes.labelled.labels: unsupported: labels on a volume (effect-docker labels its volumes itself: app and scope)"
+        "demo.yaml:22: volumes.ext.driver: an external volume is used as it is: labels, driver and driver_opts apply only to a volume effect-docker creates",
+        "demo.yaml:24: volumes.named.name: unsupported: a volume's own name (effect-docker names an app's volume <app>_<volume>); with external: true it names an existing volume",
+        'demo.yaml:27: volumes.labelled.labels["dev.effect-docker.app"]: the label prefix dev.effect-docker. belongs to effect-docker'
       ]
     )
+  })
+
+  it("a top-level volume's labels, driver and driver_opts reach every mount of it", () => {
+    const fleet = ok(
+      withService(
+        "    volumes:",
+        "      - data:/data",
+        "      - type: volume",
+        "        source: data",
+        "        target: /again",
+        "volumes:",
+        "  data:",
+        "    labels:",
+        "      - com.example.team=db",
+        "    driver: local",
+        "    driver_opts:",
+        "      type: tmpfs",
+        "      device: tmpfs",
+        "  plain:"
+      )
+    )
+    const volumeOptions = {
+      labels: { "com.example.team": "db" },
+      driver: "local",
+      driverOptions: { type: "tmpfs", device: "tmpfs" }
+    }
+    assert.deepStrictEqual(web(fleet).mounts, [
+      { type: "volume", source: "data", target: "/data", scope: "app", volumeOptions },
+      { type: "volume", source: "data", target: "/again", scope: "app", volumeOptions }
+    ])
   })
 
   it("a later file's mount on the same target replaces the earlier one", () => {

@@ -8,8 +8,9 @@
 import * as path from "node:path"
 import { isMap, isScalar, isSeq, type Node } from "yaml"
 import type * as ContainerSpec from "../../ContainerSpec.js"
+import * as Labels from "../../internal/labels.js"
 import { parseBytes } from "./scalars.js"
-import { readBoolean, readBytes, readMode, readString } from "./values.js"
+import { readBoolean, readBytes, readKeyValues, readMode, readString } from "./values.js"
 import { type Context, child, describe, entries, readKeys, report, resolve, visit } from "./yamlNodes.js"
 
 /**
@@ -23,6 +24,8 @@ export interface DeclaredVolume {
   readonly external: boolean
   /** The engine's name of an external volume (its `name`, else the key). */
   readonly name: string
+  /** How an app volume is created (`labels`, `driver`, `driver_opts`); absent when none is given. */
+  readonly options?: ContainerSpec.VolumeOptions | undefined
 }
 
 const RANGE = /^(\d{1,5})(?:-(\d{1,5}))?$/
@@ -244,8 +247,9 @@ export const readExpose = (
 
 /**
  * The top-level `volumes`: `{}`/null (an app volume), `external: true` with an optional
- * `name`. `labels`, `driver`, `driver_opts` and a `name` of a non-external volume need
- * settings the spec does not carry, and are refused.
+ * `name`, and for an app volume `labels` (map or `KEY=value` list; not the library's prefix),
+ * `driver` and `driver_opts`, used when the volume is created. A `name` of a non-external
+ * volume is refused (an app volume is `<app>_<key>`), as are options on an external one.
  *
  * @category readers
  * @since 0.2.0
@@ -274,14 +278,11 @@ export const readDeclaredVolumes = (
     }
     let external = false
     let name: { readonly text: string; readonly node: Node | undefined; readonly keyPath: string } | undefined
+    let labels: Readonly<Record<string, string>> | undefined
+    let driver: string | undefined
+    let driverOptions: Readonly<Record<string, string>> | undefined
+    let optionsAt: { readonly node: Node | undefined; readonly keyPath: string } | undefined
     const before = ctx.problems.length
-    const own = isMap(item.value) ? entries(ctx, item.value, volumePath) : undefined
-    // Reported at the key, as an unsupported key is.
-    const refused = (what: string) => (value: Node | undefined, p: string) => {
-      const keyNode = own?.find((entry) => child(volumePath, entry.key) === p)?.keyNode
-      visit(ctx, keyNode ?? value, p)
-      report(ctx, keyNode ?? value, p, `unsupported: ${what}`)
-    }
     readKeys(ctx, item.value, volumePath, {
       external: (value, p) => {
         external = readBoolean(ctx, value, p) ?? external
@@ -298,11 +299,45 @@ export const readDeclaredVolumes = (
           )
         else name = { text, node: value, keyPath: p }
       },
-      labels: refused("labels on a volume (effect-docker labels its volumes itself: app and scope)"),
-      driver: refused("a volume driver (volumes use the engine's local driver)"),
-      driver_opts: refused("driver options (volumes use the engine's local driver as it is)")
+      labels: (value, p) => {
+        const read = readKeyValues(ctx, value, p, { fromEnvironment: false })
+        if (read === undefined) return
+        const reserved = Object.keys(read).find((key) => Labels.isReserved(Labels.keys(), key))
+        if (reserved !== undefined)
+          report(
+            ctx,
+            value,
+            child(p, reserved),
+            `the label prefix ${Labels.defaultPrefix} belongs to effect-docker`
+          )
+        else {
+          labels = read
+          optionsAt = optionsAt ?? { node: value, keyPath: p }
+        }
+      },
+      driver: (value, p) => {
+        const text = readString(ctx, value, p, { nonEmpty: true })
+        if (text === undefined) return
+        driver = text
+        optionsAt = optionsAt ?? { node: value, keyPath: p }
+      },
+      driver_opts: (value, p) => {
+        const read = readKeyValues(ctx, value, p, { fromEnvironment: false })
+        if (read === undefined) return
+        driverOptions = read
+        optionsAt = optionsAt ?? { node: value, keyPath: p }
+      }
     })
     if (ctx.problems.length > before) continue
+    if (external && optionsAt !== undefined) {
+      report(
+        ctx,
+        optionsAt.node,
+        optionsAt.keyPath,
+        "an external volume is used as it is: labels, driver and driver_opts apply only to a volume effect-docker creates"
+      )
+      continue
+    }
     if (name !== undefined && !external) {
       report(
         ctx,
@@ -312,7 +347,16 @@ export const readDeclaredVolumes = (
       )
       continue
     }
-    into.set(item.key, { external, name: name?.text ?? item.key })
+    const options: ContainerSpec.VolumeOptions = {
+      ...(labels === undefined ? {} : { labels }),
+      ...(driver === undefined ? {} : { driver }),
+      ...(driverOptions === undefined ? {} : { driverOptions })
+    }
+    into.set(item.key, {
+      external,
+      name: name?.text ?? item.key,
+      ...(optionsAt === undefined ? {} : { options })
+    })
   }
 }
 
@@ -346,6 +390,7 @@ const namedVolume = (
     source: volume.name,
     target,
     scope: volume.external ? "external" : "app",
+    ...(volume.options === undefined ? {} : { volumeOptions: volume.options }),
     ...(readOnly ? { readOnly } : {})
   }
 }

@@ -4,7 +4,7 @@
  * refuses. `ContainerSpec` re-exports the public ones.
  */
 import { Schema } from "effect"
-import { FILE_PATH_PROBLEM, FileMode, filePathIssue, Int, rule } from "./rules.js"
+import { FILE_PATH_PROBLEM, FileMode, filePathIssue, Int, rule, UserLabels } from "./rules.js"
 
 const PortNumber = Int.check(
   rule((port: number) => (port >= 1 && port <= 65535 ? undefined : "the port must be between 1 and 65535"))
@@ -93,6 +93,45 @@ export const VolumeScope = Schema.Literals(["instance", "app", "external"])
 /** @category models @since 0.2.0 */
 export type VolumeScope = typeof VolumeScope.Type
 
+const noNulText = (what: string) =>
+  rule((text: string) =>
+    text.length === 0
+      ? `the ${what} is empty`
+      : text.includes("\0")
+        ? `the ${what} must not contain NUL`
+        : undefined
+  )
+
+/**
+ * How a named volume the supervisor creates (`instance` or `app` scope) is created: your
+ * `labels` (the library's prefix is reserved; the supervisor adds its own), the engine's volume
+ * `driver` (default `local`) and its `driverOptions` (e.g. `{ type: "tmpfs", device: "tmpfs" }`).
+ * An existing volume is used as it is: the options apply only when the volume is created.
+ *
+ * @category models
+ * @since 0.2.0
+ */
+export const VolumeOptions = Schema.Struct({
+  labels: Schema.optional(UserLabels),
+  driver: Schema.optional(Schema.String.check(noNulText("volume driver"))),
+  driverOptions: Schema.optional(
+    Schema.Record(Schema.String, Schema.String).check(
+      Schema.makeFilter((options: Readonly<Record<string, string>>) =>
+        Object.entries(options).flatMap(
+          ([key, value]): ReadonlyArray<Schema.FilterIssue> =>
+            key.length === 0
+              ? [{ path: [key], issue: "the driver option's key is empty" }]
+              : key.includes("\0") || value.includes("\0")
+                ? [{ path: [key], issue: "the driver option must not contain NUL" }]
+                : []
+        )
+      )
+    )
+  )
+})
+/** @category models @since 0.2.0 */
+export type VolumeOptions = typeof VolumeOptions.Type
+
 /**
  * What is mounted where: a host path (`bind`, absolute and existing), a named `volume`
  * (with its `scope`), an anonymous `volume` (no `source`; removed with the container), or a
@@ -114,6 +153,8 @@ export const Mount = Schema.Union([
     source: Schema.optional(VolumeName),
     target: MountTarget,
     scope: Schema.optional(VolumeScope),
+    /** How the supervisor creates the volume (named `instance`/`app` volumes only). */
+    volumeOptions: Schema.optional(VolumeOptions),
     readOnly: Schema.optional(Schema.Boolean)
   }),
   Schema.Struct({
@@ -129,14 +170,48 @@ export const Mount = Schema.Union([
 /** @category models @since 0.2.0 */
 export type Mount = typeof Mount.Type
 
+/** Options in a canonical form, to compare two mounts of one volume. */
+const canonicalOptions = (options: VolumeOptions | undefined): string => {
+  const sorted = (record: Readonly<Record<string, string>> | undefined) =>
+    Object.entries(record ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+  return JSON.stringify([sorted(options?.labels), options?.driver ?? "", sorted(options?.driverOptions)])
+}
+
 export const mountsProblems = (mounts: ReadonlyArray<Mount>): ReadonlyArray<Schema.FilterIssue> => {
   const seen = new Set<string>()
+  const optionsOf = new Map<string, string>()
   return mounts.flatMap((mount, index): ReadonlyArray<Schema.FilterIssue> => {
     const target = mount.target.replace(/\/+$/, "")
     if (seen.has(target)) return [{ path: [index, "target"], issue: `${target} is mounted on twice` }]
     seen.add(target)
     if (mount.type === "volume" && mount.source === undefined && mount.scope !== undefined) {
       return [{ path: [index, "scope"], issue: "an anonymous volume (no source) has no scope" }]
+    }
+    if (mount.type === "volume" && mount.volumeOptions !== undefined) {
+      if (mount.source === undefined)
+        return [
+          { path: [index, "volumeOptions"], issue: "an anonymous volume (no source) has no volumeOptions" }
+        ]
+      if (mount.scope === "external")
+        return [
+          {
+            path: [index, "volumeOptions"],
+            issue: "an external volume is used as it is, never created: it takes no volumeOptions"
+          }
+        ]
+    }
+    if (mount.type === "volume" && mount.source !== undefined && mount.scope !== "external") {
+      const key = `${mount.scope ?? "instance"}/${mount.source}`
+      const options = canonicalOptions(mount.volumeOptions)
+      const earlier = optionsOf.get(key)
+      if (earlier !== undefined && earlier !== options)
+        return [
+          {
+            path: [index, "volumeOptions"],
+            issue: `volume ${mount.source} is mounted twice with different volumeOptions`
+          }
+        ]
+      optionsOf.set(key, options)
     }
     return []
   })
