@@ -313,7 +313,7 @@ describe.concurrent("effect-docker CLI against the real engine", () => {
     const app = appFor("bad")
     const file = fleetFile(
       app,
-      `name: ${app}\nservices:\n  web:\n    image: busybox:latest\n    healthcheck:\n      test: "true"\n      interval: soon\n    ports: ["80:80"]\n`
+      `name: ${app}\nservices:\n  web:\n    image: busybox:latest\n    healthcheck:\n      test: "true"\n      interval: soon\n    sysctls: ["net.core.somaxconn=1024"]\n`
     )
     const failing = fleetFile(
       `${app}-fails`,
@@ -334,7 +334,7 @@ describe.concurrent("effect-docker CLI against the real engine", () => {
       result.stderr,
       `${file}:7: services.web.healthcheck.interval: expected a duration like 5s, got "soon"`
     )
-    assert.include(result.stderr, `${file}:8: services.web.ports: unsupported key`)
+    assert.include(result.stderr, `${file}:8: services.web.sysctls: unsupported key`)
     await noLeftovers(app)
   }, 120_000)
 })

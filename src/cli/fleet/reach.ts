@@ -8,7 +8,7 @@
 import * as path from "node:path"
 import { isMap, isScalar, isSeq, type Node } from "yaml"
 import type * as ContainerSpec from "../../ContainerSpec.js"
-import * as Labels from "../../internal/labels.js"
+import * as Supervisor from "../../Supervisor.js"
 import { parseBytes } from "./scalars.js"
 import { readBoolean, readBytes, readKeyValues, readMode, readString } from "./values.js"
 import { type Context, child, describe, entries, readKeys, report, resolve, visit } from "./yamlNodes.js"
@@ -302,13 +302,14 @@ export const readDeclaredVolumes = (
       labels: (value, p) => {
         const read = readKeyValues(ctx, value, p, { fromEnvironment: false })
         if (read === undefined) return
-        const reserved = Object.keys(read).find((key) => Labels.isReserved(Labels.keys(), key))
+        const { prefix } = Supervisor.labelKeys()
+        const reserved = Object.keys(read).find((key) => key.startsWith(prefix))
         if (reserved !== undefined)
           report(
             ctx,
             value,
             child(p, reserved),
-            `the label prefix ${Labels.defaultPrefix} belongs to effect-docker`
+            `the label prefix ${prefix} belongs to effect-docker`
           )
         else {
           labels = read
