@@ -3,12 +3,11 @@ import { isScalar, isSeq, type Node } from "yaml"
 import type * as ContainerSpec from "../../ContainerSpec.js"
 import { type DependencyAt, dependencyOrder } from "./dependencies.js"
 import type { Dependency, File, Fleet, Restart, Service } from "./model.js"
+import { readExpose, readPorts } from "./ports.js"
 import {
   type DeclaredVolume,
   readDeclaredVolumes,
-  readExpose,
   readExtraHosts,
-  readPorts,
   readServiceVolumes,
   readTmpfs
 } from "./reach.js"
