@@ -83,17 +83,23 @@ export const uniqueName = (what: string): string => {
   return `contract-${process.pid}-${Date.now().toString(36)}-${sequence}-${what}`
 }
 
-const nowSeconds = Effect.map(Clock.currentTimeMillis, (ms) => ms / 1000)
+/** The clock's time in seconds (the engine's `since`/`until` unit). */
+export const nowSeconds = Effect.map(Clock.currentTimeMillis, (ms) => ms / 1000)
 
-/** Registers every contract test against `env`. */
-export const engineContract = <R>(env: ContractEnvironment<R>, test: Register<R>): void => {
-  /** Every test gets labels of its own: tests run concurrently on a real engine. */
-  const caseTest = (
+/** Registers a case whose body gets labels of its own: cases run concurrently on a real engine. */
+export const caseTester =
+  <R>(env: { readonly labels: Readonly<Record<string, string>> }, test: Register<R>) =>
+  (
     name: string,
     body: (
       labels: Readonly<Record<string, string>>
     ) => Effect.Effect<void, unknown, DockerEngine.DockerEngine | Scope.Scope | R>
-  ) => test(name, () => body({ ...env.labels, "dev.effect-docker.case": uniqueName("case") }))
+  ) =>
+    test(name, () => body({ ...env.labels, "dev.effect-docker.case": uniqueName("case") }))
+
+/** Registers every contract test against `env`. */
+export const engineContract = <R>(env: ContractEnvironment<R>, test: Register<R>): void => {
+  const caseTest = caseTester(env, test)
 
   /** A labelled container behaving so, force-removed when the test's scope closes. */
   const container = (

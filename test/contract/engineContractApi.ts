@@ -9,9 +9,10 @@
  * (`missingCommand`) is answered by each engine on its own, and the two must agree.
  */
 import { assert } from "@effect/vitest"
-import { Clock, type Duration, Effect, Fiber, Option, Redacted, type Scope, Stream } from "effect"
+import { type Duration, Effect, Fiber, Option, Redacted, type Scope, Stream } from "effect"
 import * as DockerEngine from "../../src/DockerEngine.js"
 import type * as MemoryEngine from "../../src/MemoryEngine.js"
+import { caseTester, nowSeconds, uniqueName } from "./engineContract.js"
 
 /** What the contract needs from the engine under test; `R` is what the environment's own effects need. */
 export interface ApiContractEnvironment<R> {
@@ -60,24 +61,9 @@ export const busyboxExec: MemoryEngine.ExecScript = (command, options) => {
   return undefined
 }
 
-let sequence = 0
-/** A container or volume name unique to this process and run. */
-const uniqueName = (what: string): string => {
-  sequence += 1
-  return `contract-api-${process.pid}-${Date.now().toString(36)}-${sequence}-${what}`
-}
-
-const nowSeconds = Effect.map(Clock.currentTimeMillis, (ms) => ms / 1000)
-
 /** Registers every exec and volume contract test against `env`. */
 export const engineContractApi = <R>(env: ApiContractEnvironment<R>, test: Register<R>): void => {
-  /** Every test gets labels of its own: tests run concurrently on a real engine. */
-  const caseTest = (
-    name: string,
-    body: (
-      labels: Readonly<Record<string, string>>
-    ) => Effect.Effect<void, unknown, DockerEngine.DockerEngine | Scope.Scope | R>
-  ) => test(name, () => body({ ...env.labels, "dev.effect-docker.case": uniqueName("case") }))
+  const caseTest = caseTester(env, test)
 
   /** A labelled running container answering exec, force-removed when the test's scope closes. */
   const runningContainer = (labels: Readonly<Record<string, string>>, what: string, start = true) =>

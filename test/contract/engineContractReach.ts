@@ -12,9 +12,10 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { assert } from "@effect/vitest"
-import { Effect, type Scope } from "effect"
+import { Effect } from "effect"
 import * as DockerEngine from "../../src/DockerEngine.js"
 import type { Behaviour, ContractEnvironment, Register } from "./engineContract.js"
+import { caseTester, uniqueName } from "./engineContract.js"
 
 /** What the reach cases need beside the base environment. */
 export interface ReachEnvironment<R> extends ContractEnvironment<R> {
@@ -33,22 +34,11 @@ export interface ReachEnvironment<R> extends ContractEnvironment<R> {
   readonly removeVolume: (name: string) => Effect.Effect<void, unknown, DockerEngine.DockerEngine | R>
 }
 
-let sequence = 0
-const uniqueName = (what: string): string => {
-  sequence += 1
-  return `contract-reach-${process.pid}-${Date.now().toString(36)}-${sequence}-${what}`
-}
-
 const runs: Behaviour = { _tag: "Runs", onStop: "exit" }
 
 /** Registers the reach cases against `env`. */
 export const engineContractReach = <R>(env: ReachEnvironment<R>, test: Register<R>): void => {
-  const caseTest = (
-    name: string,
-    body: (
-      labels: Readonly<Record<string, string>>
-    ) => Effect.Effect<void, unknown, DockerEngine.DockerEngine | Scope.Scope | R>
-  ) => test(name, () => body({ ...env.labels, "dev.effect-docker.case": uniqueName("case") }))
+  const caseTest = caseTester(env, test)
 
   /** A labelled container that runs until stopped, force-removed when the scope closes. */
   const container = (

@@ -6,27 +6,14 @@
  * each such `die`; `on-failure:N` gives up after N restarts; a stop ends the restarts.
  */
 import { assert } from "@effect/vitest"
-import { Clock, Effect, type Scope, Stream } from "effect"
+import { Effect, Stream } from "effect"
 import * as DockerEngine from "../../src/DockerEngine.js"
 import type { Behaviour, ContractEnvironment, Register } from "./engineContract.js"
-
-let sequence = 0
-const uniqueName = (what: string): string => {
-  sequence += 1
-  return `contract-restart-${process.pid}-${Date.now().toString(36)}-${sequence}-${what}`
-}
-
-const nowSeconds = Effect.map(Clock.currentTimeMillis, (ms) => ms / 1000)
+import { caseTester, nowSeconds, uniqueName } from "./engineContract.js"
 
 /** Registers the restart-policy contract tests against `env`. */
 export const engineRestartContract = <R>(env: ContractEnvironment<R>, test: Register<R>): void => {
-  /** Every test gets labels of its own: tests run concurrently on a real engine. */
-  const caseTest = (
-    name: string,
-    body: (
-      labels: Readonly<Record<string, string>>
-    ) => Effect.Effect<void, unknown, DockerEngine.DockerEngine | Scope.Scope | R>
-  ) => test(name, () => body({ ...env.labels, "dev.effect-docker.case": uniqueName("case") }))
+  const caseTest = caseTester(env, test)
 
   /** A labelled container behaving so under `restartPolicy`, force-removed when the test's scope closes. */
   const container = (
