@@ -1,7 +1,7 @@
 /**
  * The second engine (scripts/second-engine.sh): TLS with client verification, and the faults
  * that need an engine this suite may crash. Its tests run one after another: one of them
- * kills the engine the others use.
+ * kills the engine the others use (and the stats-source case needs it up).
  */
 import * as Net from "node:net"
 import { assert, describe, it } from "@effect/vitest"
@@ -11,6 +11,7 @@ import * as DockerEngine from "../../src/DockerEngine.js"
 import { DockerError } from "../../src/DockerError.js"
 import * as Supervisor from "../../src/Supervisor.js"
 import { assertNoLeftovers, removeImageIfPresent, testLabels } from "../support/live.js"
+import { chosenCount, runUntilStats, statsCountingEngine } from "../support/statsCounting.js"
 import { certPaths, secondEngine, secondEngineHost, secondEngineLayer, timed } from "./support.js"
 
 const labels = testLabels("reliability-tls")
@@ -140,6 +141,24 @@ describe("second engine: TLS with client certificates", () => {
       assert.strictEqual(error.statusCode, 400)
       assert.include(error.message, "HTTPS")
     }).pipe(Effect.scoped)
+  )
+})
+
+describe("stats sources (TLS engine)", () => {
+  // An engine reached over TCP is not known to be local, even when its containers run on this
+  // machine: `auto` uses the engine's stats, without a cgroup check.
+  it.live("auto uses the engine's stream over a TLS engine, without a cgroup check", () =>
+    Effect.gen(function* () {
+      const labels = testLabels("reliability-stats-source")
+      const { engine, counts } = yield* statsCountingEngine
+      const engineBefore = yield* chosenCount("engine")
+      const state = yield* runUntilStats(engine, { app: "test-stats-tls", labels })
+      assert.isDefined(state?.cpuPercent)
+      assert.isAbove(state?.memoryUsed ?? 0, 0)
+      assert.deepStrictEqual(yield* counts, { streams: 1, samples: 0 })
+      assert.strictEqual((yield* chosenCount("engine")) - engineBefore, 1)
+      yield* assertNoLeftovers(labels)
+    }).pipe(Effect.provide(secondEngineLayer()))
   )
 })
 
