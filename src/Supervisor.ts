@@ -548,7 +548,7 @@ export const make = Effect.fn("Supervisor.make")(function* (options: Options) {
   const removeAppVolumes = Effect.fn("Supervisor.removeAppVolumes")(function* (
     names?: ReadonlyArray<string>
   ) {
-    return yield* Volumes.removeAppVolumes(engine, volumes, names)
+    return yield* Volumes.removeAppVolumes(engine, keys, app, names)
   })
 
   yield* Effect.logDebug("supervisor instance ready").pipe(Effect.annotateLogs({ app, instance: instanceId }))
@@ -585,3 +585,28 @@ export const layer = (
   options: Options
 ): Layer.Layer<Supervisor, DockerError | ContainerSpec.InvalidSpec, DockerEngine> =>
   Layer.effect(Supervisor, make(options))
+
+/**
+ * Removes an app's shared (`app`-scoped) volumes, those named or all of them, without starting
+ * a Supervisor instance (no network is created): what `docker compose down --volumes` does for
+ * a project. Answers how many were removed; a volume still in use fails with `Conflict`.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Supervisor } from "effect-docker"
+ *
+ * const removed = Supervisor.removeAppVolumesOf({ app: "shop" }) // Effect<number, DockerError, DockerEngine>
+ * ```
+ *
+ * @category instances
+ * @since 0.2.0
+ */
+export const removeAppVolumesOf = Effect.fn("Supervisor.removeAppVolumesOf")(function* (options: {
+  readonly app: string
+  readonly labelPrefix?: string | undefined
+  readonly names?: ReadonlyArray<string> | undefined
+}) {
+  const engine = yield* DockerEngine
+  return yield* Volumes.removeAppVolumes(engine, Labels.keys(options.labelPrefix), options.app, options.names)
+})

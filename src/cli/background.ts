@@ -1,6 +1,6 @@
 /**
  * `up --wait`: the fleet keeps running after the command returns, so it runs in a background
- * `effect-docker up` of its own (the instance's owner, as any `up` is: its containers stay
+ * `effect-docker up` of its own (the instance's owner, like every `up`: its containers stay
  * supervised, restarted by their policies, and torn down when it is told to stop). This is
  * both sides of that: the command the user ran launches it, relays its progress and returns
  * once it reports the fleet up (or failed); the background process reports over the IPC

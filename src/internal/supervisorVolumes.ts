@@ -21,9 +21,18 @@ export interface InstanceVolumes {
   readonly ofInstance: LabelFilter
   /** Every `instance`-scoped volume of the app (`removeStale` keeps those of live owners). */
   readonly instanceScoped: LabelFilter
-  /** The app's shared volumes (removed only by `removeAppVolumes`). */
-  readonly appScoped: LabelFilter
 }
+
+const scopeLabel = (keys: Labels.LabelKeys): string => `${keys.prefix}volume-scope`
+
+/** The engine's name of an app's shared volume: `<app>_<name>`, as Compose names a project's. */
+const appVolumeName = (app: string, name: string): string => `${app}_${name}`
+
+/** The filter that finds an app's shared volumes. */
+const appScoped = (keys: Labels.LabelKeys, app: string): LabelFilter => ({
+  [keys.app]: app,
+  [scopeLabel(keys)]: "app"
+})
 
 export const make = (
   keys: Labels.LabelKeys,
@@ -37,28 +46,34 @@ export const make = (
   }
 ): InstanceVolumes => {
   const { app, instanceId, labels } = options
-  const scopeKey = `${keys.prefix}volume-scope`
+  const scopeKey = scopeLabel(keys)
   const appVolumeLabels = { ...options.userLabels, [keys.app]: app, [scopeKey]: "app" }
   return {
     volumeName: (source, scope) =>
-      scope === "instance" ? `${app}-${instanceId}-${source}` : scope === "app" ? `${app}_${source}` : source,
+      scope === "instance"
+        ? `${app}-${instanceId}-${source}`
+        : scope === "app"
+          ? appVolumeName(app, source)
+          : source,
     volumeLabels: (scope) => (scope === "instance" ? { ...labels, [scopeKey]: "instance" } : appVolumeLabels),
     ofInstance: { [keys.instance]: instanceId, [scopeKey]: "instance" },
-    instanceScoped: { [keys.app]: app, [scopeKey]: "instance" },
-    appScoped: { [keys.app]: app, [scopeKey]: "app" }
+    instanceScoped: { [keys.app]: app, [scopeKey]: "instance" }
   }
 }
 
-/** Removes the app's shared volumes (those named, or all of them) and counts them. */
+/**
+ * Removes the app's shared volumes (those named, or all of them) and counts them. Needs no
+ * instance: the app and the label keys find them.
+ */
 export const removeAppVolumes = (
   engine: DockerEngineShape,
-  volumes: InstanceVolumes,
+  keys: Labels.LabelKeys,
+  app: string,
   names: ReadonlyArray<string> | undefined
 ): Effect.Effect<number, DockerError> =>
   Effect.gen(function* () {
-    const found = yield* engine.listVolumes({ labels: volumes.appScoped })
-    const wanted =
-      names === undefined ? undefined : new Set(names.map((name) => volumes.volumeName(name, "app")))
+    const found = yield* engine.listVolumes({ labels: appScoped(keys, app) })
+    const wanted = names === undefined ? undefined : new Set(names.map((name) => appVolumeName(app, name)))
     const chosen = found.filter((volume) => wanted === undefined || wanted.has(volume.name))
     yield* Teardown.removeVolumes(engine, chosen, Teardown.requestedVolumeRemoval)
     return chosen.length

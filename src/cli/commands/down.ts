@@ -75,17 +75,12 @@ export const downCommand = Command.make(
               ? chosen
               : (yield* Instances.list(engine, selectionOf(app))).filter((i) => ids.has(i.instance))
           yield* Instances.remove(engine, left)
-          // Compose's `down -v`: the app volumes go through a short-lived Supervisor of each app.
+          // Compose's `down -v`: each app's shared volumes (no Supervisor instance needed).
           const apps = Option.isSome(app) ? [app.value] : [...new Set(chosen.map((i) => i.app))]
           let removedVolumes = 0
           for (const name of volumes ? apps : []) {
-            removedVolumes += yield* Effect.scoped(
-              Effect.flatMap(Supervisor.make({ app: name }), (supervisor) => supervisor.removeAppVolumes())
-            ).pipe(
-              Effect.provideService(DockerEngine.DockerEngine, engine),
-              Effect.catchTag("InvalidSpec", (error) =>
-                Effect.andThen(stderr(`effect-docker down: ${error.message}`), new ExitStatus({ code: 2 }))
-              )
+            removedVolumes += yield* Supervisor.removeAppVolumesOf({ app: name }).pipe(
+              Effect.provideService(DockerEngine.DockerEngine, engine)
             )
           }
           yield* stdout(
