@@ -498,4 +498,15 @@ networks:
       ]
     )
   })
+
+  it("privileged stays refused, as an unsupported key, never read as root on the host", () => {
+    const [problem, ...rest] = problems(`services:
+  web:
+    image: busybox
+    privileged: true
+`)
+    assert.deepStrictEqual(rest, [])
+    assert.match(problem!, /^demo\.yaml:4: services\.web\.privileged: unsupported key \(supported here: /)
+    assert.notInclude(problem!, "privileged,")
+  })
 })

@@ -19,6 +19,7 @@ const buildDir = path.join(root, "node_modules", ".cache", `effect-docker-cli-th
 const bin = path.join(buildDir, "bin.js")
 const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "effect-docker-cli-three-tier-"))
 const runId = randomBytes(3).toString("hex")
+const app = `test-cli3-${runId}`
 const appLabel = "dev.effect-docker.app"
 const componentLabel = "dev.effect-docker.component"
 
@@ -99,14 +100,28 @@ beforeAll(() => {
   )
 }, 180_000)
 
-afterAll(() => {
+/** A foreground `up` the test has not seen end: stopped (Ctrl-C) in the finalizers. */
+let foreground: ChildProcessWithoutNullStreams | undefined
+
+/** Whatever a failed or timed-out test left: Ctrl-C to its `up`, then `down --all --force --volumes`. */
+const cleanUp = async () => {
+  const running = foreground
+  foreground = undefined
+  running?.kill("SIGINT")
+  const left = await leftoversOf(app)
+  if (running !== undefined || Object.values(left).some((names) => names.length > 0))
+    await run(["down", "--all", "--force", "--app", app, "--volumes"])
+}
+
+afterAll(async () => {
+  // The test's own finally does this, unless the test timed out.
+  await cleanUp()
   fs.rmSync(buildDir, { recursive: true, force: true })
   fs.rmSync(workDir, { recursive: true, force: true })
-})
+}, 120_000)
 
 describe("effect-docker up, a three-tier fleet file, against the real engine", () => {
   it("up, Ctrl-C, up --wait: HTTP 200 through the published port of two replicas, the database's volume kept; down --volumes leaves nothing", async () => {
-    const app = `test-cli3-${runId}`
     const greeting = `hello-${runId}`
     const folder = path.join(workDir, app)
     fs.mkdirSync(folder)
@@ -153,10 +168,7 @@ volumes:
     const inFolder = (args: ReadonlyArray<string>) => ["-f", path.join(folder, "compose.yaml"), ...args]
     const page = (port: number, file: string) => get(`http://127.0.0.1:${port}/${file}`)
 
-    let foreground: ChildProcessWithoutNullStreams | undefined
     try {
-      const t0 = Date.now()
-      const mark = (what: string) => console.log(`${what} ${Date.now() - t0}ms`)
       // 1. `up` in the foreground until both replicas serve, then Ctrl-C.
       const child = spawnCli(["up", ...inFolder([])])
       foreground = child
@@ -172,10 +184,15 @@ volumes:
           const ports = replicaPorts(output)
           if (ports.size === 2) resolve(ports)
         })
-        void exited.then((code) => reject(new Error(`up ended (exit ${code}) before app-1 and app-2 ran:\n${output}`)))
+        void exited.then((code) =>
+          reject(new Error(`up ended (exit ${code}) before app-1 and app-2 ran:\n${output}`))
+        )
+        setTimeout(
+          () => reject(new Error(`app-1 and app-2 not running after 90s:\n${output}`)),
+          90_000
+        ).unref()
       })
       const firstPorts = await bothServing
-      mark('const firstPorts = await bothS')
       for (const port of firstPorts.values()) {
         assert.deepStrictEqual(await page(port, ""), { status: 200, body: `${greeting}\n` })
         assert.deepStrictEqual(await page(port, "boots"), { status: 200, body: "boot\n" })
@@ -184,15 +201,17 @@ volumes:
       child.kill("SIGINT")
       assert.strictEqual(await exited, 0, output)
       foreground = undefined
-      mark('foreground = undefined')
       assert.match(output, /stopping: removing every container/)
       // Ctrl-C removed the fleet and its network; the app's volume is kept.
-      assert.deepStrictEqual(await leftoversOf(app), { containers: [], networks: [], volumes: [`${app}_dbdata`] })
+      assert.deepStrictEqual(await leftoversOf(app), {
+        containers: [],
+        networks: [],
+        volumes: [`${app}_dbdata`]
+      })
 
       // 2. `up --wait` returns with the fleet up; the database's file is still in its volume.
       const up = await run(["up", ...inFolder(["--wait"])])
       assert.strictEqual(up.code, 0, up.stderr)
-      mark('assert.strictEqual(up.code, 0,')
       const instance = /instance (\w+) is up/.exec(up.stdout)?.[1]
       assert.isDefined(instance, up.stdout)
       // --wait relays the background's state lines: one row per replica, with its port.
@@ -212,7 +231,9 @@ volumes:
           const addresses = yield* Effect.forEach(["app-1", "app-2"], (replica) =>
             engine
               .inspectContainer(byComponent.get(replica)?.id ?? replica)
-              .pipe(Effect.map((inspect) => Object.values(inspect.networks).map((network) => network.ipAddress)))
+              .pipe(
+                Effect.map((inspect) => Object.values(inspect.networks).map((network) => network.ipAddress))
+              )
           )
           // A third container on the instance network: the service name resolves to both replicas.
           const answer = yield* engine.exec(byComponent.get("db")?.id ?? "db", ["nslookup", "app"])
@@ -232,7 +253,6 @@ volumes:
       const resolved = [...answer.stdout.matchAll(/^Address: (\S+)$/gm)].map((match) => match[1]).sort()
       assert.deepStrictEqual(resolved, [...addresses].sort(), answer.stdout)
 
-      mark("ps")
       const ps = await run(["ps", "--app", app])
       assert.strictEqual(ps.code, 0, ps.stderr)
       for (const row of ["app-1", "app-2"]) assert.match(ps.stdout, new RegExp(`\\s${row}\\s+running\\s`))
@@ -240,11 +260,9 @@ volumes:
       // 3. `down --volumes` removes everything the app had, its volume included.
       const down = await run(["down", "--instance", instance!, "--volumes"])
       assert.strictEqual(down.code, 0, down.stderr)
-      mark('assert.strictEqual(down.code, ')
       assert.deepStrictEqual(await leftoversOf(app), { containers: [], networks: [], volumes: [] })
     } finally {
-      foreground?.kill("SIGINT")
-      await run(["down", "--all", "--force", "--app", app, "--volumes"])
+      await cleanUp()
     }
   }, 180_000)
 })
