@@ -37,6 +37,7 @@ import type {
   CreateContainerOptions,
   CreatedContainer,
   CreatedNetwork,
+  CreatedService,
   CreateNetworkOptions,
   CreateVolumeOptions,
   DisconnectNetworkOptions,
@@ -48,17 +49,31 @@ import type {
   KillContainerOptions,
   ListContainersOptions,
   ListNetworksOptions,
+  ListNodesOptions,
+  ListServicesOptions,
+  ListTasksOptions,
   ListVolumesOptions,
   LogLine,
   LogsOptions,
   NetworkInspect,
+  NodeSpec,
   PullImageOptions,
   PullProgress,
   RemoveContainerOptions,
   RemoveImageOptions,
   RemoveVolumeOptions,
+  ServiceInspect,
+  ServiceLogsOptions,
+  ServiceSpecOptions,
+  ServiceWriteOptions,
   StatsSample,
   StopContainerOptions,
+  SwarmInitOptions,
+  SwarmInspect,
+  SwarmJoinOptions,
+  SwarmLeaveOptions,
+  SwarmNode,
+  Task,
   Version,
   VolumeInspect,
   WaitContainerOptions,
@@ -69,6 +84,7 @@ import * as Containers from "./internal/engine/containers.js"
 import * as Exec from "./internal/engine/exec.js"
 import * as Images from "./internal/engine/images.js"
 import * as Networks from "./internal/engine/networks.js"
+import * as Swarm from "./internal/engine/swarm.js"
 import * as System from "./internal/engine/system.js"
 import * as Transport from "./internal/engine/transport.js"
 import * as Volumes from "./internal/engine/volumes.js"
@@ -188,6 +204,53 @@ export interface DockerEngineShape {
   /** The engine's events, oldest first, filtered on the engine's side. */
   readonly events: (options?: EventsOptions) => Stream.Stream<EngineEvent, DockerError>
 
+  // Swarm. Every call but `swarmInit` and `swarmJoin` fails with reason `NotSwarmManager` on an
+  // engine that is not a manager of a swarm.
+
+  /** The swarm this engine manages, with its join tokens. */
+  readonly swarmInspect: Effect.Effect<SwarmInspect, DockerError>
+  /** Makes this engine the first manager of a new swarm; answers its node id. */
+  readonly swarmInit: (options?: SwarmInitOptions) => Effect.Effect<string, DockerError>
+  /** Joins this engine to a swarm as a worker or manager (by the token given). */
+  readonly swarmJoin: (options: SwarmJoinOptions) => Effect.Effect<void, DockerError>
+  /** Leaves the swarm (a manager only with `force`); its tasks stop. */
+  readonly swarmLeave: (options?: SwarmLeaveOptions) => Effect.Effect<void, DockerError>
+  readonly listNodes: (options?: ListNodesOptions) => Effect.Effect<ReadonlyArray<SwarmNode>, DockerError>
+  /** A node by id or hostname. */
+  readonly inspectNode: (node: string) => Effect.Effect<SwarmNode, DockerError>
+  /**
+   * Replaces a node's spec (`availability: "drain"` moves its tasks away). `version` is the one
+   * it was read at: `Conflict` when it changed since.
+   */
+  readonly updateNode: (node: string, version: number, spec: NodeSpec) => Effect.Effect<void, DockerError>
+  /** Creates a service: the orchestrator then creates its tasks. */
+  readonly createService: (
+    spec: ServiceSpecOptions,
+    options?: ServiceWriteOptions
+  ) => Effect.Effect<CreatedService, DockerError>
+  /** A service by id or name. */
+  readonly inspectService: (service: string) => Effect.Effect<ServiceInspect, DockerError>
+  /** Services, with their running and desired task counts. */
+  readonly listServices: (
+    options?: ListServicesOptions
+  ) => Effect.Effect<ReadonlyArray<ServiceInspect>, DockerError>
+  /**
+   * Replaces a service's spec (tasks are replaced per its update config). `version` is the one
+   * it was read at: `Conflict` when it changed since.
+   */
+  readonly updateService: (
+    service: string,
+    version: number,
+    spec: ServiceSpecOptions,
+    options?: ServiceWriteOptions
+  ) => Effect.Effect<{ readonly warnings: ReadonlyArray<string> }, DockerError>
+  /** Removes a service: its tasks are shut down (each container with its stop grace period) and go. */
+  readonly removeService: (service: string) => Effect.Effect<void, DockerError>
+  /** The output of every task of a service, demultiplexed as `logs` does for a container. */
+  readonly serviceLogs: (service: string, options?: ServiceLogsOptions) => Stream.Stream<LogLine, DockerError>
+  /** Tasks, current and past (the engine keeps a few ended ones per slot), filtered on the engine's side. */
+  readonly listTasks: (options?: ListTasksOptions) => Effect.Effect<ReadonlyArray<Task>, DockerError>
+
   /** Where a live engine is (absent for an in-memory one): whether its containers run on this machine. */
   readonly endpoint?: Endpoint | undefined
 }
@@ -281,7 +344,8 @@ export const make = (options: Options = {}): Effect.Effect<DockerEngineShape, Do
       ...Exec.make(transport),
       ...Images.make(transport),
       ...Networks.make(transport),
-      ...Volumes.make(transport)
+      ...Volumes.make(transport),
+      ...Swarm.make(transport)
     })
   )
 

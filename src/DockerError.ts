@@ -38,6 +38,9 @@ import { Schema } from "effect"
  *   inside a 200 stream such as a failed pull.
  * - `Timeout`: no answer within the configured time.
  * - `Decode`: the engine answered with something this library could not decode.
+ * - `NotSwarmManager`: a Swarm call (services, tasks, nodes, the swarm itself) reached an
+ *   engine that is not a manager of a swarm (503 "This node is not a swarm manager" or "not
+ *   part of a swarm"). Not an outage: retrying does not help.
  *
  * @category errors
  * @since 0.1.0
@@ -50,7 +53,8 @@ export const DockerErrorReason = Schema.Literals([
   "Unauthorized",
   "ServerError",
   "Timeout",
-  "Decode"
+  "Decode",
+  "NotSwarmManager"
 ])
 
 /**
@@ -269,11 +273,14 @@ export const fromCause =
     const statusCode = field(cause, "statusCode")
     const message = engineMessage(cause) ?? String(cause)
     if (typeof statusCode === "number" && statusCode >= 300) {
-      // The engine answers 403 Forbidden for a network that still has containers: that is "in use".
+      // The engine answers 403 Forbidden for a network that still has containers: that is "in use";
+      // and 503 for a Swarm call to an engine outside a swarm, which no retry cures.
       const reason =
         statusCode === 403 && /active endpoints|in use/i.test(message)
           ? "Conflict"
-          : reasonFromStatus(statusCode)
+          : statusCode === 503 && /not a swarm manager|not part of a swarm/i.test(message)
+            ? "NotSwarmManager"
+            : reasonFromStatus(statusCode)
       return new DockerError({ reason, operation, statusCode, message }, { cause })
     }
     const code = field(cause, "code")

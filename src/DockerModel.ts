@@ -6,7 +6,7 @@
  * `effect-docker/DockerEngine`, so older imports keep working.
  *
  * The definitions live in `internal/model/`, one module per Engine API group (containers,
- * images, networks and volumes, system and events, exec); this module re-exports them.
+ * images, networks and volumes, system and events, exec, swarm); this module re-exports them.
  *
  * @example
  * ```ts
@@ -64,6 +64,35 @@ export {
   type RemoveVolumeOptions,
   VolumeInspect
 } from "./internal/model/networks.js"
+export {
+  type CreatedService,
+  type ListNodesOptions,
+  type ListServicesOptions,
+  type ListTasksOptions,
+  NodeSpec,
+  ServiceContainerSpec,
+  ServiceEndpointSpec,
+  ServiceHealthcheck,
+  ServiceInspect,
+  type ServiceLogsOptions,
+  ServiceMode,
+  ServiceMount,
+  ServiceNetwork,
+  ServicePort,
+  ServiceRestartPolicy,
+  ServiceSpec,
+  type ServiceSpecOptions,
+  ServiceUpdateConfig,
+  type ServiceWriteOptions,
+  type SwarmInitOptions,
+  SwarmInspect,
+  type SwarmJoinOptions,
+  type SwarmLeaveOptions,
+  SwarmNode,
+  Task,
+  TaskSpec,
+  type TaskState
+} from "./internal/model/swarm.js"
 export {
   EngineEvent,
   type EventsOptions,

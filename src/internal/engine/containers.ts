@@ -50,7 +50,13 @@ export type Containers = Pick<
   | "copyFiles"
 >
 
-const toLogLine =
+/**
+ * A demultiplexed line as the library's `LogLine`: with `timestamps`, the engine's leading
+ * timestamp split off.
+ *
+ * @internal
+ */
+export const toLogLine =
   (timestamps: boolean) =>
   (line: LogFrames.RawLine): LogLine => {
     if (!timestamps) return { stream: line.stream, text: line.text }

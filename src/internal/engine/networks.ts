@@ -48,6 +48,7 @@ export const make = ({ call, decoded }: Transport): Networks => {
           Name: create.name,
           Driver: create.driver ?? "bridge",
           Internal: create.internal ?? false,
+          ...(create.attachable !== undefined ? { Attachable: create.attachable } : {}),
           Labels: create.labels ?? {},
           CheckDuplicate: true
         }

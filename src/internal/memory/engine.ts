@@ -21,6 +21,7 @@ import { logs } from "./logs.js"
 import { addPredefinedNetworks, networkOperations } from "./networks.js"
 import { statsOperations } from "./stats.js"
 import { makeStore, toDefinition } from "./store.js"
+import { swarmOperations } from "./swarm.js"
 import { volumeOperations } from "./volumes.js"
 
 /** What `version` reports: the engine this project's CI runs. */
@@ -58,7 +59,8 @@ export const make = (options: Options = {}) =>
       ...imageOperations(store),
       ...networkOperations(store),
       ...volumeOperations(store),
-      events: events(store)
+      events: events(store),
+      ...swarmOperations(store)
     }
     const control: MemoryEngineShape = makeControl(store)
 

@@ -35,10 +35,15 @@ export type NetworkInspect = typeof NetworkInspect.Type
  */
 export interface CreateNetworkOptions {
   readonly name: string
-  /** Default `bridge`. */
+  /** Default `bridge`; `overlay` (on a swarm manager) spans the swarm's nodes. */
   readonly driver?: string
   /** No route to the outside. */
   readonly internal?: boolean
+  /**
+   * Plain containers (not only service tasks) may join it: an overlay network's option
+   * (`docker network create --attachable`).
+   */
+  readonly attachable?: boolean
   readonly labels?: Readonly<Record<string, string>>
 }
 
