@@ -344,6 +344,46 @@ const Fields = Schema.Struct({
     )
   ),
   /**
+   * How many copies run (default 1): Swarm replicas, each in a slot of its own, under
+   * `Supervisor.layerSwarm`. The single-host Supervisor runs one (more is an `InvalidSpec`: use
+   * `layerSwarm`, or one spec per replica).
+   */
+  replicas: Schema.optional(
+    Int.check(rule((count: number) => (count >= 1 ? undefined : "must be a whole number, 1 or more")))
+  ),
+  /**
+   * Swarm only (ignored on one host): the nodes the replicas may run on, as Swarm's placement
+   * constraints (`node.hostname==n1`, `node.role!=manager`, `node.labels.zone==a`).
+   */
+  placement: Schema.optional(
+    Schema.Struct({
+      constraints: Schema.optional(
+        Schema.Array(
+          Schema.String.check(
+            rule((constraint: string) =>
+              /^[^=!]+(==|!=)[^=!]+$/.test(constraint)
+                ? undefined
+                : "not a placement constraint (key==value or key!=value)"
+            )
+          )
+        )
+      )
+    })
+  ),
+  /**
+   * Swarm only (ignored on one host): how the replicas are reached on the instance network,
+   * through one virtual IP (`vip`, which needs the kernel's IPVS) or DNS round-robin over them
+   * (`dnsrr`, the default here: it works without IPVS); and how `ports` are published, on the
+   * node of each task (`host`, the default, no routing mesh needed) or on every node through
+   * the routing mesh (`ingress`, which needs `vip`).
+   */
+  swarmEndpoint: Schema.optional(
+    Schema.Struct({
+      mode: Schema.optional(Schema.Literals(["vip", "dnsrr"])),
+      publishMode: Schema.optional(Schema.Literals(["host", "ingress"]))
+    })
+  ),
+  /**
    * Anything else the Engine API's create body accepts (its own names: `{ HostConfig: { Ulimits: [...] } }`),
    * merged last. Refused where it would break the supervisor's guarantees: labels of the library's
    * prefix, another network, an engine restart policy beside a supervisor one, `AutoRemove`.

@@ -81,6 +81,26 @@ export interface Address {
 }
 
 /**
+ * Which Swarm task a state is about (`Supervisor.layerSwarm`): the replica's slot, the node
+ * it runs on and the task's id. A slot keeps its number when Swarm replaces its task (a new
+ * `taskId`, maybe another node). `stats` says whether the state can carry stats: only for a
+ * task on the manager's own node (the engine the Supervisor talks to); elsewhere the stats
+ * fields stay `undefined`, never zeros.
+ *
+ * @category models
+ * @since 0.3.0
+ */
+export interface Task {
+  readonly slot: number
+  /** The node's id; `undefined` until the task is scheduled. */
+  readonly nodeId: string | undefined
+  /** The node's hostname; `undefined` until the task is scheduled. */
+  readonly node: string | undefined
+  readonly taskId: string
+  readonly stats: "available" | "unavailable"
+}
+
+/**
  * The fields of a {@link ContainerState}.
  *
  * @category models
@@ -122,6 +142,8 @@ export interface Fields {
   readonly lastLogLines: ReadonlyArray<string>
   /** Where the container can be reached, read after every (re)start; `undefined` while not running. */
   readonly address: Address | undefined
+  /** The Swarm task of this replica (`Supervisor.layerSwarm`); `undefined` on a single host. */
+  readonly task?: Task | undefined
 }
 
 /**

@@ -24,6 +24,19 @@ export const make = (
 ) => {
   const engine = instance.engine
 
+  // One host runs one container per spec: replicas are Swarm's (`Supervisor.layerSwarm`).
+  const validate = (input: ContainerSpec.Input) =>
+    Effect.flatMap(ContainerSpec.validate(input, { labelPrefix: options.labelPrefix }), (spec) =>
+      spec.replicas !== undefined && spec.replicas > 1
+        ? Effect.fail(
+            new ContainerSpec.InvalidSpec({
+              field: "replicas",
+              message: `a single-host Supervisor runs one container per spec, got ${spec.replicas} replicas: use Supervisor.layerSwarm, or one spec per replica`
+            })
+          )
+        : Effect.succeed(spec)
+    )
+
   /**
    * Forks a container's lifecycle into the instance and registers, in the same uninterruptible
    * step, the finalizer that interrupts it: an interruption in between would leave the
@@ -47,7 +60,7 @@ export const make = (
   ): Stream.Stream<ContainerState.ContainerState, RunError> =>
     Stream.callback<ContainerState.ContainerState, RunError>((queue) =>
       Effect.gen(function* () {
-        const spec = yield* ContainerSpec.validate(input, { labelPrefix: options.labelPrefix })
+        const spec = yield* validate(input)
         // The consumer went away (take, interrupt, scope close): stop and remove, and wait for it.
         const fiber = yield* forkLifecycle(
           spec,
@@ -69,7 +82,7 @@ export const make = (
   const stopGroup = Teardown.makeStopGroups()
 
   const start = Effect.fn("Supervisor.start")(function* (input: ContainerSpec.Input) {
-    const spec = yield* ContainerSpec.validate(input, { labelPrefix: options.labelPrefix })
+    const spec = yield* validate(input)
     const latest = yield* SubscriptionRef.make(ContainerState.initial(spec.name, spec.image))
     // The handles of one scope are stopped in parallel, as one group.
     const group = yield* stopGroup(yield* Effect.scope)
