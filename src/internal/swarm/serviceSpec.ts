@@ -64,7 +64,7 @@ export const swarmExpressible = (delays: ReadonlyArray<number>): boolean => {
       if (!close(current, previous)) return false
     } else if (!close(current, previous * factor)) {
       // The cap, reached between two steps: from here on the delay stays there.
-      if (current < previous && !close(current, previous)) return false
+      if (current > previous * factor || (current < previous && !close(current, previous))) return false
       capped = true
     }
   }
