@@ -57,6 +57,9 @@ const preparing = new Set(["new", "allocated", "pending", "assigned", "accepted"
 const creating = new Set(["ready", "starting"])
 const ended = new Set(["complete", "failed", "shutdown", "rejected", "orphaned", "remove"])
 
+/** Has the task ended (its container stopped, or it never got one)? @internal */
+export const hasEnded = (task: Task): boolean => ended.has(task.status.state)
+
 /** The newest task first: the slot's current one. */
 const newer = (a: Task, b: Task): number =>
   a.createdAt === b.createdAt ? b.version - a.version : a.createdAt < b.createdAt ? 1 : -1
