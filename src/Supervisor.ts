@@ -79,6 +79,7 @@ import * as Lifecycles from "./internal/supervisorLifecycles.js"
 import * as Pulls from "./internal/supervisorPulls.js"
 import * as SupervisorStats from "./internal/supervisorStats.js"
 import * as Volumes from "./internal/supervisorVolumes.js"
+import * as Swarm from "./internal/swarm/swarmSupervisor.js"
 import * as Teardown from "./internal/teardown.js"
 
 export {
@@ -610,3 +611,57 @@ export const removeAppVolumesOf = Effect.fn("Supervisor.removeAppVolumesOf")(fun
   const engine = yield* DockerEngine
   return yield* Volumes.removeAppVolumes(engine, Labels.keys(options.labelPrefix), options.app, options.names)
 })
+
+/**
+ * Options of a Swarm Supervisor instance ({@link layerSwarm}): those of {@link Options} but the
+ * events reconnection and the published host, and `taskPollInterval` (default 1 second), the
+ * time between the instance's polls of its tasks (one request for all its services).
+ *
+ * @category models
+ * @since 0.3.0
+ */
+export type SwarmOptions = Swarm.SwarmOptions
+
+/**
+ * The same {@link Supervisor} service on Docker Swarm: the engine must be a swarm manager
+ * (else the layer fails with `DockerError` reason `NotSwarmManager`). Each spec runs as a
+ * service of `replicas` tasks (default 1) on the instance's attachable overlay network, and
+ * `run` merges every replica's states into one stream, each with its `task` (slot, node, task
+ * id). Swarm restarts tasks by the spec's `restartPolicy` (`never` runs a replicated job; a
+ * policy Swarm cannot express is an `InvalidSpec`); a replaced task shows as `restarting`,
+ * then `running` with one more restart. Stats are read for the replicas on the manager's own
+ * node only (`task.stats: "available"`); elsewhere they stay `undefined`.
+ *
+ * Differences from the single-host Supervisor: `list`, `isRunning` and `remove` act on
+ * services (one summary per service; `remove` answers how many services), `removeStale`
+ * counts stale services as `containers`, `files` and most host-only spec fields are refused
+ * (`InvalidSpec`), `start`'s readiness is `started`, `healthy` or `exited` of every replica, a
+ * handle's `id` is the service's, `handle.exec` reaches a replica on the manager's node only
+ * (else `DockerError` `NotFound`), and `handle.port` always fails with `PortNotPublished`
+ * (connect to a node's address at the service's published port). Releasing the layer removes
+ * every service of the instance at once, waits for their tasks to stop (each within its stop
+ * grace period), then removes the network.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Stream } from "effect"
+ * import { DockerEngine, Supervisor } from "effect-docker"
+ *
+ * const program = Effect.gen(function*() {
+ *   const supervisor = yield* Supervisor.Supervisor
+ *   yield* supervisor.run({ name: "web", image: "127.0.0.1:5000/web:1", replicas: 3 }).pipe(
+ *     Stream.tap((state) => Effect.log(state.task?.slot, state.task?.node, state.status)),
+ *     Stream.runDrain
+ *   )
+ * })
+ *
+ * program.pipe(Effect.provide(Supervisor.layerSwarm({ app: "demo" })), Effect.provide(DockerEngine.layer))
+ * ```
+ *
+ * @category layers
+ * @since 0.3.0
+ */
+export const layerSwarm = (
+  options: SwarmOptions
+): Layer.Layer<Supervisor, DockerError | ContainerSpec.InvalidSpec, DockerEngine> =>
+  Layer.effect(Supervisor, Effect.map(Swarm.make(options), Supervisor.of))

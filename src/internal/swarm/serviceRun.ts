@@ -17,7 +17,7 @@ import {
   Queue,
   Ref,
   Schedule,
-  Scope,
+  type Scope,
   Stream,
   SubscriptionRef
 } from "effect"
@@ -58,7 +58,9 @@ const removalSlack = "30 seconds"
  */
 export const removeAndWait = (engine: DockerEngineShape, serviceId: string) =>
   engine.removeService(serviceId).pipe(
-    Effect.catchTag("DockerError", (error) => (error.reason === "NotFound" ? Effect.void : Effect.fail(error))),
+    Effect.catchTag("DockerError", (error) =>
+      error.reason === "NotFound" ? Effect.void : Effect.fail(error)
+    ),
     Effect.andThen(
       engine.listTasks({ services: [serviceId] }).pipe(
         Effect.catchTag("DockerError", (error) =>
@@ -90,7 +92,10 @@ interface Prepared {
   readonly settings: TaskStates.Settings
 }
 
-const validate = (instance: Instance, input: ContainerSpec.Input): Effect.Effect<Prepared, ContainerSpec.InvalidSpec> =>
+const validate = (
+  instance: Instance,
+  input: ContainerSpec.Input
+): Effect.Effect<Prepared, ContainerSpec.InvalidSpec> =>
   Effect.gen(function* () {
     const spec = yield* ContainerSpec.validate(input, { labelPrefix: instance.labelPrefix })
     const readiness = spec.readiness
@@ -125,9 +130,9 @@ const lifecycle = (
     const { engine } = instance
     const { spec, serviceSpec, settings } = prepared
     const created = yield* Effect.uninterruptible(
-      engine.createService(serviceSpec, spec.registryAuth === undefined ? {} : { auth: spec.registryAuth }).pipe(
-        Effect.tap((service) => Effect.addFinalizer(() => removeOrLog(engine, service.id)))
-      )
+      engine
+        .createService(serviceSpec, spec.registryAuth === undefined ? {} : { auth: spec.registryAuth })
+        .pipe(Effect.tap((service) => Effect.addFinalizer(() => removeOrLog(engine, service.id))))
     ).pipe(Effect.mapError((cause) => new CreateError({ component: spec.name, image: spec.image, cause })))
     yield* onCreated(created.id)
     yield* Effect.logDebug("swarm service created").pipe(
@@ -136,7 +141,10 @@ const lifecycle = (
     const slots = yield* Ref.make(TaskStates.empty)
     const last = yield* Ref.make<ContainerState.ContainerState | undefined>(undefined)
     const emit = (state: ContainerState.ContainerState) =>
-      Effect.andThen(Ref.set(last, state), Effect.flatMap(Ref.get(slots), (current) => publish(state, current)))
+      Effect.andThen(
+        Ref.set(last, state),
+        Effect.flatMap(Ref.get(slots), (current) => publish(state, current))
+      )
     const statsFibers = yield* FiberMap.make<string>()
 
     // Stats of a replica whose task runs on the manager's own node, as on one host.
@@ -238,7 +246,9 @@ export const make = (instance: Instance) => {
     )
     const failed = Fiber.await(fiber).pipe(
       Effect.flatMap((exit) =>
-        Exit.isFailure(exit) && !Cause.hasInterruptsOnly(exit.cause) ? Effect.failCause(exit.cause) : Effect.never
+        Exit.isFailure(exit) && !Cause.hasInterruptsOnly(exit.cause)
+          ? Effect.failCause(exit.cause)
+          : Effect.never
       )
     )
     const readiness = spec.readiness ?? (spec.healthcheck === undefined ? "started" : "healthy")
@@ -295,7 +305,10 @@ const makeHandle = (
   }>,
   fiber: Fiber.Fiber<ContainerState.ContainerState | undefined, RunError>
 ): ContainerHandle => {
-  const current = Effect.map(SubscriptionRef.get(latest), ({ state }) => state as ContainerState.ContainerState)
+  const current = Effect.map(
+    SubscriptionRef.get(latest),
+    ({ state }) => state as ContainerState.ContainerState
+  )
   return {
     id: serviceId,
     name: serviceName,

@@ -9,7 +9,12 @@
  */
 import { Duration, Effect, Option } from "effect"
 import { type ContainerSpec, InvalidSpec } from "../../ContainerSpec.js"
-import type { ServiceMount, ServicePort, ServiceRestartPolicy, ServiceSpecOptions } from "../../DockerModel.js"
+import type {
+  ServiceMount,
+  ServicePort,
+  ServiceRestartPolicy,
+  ServiceSpecOptions
+} from "../../DockerModel.js"
 import * as RestartPolicy from "../../RestartPolicy.js"
 import * as Labels from "../labels.js"
 
@@ -98,7 +103,9 @@ export const restartOf = (policy: RestartPolicy.RestartPolicy): Effect.Effect<Sw
         const delays = yield* delaysOf(policy)
         const first = delays[0]
         if (first === undefined) {
-          return yield* notExpressible("the backoff schedule ends before the first restart: use RestartPolicy.never")
+          return yield* notExpressible(
+            "the backoff schedule ends before the first restart: use RestartPolicy.never"
+          )
         }
         if (!swarmExpressible(delays)) {
           return yield* notExpressible(
@@ -144,16 +151,31 @@ export const serviceName = (context: ServiceContext, spec: Pick<ContainerSpec, "
 const unsupported = (spec: ContainerSpec): InvalidSpec | undefined => {
   const refuse = (field: string, why: string) =>
     new InvalidSpec({ field, message: `not supported on Swarm: ${why}` })
-  if (spec.files.length > 0) return refuse("files", "a task's container cannot be written to before it starts")
-  if (spec.engineOptions !== undefined) return refuse("engineOptions", "a service spec is not a container create body")
+  if (spec.files.length > 0)
+    return refuse("files", "a task's container cannot be written to before it starts")
+  if (spec.engineOptions !== undefined)
+    return refuse("engineOptions", "a service spec is not a container create body")
   if (spec.engineRestartPolicy !== undefined && spec.engineRestartPolicy !== "no")
-    return refuse("engineRestartPolicy", "Swarm restarts tasks by the service's restart policy (restartPolicy)")
+    return refuse(
+      "engineRestartPolicy",
+      "Swarm restarts tasks by the service's restart policy (restartPolicy)"
+    )
   if (spec.privileged !== undefined) return refuse("privileged", "services cannot run privileged")
-  const fields = ["capAdd", "capDrop", "extraHosts", "hostname", "readOnlyRootFs", "shmSize", "tty", "platform"] as const
+  const fields = [
+    "capAdd",
+    "capDrop",
+    "extraHosts",
+    "hostname",
+    "readOnlyRootFs",
+    "shmSize",
+    "tty",
+    "platform"
+  ] as const
   const present = fields.find((field) => spec[field] !== undefined)
   if (present !== undefined) return refuse(present, "the Supervisor's service spec does not carry it")
   const boundIp = (spec.ports ?? []).findIndex((port) => port.hostIp !== undefined)
-  if (boundIp !== -1) return refuse(`ports[${boundIp}].hostIp`, "Swarm publishes a port on every address of a node")
+  if (boundIp !== -1)
+    return refuse(`ports[${boundIp}].hostIp`, "Swarm publishes a port on every address of a node")
   const endpoint = spec.swarmEndpoint
   if (endpoint?.publishMode === "ingress" && endpoint.mode !== "vip")
     return new InvalidSpec({
@@ -165,7 +187,10 @@ const unsupported = (spec: ContainerSpec): InvalidSpec | undefined => {
 
 const millis = (input: Duration.Input): number => Duration.toMillis(Duration.fromInputUnsafe(input))
 
-const mountOf = (context: ServiceContext, mount: NonNullable<ContainerSpec["mounts"]>[number]): ServiceMount => {
+const mountOf = (
+  context: ServiceContext,
+  mount: NonNullable<ContainerSpec["mounts"]>[number]
+): ServiceMount => {
   switch (mount.type) {
     case "bind":
       return { type: "bind", source: mount.source, target: mount.target, readOnly: mount.readOnly ?? false }
@@ -260,7 +285,9 @@ export const toServiceSpec = (
                 ...(healthcheck.interval === undefined ? {} : { intervalMs: millis(healthcheck.interval) }),
                 ...(healthcheck.timeout === undefined ? {} : { timeoutMs: millis(healthcheck.timeout) }),
                 ...(healthcheck.retries === undefined ? {} : { retries: healthcheck.retries }),
-                ...(healthcheck.startPeriod === undefined ? {} : { startPeriodMs: millis(healthcheck.startPeriod) })
+                ...(healthcheck.startPeriod === undefined
+                  ? {}
+                  : { startPeriodMs: millis(healthcheck.startPeriod) })
               }
             })
       },

@@ -123,7 +123,7 @@ const stepSlot = (
   let state = withTask(previous?.state ?? initial(settings.name, settings.image), info)
   let restartCounted = previous?.restartCounted ?? false
   let replacing = previous?.replacing ?? false
-  if (previous !== undefined && previous.final) return [previous, []]
+  if (previous?.final === true) return [previous, []]
   if (previous !== undefined && previous.taskId !== current.id) {
     if (!restartCounted) {
       const replaced = tasks.find((task) => task.id === previous.taskId)
