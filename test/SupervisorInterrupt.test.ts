@@ -149,8 +149,10 @@ describe("Supervisor interrupted (MemoryEngine, TestClock)", () => {
       Effect.gen(function* () {
         const engine = yield* DockerEngine
         let caller: Fiber.Fiber<unknown, unknown> | undefined
-        // A lifecycle runs at once when forked, and its first engine call asks for the image: the
-        // caller is interrupted there, after the fork and before `start` goes on.
+        // A lifecycle runs at once when forked, and with pull policy `never` its first engine call
+        // (asking for the image) comes before anything async: the caller is interrupted there,
+        // inside the fork, before `start` goes on. (Seen failing with the fork and the
+        // registration as two steps: the container stayed until the instance closed.)
         const interrupting = {
           ...engine,
           inspectImage: (reference: string) =>
@@ -166,9 +168,9 @@ describe("Supervisor interrupted (MemoryEngine, TestClock)", () => {
             const supervisor = yield* Supervisor.make({ app, instanceId: "i1" }).pipe(
               Effect.provideService(DockerEngine, interrupting)
             )
-            const starting = yield* Effect.scoped(supervisor.start({ name: "svc", image })).pipe(
-              Effect.forkChild
-            )
+            const starting = yield* Effect.scoped(
+              supervisor.start({ name: "svc", image, pullPolicy: "never" })
+            ).pipe(Effect.forkChild)
             caller = starting
             yield* advance(100)
             const exit = yield* Fiber.await(starting)
