@@ -150,8 +150,10 @@ export const engineContractSwarm = <R>(env: SwarmContractEnvironment<R>, test: R
       )
       assert.isTrue(tasks.every((task) => task.status.container?.exitCode === 3))
       assert.isTrue(tasks.every((task) => task.status.err === "task: non-zero exit (3)"))
-      // maxAttempts 1: the replacement is the last; its slot keeps it, desired running.
-      assert.deepStrictEqual(tasks.map((task) => task.desiredState).sort(), ["running", "shutdown"])
+      // An ended task is desired `shutdown`, replaced or not; maxAttempts 1: no third task.
+      assert.isTrue(tasks.every((task) => task.desiredState === "shutdown"))
+      yield* env.advance("2 seconds")
+      assert.strictEqual((yield* tasksOf(id)).length, 2)
     })
   )
 
@@ -224,7 +226,14 @@ export const engineContractSwarm = <R>(env: SwarmContractEnvironment<R>, test: R
       const id = yield* service(labels, { _tag: "Runs" }, { mode: { _tag: "Replicated", replicas: 2 } })
       yield* eventually("2 running tasks", tasksOf(id), (tasks) => running(tasks).length === 2)
       yield* engine.removeService(id)
-      yield* eventually("no task", tasksOf(id), (tasks) => tasks.length === 0)
+      // A task filter naming a removed service is NotFound: the tasks are found by label.
+      const error = yield* Effect.flip(tasksOf(id))
+      assert.strictEqual(error.reason, "NotFound")
+      yield* eventually(
+        "no task",
+        Effect.flatMap(DockerEngine.DockerEngine, (engine) => engine.listTasks({ labels })),
+        (tasks) => tasks.length === 0
+      )
       yield* eventually(
         "no container",
         Effect.flatMap(DockerEngine.DockerEngine, (engine) => engine.listContainers({ all: true, labels })),
@@ -232,8 +241,8 @@ export const engineContractSwarm = <R>(env: SwarmContractEnvironment<R>, test: R
       )
       const listed = yield* engine.listServices({ labels })
       assert.deepStrictEqual(listed, [])
-      const error = yield* Effect.flip(engine.inspectService(id))
-      assert.strictEqual(error.reason, "NotFound")
+      const inspect = yield* Effect.flip(engine.inspectService(id))
+      assert.strictEqual(inspect.reason, "NotFound")
     })
   )
 

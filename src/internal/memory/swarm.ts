@@ -255,7 +255,8 @@ export const swarmOperations = (store: Store): SwarmOperations => {
           spec: readServiceSpec(spec),
           version: nextVersion(state),
           createdMs: nowMs,
-          updatedMs: nowMs
+          updatedMs: nowMs,
+          deadSlots: new Set()
         }
         state.services.set(service.id, service)
         emit(store, yield* Clock.currentTimeNanos, "service", "create", service.id, {
@@ -307,6 +308,7 @@ export const swarmOperations = (store: Store): SwarmOperations => {
         service.spec = { ...readServiceSpec(spec), name: previous.name }
         service.version = nextVersion(state)
         service.updatedMs = yield* nowMillis
+        service.deadSlots.clear()
         emit(store, yield* Clock.currentTimeNanos, "service", "update", service.id, {
           name: service.spec.name
         })
@@ -375,10 +377,13 @@ export const swarmOperations = (store: Store): SwarmOperations => {
       store,
       "listTasks",
       [options],
-      Effect.map(managed(store, "listTasks"), (state) => {
+      Effect.flatMap(managed(store, "listTasks"), (state) => {
+        // As on the engine: a service filter naming no service is an error, not an empty list.
+        const missing = options?.services?.find((ref) => lookupService(state, ref) === undefined)
+        if (missing !== undefined) return Effect.fail(noSuchService("listTasks", missing))
         const services = options?.services?.map((ref) => lookupService(state, ref)?.id ?? ref)
         const nodes = options?.nodes?.map((ref) => lookupNode(state, ref)?.id ?? ref)
-        return [...state.tasks.values()]
+        const tasks = [...state.tasks.values()]
           .filter(
             (task) =>
               (services === undefined || services.includes(task.serviceId)) &&
@@ -390,6 +395,7 @@ export const swarmOperations = (store: Store): SwarmOperations => {
               )
           )
           .map(taskInspect)
+        return Effect.succeed(tasks)
       })
     )
 

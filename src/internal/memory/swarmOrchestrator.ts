@@ -25,6 +25,7 @@ import {
   placeTask,
   type ServiceRecord,
   type SwarmState,
+  slotKey,
   swarmId,
   type TaskRecord
 } from "./swarmState.js"
@@ -227,9 +228,16 @@ const taskEnded = (
     const service = state.services.get(task.serviceId)
     if (service === undefined) return
     const isJob = service.spec.mode._tag === "ReplicatedJob"
-    if (isJob && task.state === "complete") task.desiredState = "complete"
-    if (!restarts(state, service, task, nowMs)) return yield* reconcile(store, state, service)
+    if (isJob && task.state === "complete") {
+      task.desiredState = "complete"
+      return yield* reconcile(store, state, service)
+    }
+    // Ended: desired `shutdown`, restarted or not (what `docker service ps` shows as Shutdown/Failed).
     task.desiredState = "shutdown"
+    if (!restarts(state, service, task, nowMs)) {
+      service.deadSlots.add(slotKey(task))
+      return yield* reconcile(store, state, service)
+    }
     const next = newTask(
       state,
       service,
@@ -298,12 +306,16 @@ export const reconcile = (store: Store, state: SwarmState, service: ServiceRecor
     const holding = activeTasks(state, service.id)
     if (mode._tag === "Replicated") {
       for (let slot = 1; slot <= mode.replicas; slot++) {
-        if (!holding.some((task) => task.slot === slot))
+        if (!holding.some((task) => task.slot === slot) && !service.deadSlots.has(`slot:${slot}`))
           started.push(newTask(state, service, nowMs, { slot }, "running"))
       }
     } else if (mode._tag === "Global") {
       for (const node of state.nodes.values()) {
-        if (eligible(node, service.spec.taskTemplate) && !holding.some((task) => task.nodeId === node.id))
+        if (
+          eligible(node, service.spec.taskTemplate) &&
+          !holding.some((task) => task.nodeId === node.id) &&
+          !service.deadSlots.has(`node:${node.id}`)
+        )
           started.push(newTask(state, service, nowMs, { nodeId: node.id }, "running"))
       }
     } else {
@@ -315,7 +327,7 @@ export const reconcile = (store: Store, state: SwarmState, service: ServiceRecor
       const busySlots = new Set(tasks.filter(liveJobTask).map((task) => task.slot))
       let room = (mode.maxConcurrent ?? 1) - busySlots.size
       for (let slot = 0; slot < total && room > 0; slot++) {
-        if (completedSlots.has(slot) || busySlots.has(slot)) continue
+        if (completedSlots.has(slot) || busySlots.has(slot) || service.deadSlots.has(`slot:${slot}`)) continue
         started.push(newTask(state, service, nowMs, { slot }, "running"))
         room -= 1
       }

@@ -27,7 +27,16 @@ export interface ServiceRecord {
   version: number
   readonly createdMs: number
   updatedMs: number
+  /**
+   * Slots (`slot:<n>`, or `node:<id>` for a global service) whose task ended and whose restart
+   * policy made no new one: left empty until the service is updated, as swarmkit leaves them.
+   */
+  readonly deadSlots: Set<string>
 }
+
+/** The key of a task's slot in `deadSlots`. */
+export const slotKey = (task: { readonly slot: number | undefined; readonly nodeId: string | undefined }) =>
+  task.slot !== undefined ? `slot:${task.slot}` : `node:${task.nodeId ?? ""}`
 
 export interface TaskRecord {
   readonly id: string
