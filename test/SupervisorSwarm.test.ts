@@ -5,10 +5,11 @@
  * nothing of the instance left after release.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Layer, Redacted, Ref, Schedule, Stream } from "effect"
+import { Effect, Exit, Fiber, Layer, Redacted, Ref, Schedule, Scope, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import type * as ContainerState from "../src/ContainerState.js"
 import * as DockerEngine from "../src/DockerEngine.js"
+import type { DockerError } from "../src/DockerError.js"
 import * as MemoryEngine from "../src/MemoryEngine.js"
 import * as RestartPolicy from "../src/RestartPolicy.js"
 import * as Supervisor from "../src/Supervisor.js"
@@ -22,9 +23,41 @@ const memoryLayer = MemoryEngine.layer({ images: ["busybox:latest"], swarm: { no
 const swarmLayer = Supervisor.layerSwarm({ app, instanceId, taskPollInterval: "1 second" })
 
 /** Moves the test clock forward in steps, so that every fiber woken on the way runs. */
-const advance = (millis: number, step = 100) =>
+const advance = (millis: number, step = 250) =>
   Effect.gen(function* () {
     for (let elapsed = 0; elapsed < millis; elapsed += step) yield* TestClock.adjust(`${step} millis`)
+  })
+
+/**
+ * Runs `body` with a Swarm Supervisor, then releases it while the test clock moves: the
+ * release waits for the services' tasks to stop, which takes (test) time.
+ */
+const withSwarm = <A, E>(
+  body: Effect.Effect<A, E, Supervisor.Supervisor | DockerEngine.DockerEngine | MemoryEngine.MemoryEngine>
+): Effect.Effect<
+  A,
+  E | Supervisor.RunError | DockerError,
+  DockerEngine.DockerEngine | MemoryEngine.MemoryEngine
+> =>
+  Effect.gen(function* () {
+    const scope = yield* Scope.make()
+    const context = yield* Layer.buildWithScope(swarmLayer, scope)
+    const result = yield* body.pipe(
+      Effect.provide(context),
+      Effect.onError(() => Effect.forkDetach(Scope.close(scope, Exit.void)))
+    )
+    const closing = yield* Scope.close(scope, Exit.void).pipe(Effect.forkChild)
+    yield* advance(5_000)
+    yield* Fiber.join(closing)
+    return result
+  })
+
+/** Interrupts a run (its service is removed, its tasks awaited) while the test clock moves. */
+const stopRun = <A, E>(fiber: Fiber.Fiber<A, E>): Effect.Effect<void> =>
+  Effect.gen(function* () {
+    const stopping = yield* Fiber.interrupt(fiber).pipe(Effect.forkChild)
+    yield* advance(3_000)
+    yield* Fiber.join(stopping)
   })
 
 /** Runs a stream in the background, keeping what it emits. */
@@ -41,8 +74,14 @@ const collect = <E>(stream: Stream.Stream<ContainerState.ContainerState, E>) =>
 const addImages = Effect.gen(function* () {
   const memory = yield* MemoryEngine.MemoryEngine
   yield* memory.addImage({ reference: runs, script: { onStopSignal: "exit", stats: [{ cpuPercent: 10 }] } })
-  yield* memory.addImage({ reference: "swarm-exits-3:latest", script: { exit: { after: "2 seconds", code: 3 } } })
-  yield* memory.addImage({ reference: "swarm-fails:latest", script: { exit: { after: "1 second", code: 1 } } })
+  yield* memory.addImage({
+    reference: "swarm-exits-3:latest",
+    script: { exit: { after: "2 seconds", code: 3 } }
+  })
+  yield* memory.addImage({
+    reference: "swarm-fails:latest",
+    script: { exit: { after: "1 second", code: 1 } }
+  })
 })
 
 /** The latest state of each slot. */
@@ -61,38 +100,48 @@ const leftovers = Effect.gen(function* () {
 })
 
 describe("Supervisor.layerSwarm (MemoryEngine swarm, TestClock)", () => {
-  it.effect("runs 3 replicas on 3 nodes, each state naming its slot, node and task; release leaves nothing", () =>
-    Effect.gen(function* () {
-      yield* addImages
-      yield* Effect.gen(function* () {
-        const supervisor = yield* Supervisor.Supervisor
-        const engine = yield* DockerEngine.DockerEngine
-        const network = yield* engine.inspectNetwork(supervisor.network)
-        assert.strictEqual(network.driver, "overlay")
-        assert.strictEqual(network.labels["dev.effect-docker.instance"], instanceId)
-        const { seen, fiber } = yield* collect(
-          supervisor.run({ name: "web", image: runs, replicas: 3, restartPolicy: RestartPolicy.always() })
-        )
-        yield* advance(5_000)
-        const latest = bySlot(yield* seen)
-        assert.deepStrictEqual([...latest.keys()].sort(), [1, 2, 3])
-        const running = [...latest.values()]
-        assert.isTrue(running.every((state) => state.status === "running"))
-        assert.strictEqual(new Set(running.map((state) => state.task?.nodeId)).size, 3)
-        assert.strictEqual(new Set(running.map((state) => state.task?.node)).size, 3)
-        assert.isTrue(running.every((state) => state.task?.taskId !== undefined && state.id !== undefined))
-        // Stats only where the task runs on the manager's own node; never zeros elsewhere.
-        const local = running.filter((state) => state.task?.stats === "available")
-        assert.strictEqual(local.length, 1)
-        assert.isTrue(running.filter((state) => state.task?.stats === "unavailable").every((state) => state.cpuPercent === undefined))
-        assert.isTrue(yield* supervisor.isRunning())
-        const listed = yield* supervisor.list()
-        assert.deepStrictEqual(listed.map((summary) => summary.names[0]), [`${app}-${instanceId}-web`])
-        yield* Fiber.interrupt(fiber)
-      }).pipe(Effect.provide(swarmLayer))
-      yield* advance(2_000)
-      assert.deepStrictEqual(yield* leftovers, { services: 0, networks: 0 })
-    }).pipe(Effect.provide(memoryLayer))
+  it.effect(
+    "runs 3 replicas on 3 nodes, each state naming its slot, node and task; release leaves nothing",
+    () =>
+      Effect.gen(function* () {
+        yield* addImages
+        yield* Effect.gen(function* () {
+          const supervisor = yield* Supervisor.Supervisor
+          const engine = yield* DockerEngine.DockerEngine
+          const network = yield* engine.inspectNetwork(supervisor.network)
+          assert.strictEqual(network.driver, "overlay")
+          assert.strictEqual(network.labels["dev.effect-docker.instance"], instanceId)
+          const { seen, fiber } = yield* collect(
+            supervisor.run({ name: "web", image: runs, replicas: 3, restartPolicy: RestartPolicy.always() })
+          )
+          yield* advance(5_000)
+          const latest = bySlot(yield* seen)
+          assert.deepStrictEqual([...latest.keys()].sort(), [1, 2, 3])
+          const running = [...latest.values()]
+          assert.isTrue(running.every((state) => state.status === "running"))
+          assert.strictEqual(new Set(running.map((state) => state.task?.nodeId)).size, 3)
+          assert.strictEqual(new Set(running.map((state) => state.task?.node)).size, 3)
+          assert.isTrue(running.every((state) => state.task?.taskId !== undefined && state.id !== undefined))
+          // Stats only where the task runs on the manager's own node; never zeros elsewhere.
+          const local = running.filter((state) => state.task?.stats === "available")
+          assert.strictEqual(local.length, 1)
+          assert.isDefined(local[0]?.cpuPercent)
+          assert.isTrue(
+            running
+              .filter((state) => state.task?.stats === "unavailable")
+              .every((state) => state.cpuPercent === undefined)
+          )
+          assert.isTrue(yield* supervisor.isRunning())
+          const listed = yield* supervisor.list()
+          assert.deepStrictEqual(
+            listed.map((summary) => summary.names[0]),
+            [`${app}-${instanceId}-web`]
+          )
+          yield* stopRun(fiber)
+        }).pipe(withSwarm)
+        yield* advance(2_000)
+        assert.deepStrictEqual(yield* leftovers, { services: 0, networks: 0 })
+      }).pipe(Effect.provide(memoryLayer))
   )
 
   it.effect("a drained node's replica shows restarting, then running on another node with one restart", () =>
@@ -120,8 +169,8 @@ describe("Supervisor.layerSwarm (MemoryEngine swarm, TestClock)", () => {
         assert.strictEqual(last?.restartCount, 1)
         assert.notStrictEqual(last?.task?.node, "node2")
         assert.notStrictEqual(last?.task?.taskId, moved?.task?.taskId)
-        yield* Fiber.interrupt(fiber)
-      }).pipe(Effect.provide(swarmLayer))
+        yield* stopRun(fiber)
+      }).pipe(withSwarm)
     }).pipe(Effect.provide(memoryLayer))
   )
 
@@ -131,11 +180,13 @@ describe("Supervisor.layerSwarm (MemoryEngine swarm, TestClock)", () => {
       yield* Effect.gen(function* () {
         const supervisor = yield* Supervisor.Supervisor
         const engine = yield* DockerEngine.DockerEngine
-        const { seen, fiber } = yield* collect(supervisor.run({ name: "migrate", image: "swarm-exits-3:latest" }))
-        yield* advance(2_500)
+        const { seen, fiber } = yield* collect(
+          supervisor.run({ name: "migrate", image: "swarm-exits-3:latest" })
+        )
+        yield* advance(500)
         const services = yield* engine.listServices({ labels })
         assert.strictEqual(services[0]?.spec.mode._tag, "ReplicatedJob")
-        yield* advance(5_000)
+        yield* advance(7_000)
         const exit = yield* Fiber.await(fiber)
         assert.isTrue(Exit.isSuccess(exit))
         const last = (yield* seen).at(-1)
@@ -145,41 +196,46 @@ describe("Supervisor.layerSwarm (MemoryEngine swarm, TestClock)", () => {
         // The finished run removed its service.
         yield* advance(2_000)
         assert.strictEqual((yield* engine.listServices({ labels })).length, 0)
-      }).pipe(Effect.provide(swarmLayer))
+      }).pipe(withSwarm)
     }).pipe(Effect.provide(memoryLayer))
   )
 
-  it.effect("onFailure({ maxRetries: 2 }) is Swarm's on-failure: two restarts, then exited with the code", () =>
-    Effect.gen(function* () {
-      yield* addImages
-      yield* Effect.gen(function* () {
-        const supervisor = yield* Supervisor.Supervisor
-        const engine = yield* DockerEngine.DockerEngine
-        const { seen, fiber } = yield* collect(
-          supervisor.run({
-            name: "flaky",
-            image: "swarm-fails:latest",
-            restartPolicy: RestartPolicy.onFailure({ maxRetries: 2, backoff: Schedule.spaced("1 second") })
+  it.effect(
+    "onFailure({ maxRetries: 2 }) is Swarm's on-failure: two restarts, then exited with the code",
+    () =>
+      Effect.gen(function* () {
+        yield* addImages
+        yield* Effect.gen(function* () {
+          const supervisor = yield* Supervisor.Supervisor
+          const engine = yield* DockerEngine.DockerEngine
+          const { seen, fiber } = yield* collect(
+            supervisor.run({
+              name: "flaky",
+              image: "swarm-fails:latest",
+              restartPolicy: RestartPolicy.onFailure({ maxRetries: 2, backoff: Schedule.spaced("1 second") })
+            })
+          )
+          yield* advance(1_500)
+          const [service] = yield* engine.listServices({ labels })
+          assert.deepStrictEqual(service?.spec.taskTemplate.restartPolicy, {
+            condition: "on-failure",
+            delayMs: 1000,
+            maxAttempts: 2,
+            windowMs: 0
           })
-        )
-        yield* advance(1_500)
-        const [service] = yield* engine.listServices({ labels })
-        assert.deepStrictEqual(service?.spec.taskTemplate.restartPolicy, {
-          condition: "on-failure",
-          delayMs: 1000,
-          maxAttempts: 2,
-          windowMs: 0
-        })
-        yield* advance(15_000)
-        assert.isTrue(Exit.isSuccess(yield* Fiber.await(fiber)))
-        const states = yield* seen
-        assert.strictEqual(states.filter((state) => state.status === "restarting").length, 2)
-        const last = states.at(-1)
-        assert.strictEqual(last?.status, "exited")
-        assert.strictEqual(last?.exitCode, 1)
-        assert.strictEqual(last?.restartCount, 2)
-      }).pipe(Effect.provide(swarmLayer))
-    }).pipe(Effect.provide(memoryLayer))
+          yield* advance(15_000)
+          assert.isTrue(Exit.isSuccess(yield* Fiber.await(fiber)))
+          const states = yield* seen
+          const restarts = states
+            .filter((state) => state.status === "restarting")
+            .map((state) => state.restartCount)
+          assert.deepStrictEqual([...new Set(restarts)], [1, 2])
+          const last = states.at(-1)
+          assert.strictEqual(last?.status, "exited")
+          assert.strictEqual(last?.exitCode, 1)
+          assert.strictEqual(last?.restartCount, 2)
+        }).pipe(withSwarm)
+      }).pipe(Effect.provide(memoryLayer))
   )
 
   it.effect("start resolves when every replica runs; its handle's states, logs and stop work", () =>
@@ -191,7 +247,13 @@ describe("Supervisor.layerSwarm (MemoryEngine swarm, TestClock)", () => {
         const started = yield* Effect.scoped(
           Effect.gen(function* () {
             const fiber = yield* supervisor
-              .start({ name: "api", image: runs, replicas: 2, restartPolicy: RestartPolicy.always(), env: { TOKEN: Redacted.make("s3cret") } })
+              .start({
+                name: "api",
+                image: runs,
+                replicas: 2,
+                restartPolicy: RestartPolicy.always(),
+                env: { TOKEN: Redacted.make("s3cret") }
+              })
               .pipe(Effect.forkChild)
             yield* advance(5_000)
             const handle = yield* Fiber.join(fiber)
@@ -210,7 +272,7 @@ describe("Supervisor.layerSwarm (MemoryEngine swarm, TestClock)", () => {
         )
         const gone = yield* Effect.flip(engine.inspectService(started))
         assert.strictEqual(gone.reason, "NotFound")
-      }).pipe(Effect.provide(swarmLayer))
+      }).pipe(withSwarm)
     }).pipe(Effect.provide(memoryLayer))
   )
 
@@ -231,7 +293,9 @@ describe("Supervisor.layerSwarm (MemoryEngine swarm, TestClock)", () => {
         const jittered = yield* refused({
           name: "j",
           image: runs,
-          restartPolicy: RestartPolicy.always({ backoff: Schedule.exponential("100 millis").pipe(Schedule.jittered) })
+          restartPolicy: RestartPolicy.always({
+            backoff: Schedule.exponential("100 millis").pipe(Schedule.jittered)
+          })
         })
         assert.strictEqual(jittered._tag, "InvalidSpec")
         assert.include(jittered.message, "constant")
@@ -240,14 +304,17 @@ describe("Supervisor.layerSwarm (MemoryEngine swarm, TestClock)", () => {
         const zero = yield* refused({ name: "z", image: runs, replicas: 0 })
         assert.strictEqual(zero._tag === "InvalidSpec" ? zero.field : "", "replicas")
         assert.strictEqual((yield* engine.listServices({ labels })).length, 0)
-      }).pipe(Effect.provide(swarmLayer))
+      }).pipe(withSwarm)
     }).pipe(Effect.provide(memoryLayer))
   )
 
   it.effect("fails to build on an engine that is not a swarm manager", () =>
     Effect.gen(function* () {
       const error = yield* Effect.flip(
-        Layer.build(swarmLayer).pipe(Effect.scoped, Effect.provide(MemoryEngine.layer({ images: ["busybox:latest"] })))
+        Layer.build(swarmLayer).pipe(
+          Effect.scoped,
+          Effect.provide(MemoryEngine.layer({ images: ["busybox:latest"] }))
+        )
       )
       assert.strictEqual(error._tag, "DockerError")
       assert.strictEqual(error._tag === "DockerError" ? error.reason : "", "NotSwarmManager")
@@ -257,7 +324,9 @@ describe("Supervisor.layerSwarm (MemoryEngine swarm, TestClock)", () => {
   it.effect("the single-host Supervisor refuses replicas > 1, pointing at layerSwarm", () =>
     Effect.gen(function* () {
       const supervisor = yield* Supervisor.Supervisor
-      const error = yield* Effect.flip(Stream.runDrain(supervisor.run({ name: "web", image: "busybox:latest", replicas: 2 })))
+      const error = yield* Effect.flip(
+        Stream.runDrain(supervisor.run({ name: "web", image: "busybox:latest", replicas: 2 }))
+      )
       assert.strictEqual(error._tag, "InvalidSpec")
       assert.include(error.message, "layerSwarm")
     }).pipe(
