@@ -17,7 +17,7 @@
 # - bridge eswarm0 with 10.231.77.1/24, a private /24 that exists only on this machine;
 # - node K: network namespace effect-swarm-K, a veth pair (eswK on the bridge, eth0 inside) with
 #   10.231.77.(10+K)/24, a dockerd with its own data root, exec root (and so its own containerd),
-#   pidfile and unix socket /run/effect-docker-swarm/nodeK.sock. A unix socket is reachable from
+#   pidfile and unix socket /run/effect-docker-swarm/nodeK.sock, and hostname swarm-nodeK. A unix socket is reachable from
 #   every network namespace, so the tests talk to each node through it. The dockerd is entered
 #   into the namespace with `nsenter --net` only: `ip netns exec` would also remount /sys, which
 #   drops the cgroup mounts dockerd needs. Its iptables rules and bridges (docker0,
@@ -165,7 +165,10 @@ start_node() { # start_node <k>
   stop_pid_file "$dir/exec/containerd/containerd.pid" TERM
   log "starting node $k ($(address "$k"), $(socket "$k"))"
   mkdir -p "$dir/data" "$dir/exec" "$SOCKET_DIR"
-  nohup nsenter --net="/run/netns/$(namespace "$k")" dockerd \
+  # A UTS namespace of its own too, so that each node has a hostname of its own (swarm-nodeK,
+  # for `docker node ls` and `node.hostname` constraints); every step execs, so $! is dockerd.
+  nohup nsenter --net="/run/netns/$(namespace "$k")" unshare --uts \
+    sh -c 'hostname "$0" && exec "$@"' "swarm-node$k" dockerd \
     --data-root "$dir/data" \
     --exec-root "$dir/exec" \
     --pidfile "$dir/dockerd.pid" \
