@@ -16,27 +16,33 @@
 # Layout (EFFECT_DOCKER_SWARM_NODES nodes, default 3; node 1 is the only manager):
 # - bridge eswarm0 with 10.231.77.1/24, a private /24 that exists only on this machine;
 # - node K: network namespace effect-swarm-K, a veth pair (eswK on the bridge, eth0 inside) with
-#   10.231.77.(10+K)/24, a dockerd with its own data root, exec root (and so its own containerd),
-#   pidfile and unix socket /run/effect-docker-swarm/nodeK.sock, and hostname swarm-nodeK. A unix socket is reachable from
-#   every network namespace, so the tests talk to each node through it. The dockerd is entered
-#   into the namespace with `nsenter --net` only: `ip netns exec` would also remount /sys, which
-#   drops the cgroup mounts dockerd needs. Its iptables rules and bridges (docker0,
-#   docker_gwbridge) live inside the node's namespace, never on the host.
+#   10.231.77.(10+K)/24, and a dockerd with its own data root, exec root (so its own
+#   containerd), pidfile, hostname swarm-nodeK (a UTS namespace) and unix socket
+#   /run/effect-docker-swarm/nodeK.sock. A unix socket is reachable from every network
+#   namespace: the tests talk to each node through it. dockerd enters the namespace with
+#   `nsenter --net`, not `ip netns exec`, which remounts /sys and so hides the cgroup mounts
+#   dockerd needs. Its iptables rules and bridges (docker0, docker_gwbridge, from 10.232.0.0/16)
+#   live inside the node's namespace, never on the host; overlay networks come from 10.233.0.0/16.
 # - the registry: 127.0.0.1:5000 inside a namespace is that namespace's own loopback, so a second
 #   `docker-registry` listens on the bridge address 10.231.77.1:5000 over the same storage as the
-#   one scripts/engine-env.sh starts; the nodes have it as an insecure registry. The test image
-#   10.231.77.1:5000/effect-docker/swarm:latest is busybox plus a layer of its own, built on
-#   node 1 and pushed from there (the shared engines are never used).
+#   one scripts/engine-env.sh starts (its repositories are there under this name too); the nodes
+#   have it as an insecure registry. The test image 10.231.77.1:5000/effect-docker/swarm:latest
+#   is busybox plus a layer of its own, built on node 1 and pushed from there; `start` pulls it
+#   on every node, which proves each one reaches the registry.
 # - the host's FORWARD policy is DROP (the first engine set it) and bridged packets go through it
 #   (bridge-nf-call-iptables), so one rule accepts eswarm0-to-eswarm0 traffic; `stop` removes it.
-#
 # The shared first engine (/var/run/docker.sock) and the second engine (tcp 2376) are never
 # touched, and swarm mode is never enabled on them.
 #
-# What this kernel cannot do: it has no IPVS (CONFIG_IP_VS is not set), so a service's virtual
-# IP (`--endpoint-mode vip`, the default) and the ingress routing mesh (`--publish` in ingress
-# mode) do not balance; use `--endpoint-mode dnsrr` and `--publish mode=host`. (See the report
-# in the commit that added this script for what was checked.)
+# What works: attachable overlay networks across nodes (VXLAN), placement over the nodes,
+# `node update --availability drain`, a node's dockerd killed (the node is Down after ~10 s and
+# its tasks are started elsewhere; `start` brings it back and it rejoins), `service rm`.
+# Service discovery by `tasks.<service>` DNS and `--endpoint-mode dnsrr`, and ports published
+# with `--publish mode=host` (reachable at the node's address from the host).
+# What does not: this kernel has no IPVS (CONFIG_IP_VS is not set, no modules), so the virtual
+# IP of a service (`--endpoint-mode vip`, the default: its name resolves, connections fail) and
+# the ingress routing mesh (`--publish` in the default ingress mode: connection refused on every
+# node) do not work. A task's own overlay address works.
 set -euo pipefail
 
 STATE_DIR=${EFFECT_DOCKER_SWARM_STATE:-/tmp/effect-docker-swarm}
@@ -299,6 +305,7 @@ stop_all() {
   mounts=$(awk -v dir="$STATE_DIR/" 'index($2, dir) == 1 { print $2 }' /proc/mounts | sort -r)
   for mount in $mounts; do umount -l "$mount" 2>/dev/null || true; done
   rm -rf "$STATE_DIR"
+  rmdir "$SOCKET_DIR" 2>/dev/null || true
 }
 
 # The shims of one node's containerd, found by their -address argument (its exec root).
