@@ -151,11 +151,21 @@ YAML
   if ! wait_for registry 30 registry_answers; then tail -n 40 "$STATE_DIR/registry.log" >&2; exit 1; fi
 }
 
+# Whether the pid in <file> runs and is one of ours (its command line names the state
+# directory): a pid file that outlived its process may name an unrelated process by now.
+ours_alive() { # ours_alive <file>
+  local pid cmdline
+  [ -f "$1" ] || return 1
+  pid=$(cat "$1")
+  [ -n "$pid" ] || return 1
+  cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+  [[ $cmdline == *"$STATE_DIR"* ]]
+}
+
 stop_pid_file() { # stop_pid_file <file> <signal>
   local file=$1 pid
-  [ -f "$file" ] || return 0
-  pid=$(cat "$file")
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+  if ours_alive "$file"; then
+    pid=$(cat "$file")
     kill "-$2" "$pid" 2>/dev/null || true
     for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
     kill -9 "$pid" 2>/dev/null || true
@@ -167,8 +177,11 @@ start_node() { # start_node <k>
   local k=$1 dir
   dir=$(node_dir "$k")
   if answers "$k"; then return; fi
+  # Started and not answering yet: wait_node waits for it.
+  if ours_alive "$dir/dockerd.started"; then return; fi
   # A crash (`kill`) leaves the node's containerd behind; the new dockerd would reuse it.
   stop_pid_file "$dir/exec/containerd/containerd.pid" TERM
+  rm -f "$dir/dockerd.pid"
   log "starting node $k ($(address "$k"), $(socket "$k"))"
   mkdir -p "$dir/data" "$dir/exec" "$SOCKET_DIR"
   # A UTS namespace of its own too, so that each node has a hostname of its own (swarm-nodeK,
@@ -265,10 +278,19 @@ pull_everywhere() {
 }
 
 start() {
+  # No node answers but an earlier run left state (its processes ended with the session that
+  # started them): start from nothing rather than from a swarm of unknown services.
+  local k any=false
+  for k in $(seq 1 "$NODES"); do
+    if answers "$k" || ours_alive "$(node_dir "$k")/dockerd.started"; then any=true; fi
+  done
+  if [ "$any" = false ] && [ -d "$STATE_DIR" ]; then
+    log "no node answers: removing what an earlier run left"
+    stop_all
+  fi
   mkdir -p "$STATE_DIR"
   install_packages
   make_bridge
-  local k
   for k in $(seq 1 "$NODES"); do make_namespace "$k"; done
   start_registry
   for k in $(seq 1 "$NODES"); do start_node "$k"; done
@@ -308,10 +330,12 @@ stop_all() {
   rmdir "$SOCKET_DIR" 2>/dev/null || true
 }
 
-# The shims of one node's containerd, found by their -address argument (its exec root).
+# The shims of one node's containerd, found by their -address argument (its exec root), and
+# their containers: a container's init is the shim's child, and outlives a killed shim.
 pkill_shims() { # pkill_shims <node dir>
   local pid
   for pid in $(pgrep -f "containerd-shim.*-address $1/exec/" || true); do
+    pkill -9 -P "$pid" 2>/dev/null || true
     kill -9 "$pid" 2>/dev/null || true
   done
 }

@@ -10,7 +10,10 @@ import { Data, Effect, Schedule } from "effect"
 import { testLabels } from "../support/live.js"
 import { requireSwarm, swarmImage, swarmManager, swarmNodes } from "../support/swarmEnv.js"
 
-class SwarmCallError extends Data.TaggedError("SwarmCallError")<{ readonly call: string; readonly cause: unknown }> {}
+class SwarmCallError extends Data.TaggedError("SwarmCallError")<{
+  readonly call: string
+  readonly cause: unknown
+}> {}
 
 /** What the test reads of a task (dockerode types tasks as `any`). */
 interface Task {
@@ -24,7 +27,10 @@ const call = <A>(name: string, promise: () => Promise<A>) =>
   Effect.tryPromise({ try: promise, catch: (cause) => new SwarmCallError({ call: name, cause }) })
 
 const tasksOf = (serviceId: string) =>
-  call("listTasks", (): Promise<ReadonlyArray<Task>> => manager.listTasks({ filters: { service: [serviceId] } }))
+  call(
+    "listTasks",
+    (): Promise<ReadonlyArray<Task>> => manager.listTasks({ filters: { service: [serviceId] } })
+  )
 
 const swarmUp = await requireSwarm()
 
@@ -32,7 +38,9 @@ describe.skipIf(!swarmUp)("the test swarm", () => {
   it.live("has every node Ready and Active, the manager first", () =>
     Effect.gen(function* () {
       const nodes = yield* call("listNodes", () => manager.listNodes())
-      const ready = nodes.filter((node) => node.Status?.State === "ready" && node.Spec?.Availability === "active")
+      const ready = nodes.filter(
+        (node) => node.Status?.State === "ready" && node.Spec?.Availability === "active"
+      )
       assert.strictEqual(ready.length, swarmNodes.length)
       assert.deepStrictEqual(
         nodes.map((node) => node.Description?.Hostname).sort(),
@@ -54,7 +62,11 @@ describe.skipIf(!swarmUp)("the test swarm", () => {
               Name: labels["dev.effect-docker.test"],
               Labels: labels,
               TaskTemplate: {
-                ContainerSpec: { Image: swarmImage, Command: ["sleep", "300"], StopGracePeriod: 1_000_000_000 },
+                ContainerSpec: {
+                  Image: swarmImage,
+                  Command: ["sleep", "300"],
+                  StopGracePeriod: 1_000_000_000
+                },
                 // One replica per node: the spread is then not up to the scheduler's mood.
                 Placement: { MaxReplicas: 1 }
               },
@@ -74,7 +86,9 @@ describe.skipIf(!swarmUp)("the test swarm", () => {
 
         yield* call("removeService", () => service.remove())
         const left = yield* call("listServices", () =>
-          manager.listServices({ filters: { label: [`dev.effect-docker.test=${labels["dev.effect-docker.test"]}`] } })
+          manager.listServices({
+            filters: { label: [`dev.effect-docker.test=${labels["dev.effect-docker.test"]}`] }
+          })
         )
         assert.deepStrictEqual(left, [])
         // The tasks' containers go with the service, on every node.

@@ -71,8 +71,9 @@ export const swarmImage: string = process.env.EFFECT_DOCKER_SWARM_IMAGE ?? swarm
 export const swarmUnavailable = async (): Promise<string | undefined> => {
   const manager = new Dockerode({ socketPath: swarmManager.socketPath, timeout: 5_000 })
   try {
-    const info: { readonly Swarm?: { readonly LocalNodeState?: string; readonly ControlAvailable?: boolean } } =
-      await manager.info()
+    const info: {
+      readonly Swarm?: { readonly LocalNodeState?: string; readonly ControlAvailable?: boolean }
+    } = await manager.info()
     if (info.Swarm?.LocalNodeState !== "active" || info.Swarm.ControlAvailable !== true) {
       return `${swarmManager.host} is not a swarm manager (state ${info.Swarm?.LocalNodeState ?? "unknown"})`
     }
