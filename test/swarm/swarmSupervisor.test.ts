@@ -1,0 +1,221 @@
+/**
+ * `Supervisor.layerSwarm` on the real 3-node test swarm (scripts/swarm-engines.sh), in real
+ * time: replicas spread over the nodes with their slot, node and task in the states, a drained
+ * node's replica reported moving, a one-shot job's exit code, and nothing of the instance left
+ * on the swarm after release (asserted through the manager).
+ *
+ * Without a reachable manager the suite is skipped with a message saying why, except under
+ * `CI=true`, where it fails.
+ */
+import { randomBytes } from "node:crypto"
+import { assert, describe, layer } from "@effect/vitest"
+import { Context, Effect, Layer, Ref, Schedule, type Scope, Stream } from "effect"
+import type * as ContainerState from "../../src/ContainerState.js"
+import * as DockerEngine from "../../src/DockerEngine.js"
+import type { DockerError } from "../../src/DockerError.js"
+import * as RestartPolicy from "../../src/RestartPolicy.js"
+import * as Supervisor from "../../src/Supervisor.js"
+import { swarmImage, swarmManager } from "../support/swarmEnv.js"
+
+const manager = process.env.EFFECT_DOCKER_SWARM_MANAGER ?? swarmManager.host
+const app = "test-swarm-sup"
+const marker = { "effect-docker-test": `swarm-supervisor-${process.pid}-${randomBytes(3).toString("hex")}` }
+const runs = ["sh", "-c", "trap 'exit 143' TERM; sleep 3600 & wait"]
+
+const unreachable = await Effect.runPromise(
+  Effect.gen(function* () {
+    const engine = yield* DockerEngine.make({ host: manager, connectTimeout: "3 seconds" })
+    yield* engine.swarmInspect
+  }).pipe(
+    Effect.scoped,
+    Effect.as(undefined),
+    Effect.catch((error: DockerError) => Effect.succeed(`${error.reason}: ${error.message}`))
+  )
+)
+
+const managerLayer = Layer.effect(DockerEngine.DockerEngine, DockerEngine.make({ host: manager }))
+
+/** Runs `body` with a fresh Swarm Supervisor instance, released when it ends; answers its instance id. */
+const withSupervisor = <A, E>(
+  body: (
+    supervisor: Supervisor.SupervisorShape
+  ) => Effect.Effect<A, E, DockerEngine.DockerEngine | Scope.Scope>
+) =>
+  Effect.gen(function* () {
+    const instanceId = randomBytes(4).toString("hex")
+    const result = yield* Effect.scoped(
+      Effect.gen(function* () {
+        const context = yield* Layer.build(
+          Supervisor.layerSwarm({ app, instanceId, labels: marker, taskPollInterval: "500 millis" })
+        )
+        return yield* body(Context.get(context, Supervisor.Supervisor))
+      })
+    )
+    return { instanceId, result }
+  })
+
+/** Keeps every state a stream emits, in the background of the scope. */
+const collect = <E>(stream: Stream.Stream<ContainerState.ContainerState, E>) =>
+  Effect.gen(function* () {
+    const seen = yield* Ref.make<ReadonlyArray<ContainerState.ContainerState>>([])
+    yield* stream.pipe(
+      Stream.runForEach((state) => Ref.update(seen, (states) => [...states, state])),
+      Effect.forkScoped
+    )
+    return Ref.get(seen)
+  })
+
+/** The latest state of each slot. */
+const bySlot = (states: ReadonlyArray<ContainerState.ContainerState>) => {
+  const latest = new Map<number, ContainerState.ContainerState>()
+  for (const state of states) if (state.task !== undefined) latest.set(state.task.slot, state)
+  return latest
+}
+
+/** Waits (real time, bounded) until `check` holds of what was seen. */
+const until = (
+  seen: Effect.Effect<ReadonlyArray<ContainerState.ContainerState>>,
+  check: (states: ReadonlyArray<ContainerState.ContainerState>) => boolean,
+  what: string
+) =>
+  seen.pipe(
+    Effect.flatMap((states) => (check(states) ? Effect.succeed(states) : Effect.fail(what))),
+    Effect.retry(Schedule.spaced("250 millis")),
+    Effect.timeoutOrElse({
+      duration: "60 seconds",
+      orElse: () => Effect.die(new Error(`timed out: ${what}`))
+    })
+  )
+
+const allRunningOnDistinctNodes =
+  (replicas: number) => (states: ReadonlyArray<ContainerState.ContainerState>) => {
+    const latest = [...bySlot(states).values()]
+    return (
+      latest.length === replicas &&
+      latest.every((state) => state.status === "running") &&
+      new Set(latest.map((state) => state.task?.nodeId)).size === replicas
+    )
+  }
+
+/** Nothing of the instance on the swarm: no service, no network with its label. */
+const assertReleased = (instanceId: string) =>
+  Effect.gen(function* () {
+    const engine = yield* DockerEngine.DockerEngine
+    const filter = { "dev.effect-docker.instance": instanceId }
+    assert.deepStrictEqual(
+      (yield* engine.listServices({ labels: filter })).map((service) => service.spec.name),
+      []
+    )
+    assert.deepStrictEqual(
+      (yield* engine.listNetworks({ labels: filter })).map((network) => network.name),
+      []
+    )
+  })
+
+if (unreachable !== undefined && process.env.CI !== "true") {
+  describe.skip(`Supervisor.layerSwarm (live): no swarm manager at ${manager} (${unreachable})`, () => {})
+} else {
+  layer(managerLayer, { excludeTestServices: true })("Supervisor.layerSwarm (live swarm)", (it) => {
+    it.effect("3 replicas reach running on 3 distinct nodes, each state with its slot, node and task", () =>
+      Effect.gen(function* () {
+        const { instanceId, result } = yield* withSupervisor((supervisor) =>
+          Effect.gen(function* () {
+            const seen = yield* collect(
+              supervisor.run({
+                name: "web",
+                image: swarmImage,
+                command: runs,
+                replicas: 3,
+                restartPolicy: RestartPolicy.always(),
+                stopTimeout: "2 seconds"
+              })
+            )
+            const states = yield* until(seen, allRunningOnDistinctNodes(3), "3 replicas running on 3 nodes")
+            return [...bySlot(states).values()]
+          })
+        )
+        assert.deepStrictEqual(result.map((state) => state.task?.slot).sort(), [1, 2, 3])
+        assert.strictEqual(new Set(result.map((state) => state.task?.node)).size, 3)
+        assert.isTrue(result.every((state) => state.task?.node?.startsWith("swarm-node") === true))
+        assert.isTrue(result.every((state) => state.task?.taskId !== undefined && state.id !== undefined))
+        // Stats on the manager's node only; never zeros for the others.
+        assert.strictEqual(result.filter((state) => state.task?.stats === "available").length, 1)
+        assert.isTrue(
+          result
+            .filter((state) => state.task?.stats === "unavailable")
+            .every((state) => state.cpuPercent === undefined && state.memoryUsed === undefined)
+        )
+        yield* assertReleased(instanceId)
+      })
+    )
+
+    it.effect("a drained node's replica is reported restarting, then running on another node", () =>
+      Effect.gen(function* () {
+        const engine = yield* DockerEngine.DockerEngine
+        const drained = "swarm-node3"
+        const setAvailability = (availability: "active" | "drain") =>
+          Effect.gen(function* () {
+            const node = yield* engine.inspectNode(drained)
+            yield* engine.updateNode(node.id, node.version, { ...node.spec, availability })
+          })
+        const { instanceId, result } = yield* withSupervisor((supervisor) =>
+          Effect.gen(function* () {
+            const seen = yield* collect(
+              supervisor.run({
+                name: "web",
+                image: swarmImage,
+                command: runs,
+                replicas: 3,
+                restartPolicy: RestartPolicy.always(),
+                stopTimeout: "2 seconds"
+              })
+            )
+            const before = yield* until(seen, allRunningOnDistinctNodes(3), "3 replicas running")
+            const moved = [...bySlot(before).values()].find((state) => state.task?.node === drained)
+            assert.isDefined(moved)
+            const slot = moved?.task?.slot
+            yield* Effect.acquireRelease(setAvailability("drain"), () =>
+              setAvailability("active").pipe(Effect.orDie)
+            )
+            const after = yield* until(
+              seen,
+              (states) => {
+                const last = bySlot(states).get(slot ?? -1)
+                return last?.status === "running" && last.task?.node !== drained
+              },
+              "the drained node's replica running elsewhere"
+            )
+            return {
+              slot,
+              taskId: moved?.task?.taskId,
+              states: after.filter((state) => state.task?.slot === slot)
+            }
+          })
+        )
+        const statuses = result.states.map((state) => state.status)
+        assert.include(statuses, "restarting")
+        const last = result.states.at(-1)
+        assert.strictEqual(last?.status, "running")
+        assert.strictEqual(last?.restartCount, 1)
+        assert.notStrictEqual(last?.task?.node, drained)
+        assert.notStrictEqual(last?.task?.taskId, result.taskId)
+        yield* assertReleased(instanceId)
+      })
+    )
+
+    it.effect("a one-shot job exiting 3 ends with exited, exit code 3", () =>
+      Effect.gen(function* () {
+        const { instanceId, result } = yield* withSupervisor((supervisor) =>
+          supervisor
+            .run({ name: "migrate", image: swarmImage, command: ["sh", "-c", "sleep 1; exit 3"] })
+            .pipe(Stream.runCollect)
+        )
+        const last = result.at(-1)
+        assert.strictEqual(last?.status, "exited")
+        assert.strictEqual(last?.exitCode, 3)
+        assert.isDefined(last?.task?.taskId)
+        yield* assertReleased(instanceId)
+      })
+    )
+  })
+}
