@@ -44,43 +44,58 @@ export interface Instance {
   /** The manager's own node: where stats and `exec` reach a task's container. */
   readonly selfNodeId: string | undefined
   readonly labelPrefix: string | undefined
+  /** The filter of the instance's tasks. */
+  readonly instanceLabels: Readonly<Record<string, string>>
 }
 
 /** How long a removal waits for the service's tasks to go, beyond their grace period. */
-const removalSlack = "30 seconds"
+const removalSlack = Duration.seconds(30)
 
 /**
- * Removes a service and waits until its tasks are gone (each stopped within its grace period),
- * so that what follows (another removal, the network) finds nothing of it. A service already
- * gone is fine.
+ * Removes a service and waits until its tasks are gone (each stopped within its grace period,
+ * then deleted by the manager), so that what follows (the network) finds nothing of it. The
+ * tasks are found by the instance's label: a filter naming a removed service is refused. A
+ * service already gone is fine; tasks still there after the grace period and some slack are
+ * left to the engine.
  *
  * @internal
  */
-export const removeAndWait = (engine: DockerEngineShape, serviceId: string) =>
-  engine.removeService(serviceId).pipe(
+export const removeAndWait = (
+  engine: DockerEngineShape,
+  service: { readonly id: string; readonly gracePeriodMs: number },
+  instanceLabels: Readonly<Record<string, string>>
+) =>
+  engine.removeService(service.id).pipe(
     Effect.catchTag("DockerError", (error) =>
       error.reason === "NotFound" ? Effect.void : Effect.fail(error)
     ),
     Effect.andThen(
-      engine.listTasks({ services: [serviceId] }).pipe(
-        Effect.catchTag("DockerError", (error) =>
-          error.reason === "NotFound" ? Effect.succeed([]) : Effect.fail(error)
-        ),
+      engine.listTasks({ labels: instanceLabels }).pipe(
         Effect.repeat({
           schedule: Schedule.spaced("250 millis"),
-          until: (tasks) => tasks.every((task) => TaskStates.hasEnded(task))
+          until: (tasks) => tasks.every((task) => task.serviceId !== service.id)
         }),
-        Effect.timeoutOrElse({ duration: removalSlack, orElse: () => Effect.succeed([]) })
+        Effect.timeoutOrElse({
+          duration: Duration.sum(Duration.millis(service.gracePeriodMs), removalSlack),
+          orElse: () =>
+            Effect.logWarning("a removed swarm service's tasks are still there").pipe(
+              Effect.annotateLogs({ service: service.id })
+            )
+        })
       )
     ),
     Effect.asVoid
   )
 
-const removeOrLog = (engine: DockerEngineShape, serviceId: string) =>
-  removeAndWait(engine, serviceId).pipe(
+const removeOrLog = (
+  engine: DockerEngineShape,
+  service: { readonly id: string; readonly gracePeriodMs: number },
+  instanceLabels: Readonly<Record<string, string>>
+) =>
+  removeAndWait(engine, service, instanceLabels).pipe(
     Effect.catchTag("DockerError", (error) =>
       Effect.logWarning("removing a swarm service failed").pipe(
-        Effect.annotateLogs({ service: serviceId, reason: error.reason, message: error.message })
+        Effect.annotateLogs({ service: service.id, reason: error.reason, message: error.message })
       )
     )
   )
@@ -132,7 +147,20 @@ const lifecycle = (
     const created = yield* Effect.uninterruptible(
       engine
         .createService(serviceSpec, spec.registryAuth === undefined ? {} : { auth: spec.registryAuth })
-        .pipe(Effect.tap((service) => Effect.addFinalizer(() => removeOrLog(engine, service.id))))
+        .pipe(
+          Effect.tap((service) =>
+            Effect.addFinalizer(() =>
+              removeOrLog(
+                engine,
+                {
+                  id: service.id,
+                  gracePeriodMs: serviceSpec.taskTemplate.container.stopGracePeriodMs ?? 10_000
+                },
+                instance.instanceLabels
+              )
+            )
+          )
+        )
     ).pipe(Effect.mapError((cause) => new CreateError({ component: spec.name, image: spec.image, cause })))
     yield* onCreated(created.id)
     yield* Effect.logDebug("swarm service created").pipe(

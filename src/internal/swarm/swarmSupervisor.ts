@@ -113,11 +113,20 @@ export const make = Effect.fn("Supervisor.makeSwarm")(function* (options: SwarmO
   const networkName = `${app}-${instanceId}`
   const volumes = Volumes.make(keys, { app, instanceId, labels, userLabels: options.labels })
 
-  const removeServices = (services: ReadonlyArray<Pick<ServiceInspect, "id">>) =>
-    Effect.forEach(services, (service) => ServiceRun.removeAndWait(engine, service.id), {
-      concurrency: "unbounded",
-      discard: true
-    })
+  const removeServices = (services: ReadonlyArray<ServiceInspect>) =>
+    Effect.forEach(
+      services,
+      (service) =>
+        ServiceRun.removeAndWait(
+          engine,
+          { id: service.id, gracePeriodMs: service.spec.taskTemplate.container.stopGracePeriodMs ?? 10_000 },
+          { [keys.instance]: service.spec.labels[keys.instance] ?? instanceId }
+        ),
+      {
+        concurrency: "unbounded",
+        discard: true
+      }
+    )
 
   // Released in reverse: the runs (each removes its service), then whatever service is left
   // with the instance's label, all at once, then the network once no task holds it.
@@ -153,7 +162,8 @@ export const make = Effect.fn("Supervisor.makeSwarm")(function* (options: SwarmO
     watch,
     stats,
     selfNodeId,
-    labelPrefix: options.labelPrefix
+    labelPrefix: options.labelPrefix,
+    instanceLabels: instanceFilter
   })
 
   const filterOf = (selector: Selector | undefined): LabelFilter => {
