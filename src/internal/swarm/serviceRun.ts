@@ -52,8 +52,8 @@ export interface Instance {
 const removalSlack = Duration.seconds(30)
 
 /**
- * Removes a service and waits until its tasks are gone (each stopped within its grace period,
- * then deleted by the manager), so that what follows (the network) finds nothing of it. The
+ * Removes a service and waits until its tasks have ended or are gone (each stopped within its
+ * grace period, then deleted by the manager), so that what follows (the network) finds nothing of it. The
  * tasks are found by the instance's label: a filter naming a removed service is refused. A
  * service already gone is fine; tasks still there after the grace period and some slack are
  * left to the engine.
@@ -73,7 +73,8 @@ export const removeAndWait = (
       engine.listTasks({ labels: instanceLabels }).pipe(
         Effect.repeat({
           schedule: Schedule.spaced("250 millis"),
-          until: (tasks) => tasks.every((task) => task.serviceId !== service.id)
+          // Gone, or ended: a removed job's failed task can linger for minutes, its container stopped.
+          until: (tasks) => tasks.every((task) => task.serviceId !== service.id || TaskStates.hasEnded(task))
         }),
         Effect.timeoutOrElse({
           duration: Duration.sum(Duration.millis(service.gracePeriodMs), removalSlack),
