@@ -10,6 +10,7 @@ import { TestClock } from "effect/testing"
 import type * as ContainerState from "../src/ContainerState.js"
 import * as DockerEngine from "../src/DockerEngine.js"
 import type { DockerError } from "../src/DockerError.js"
+import * as ServiceSpec from "../src/internal/swarm/serviceSpec.js"
 import * as MemoryEngine from "../src/MemoryEngine.js"
 import * as RestartPolicy from "../src/RestartPolicy.js"
 import * as Supervisor from "../src/Supervisor.js"
@@ -274,6 +275,65 @@ describe("Supervisor.layerSwarm (MemoryEngine swarm, TestClock)", () => {
         assert.strictEqual(gone.reason, "NotFound")
       }).pipe(withSwarm)
     }).pipe(Effect.provide(memoryLayer))
+  )
+
+  it.effect(
+    "health comes from the task's container; start with a healthcheck waits for every replica healthy",
+    () =>
+      Effect.gen(function* () {
+        yield* addImages
+        yield* Effect.gen(function* () {
+          const supervisor = yield* Supervisor.Supervisor
+          const scope = yield* Scope.make()
+          const fiber = yield* supervisor
+            .start({
+              name: "db",
+              image: runs,
+              replicas: 2,
+              restartPolicy: RestartPolicy.always(),
+              healthcheck: { test: ["CMD", "true"], interval: "2 seconds" }
+            })
+            .pipe(Scope.provide(scope), Effect.forkChild)
+          yield* advance(1_500)
+          assert.isUndefined(fiber.pollUnsafe())
+          yield* advance(5_000)
+          const handle = yield* Fiber.join(fiber)
+          const latest = bySlot(yield* Stream.runCollect(handle.states.pipe(Stream.take(1))))
+          assert.strictEqual([...latest.values()][0]?.health, "healthy")
+          const closing = yield* Scope.close(scope, Exit.void).pipe(Effect.forkChild)
+          yield* advance(3_000)
+          yield* Fiber.join(closing)
+        }).pipe(withSwarm)
+      }).pipe(Effect.provide(memoryLayer))
+  )
+
+  it.effect("maps backoffs Swarm can express to its constant delay", () =>
+    Effect.gen(function* () {
+      const delayOf = (policy: RestartPolicy.RestartPolicy) =>
+        Effect.map(ServiceSpec.restartOf(policy), (restart) => restart.restartPolicy)
+      assert.deepStrictEqual(yield* delayOf(RestartPolicy.always()), { condition: "any", delayMs: 100 })
+      assert.deepStrictEqual(
+        yield* delayOf(RestartPolicy.onFailure({ backoff: Schedule.spaced("3 seconds") })),
+        {
+          condition: "on-failure",
+          delayMs: 3000
+        }
+      )
+      // A schedule that ends after 2 delays caps the attempts.
+      assert.deepStrictEqual(
+        yield* delayOf(
+          RestartPolicy.always({ backoff: Schedule.spaced("1 second").pipe(Schedule.upTo({ times: 2 })) })
+        ),
+        { condition: "any", delayMs: 1000, maxAttempts: 2, windowMs: 0 }
+      )
+      assert.deepStrictEqual(yield* ServiceSpec.restartOf(RestartPolicy.never), {
+        job: true,
+        restartPolicy: { condition: "none" }
+      })
+      assert.isTrue(ServiceSpec.swarmExpressible([100, 200, 400, 800, 1000, 1000]))
+      assert.isFalse(ServiceSpec.swarmExpressible([100, 300, 200]))
+      assert.isFalse(ServiceSpec.swarmExpressible([100, 200, 500]))
+    })
   )
 
   it.effect("refuses what Swarm cannot express, before any service is created", () =>

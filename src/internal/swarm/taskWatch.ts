@@ -9,7 +9,8 @@
  *
  * @internal
  */
-import { Duration, Effect, Queue, Ref, Schedule, type Scope, Stream, SubscriptionRef } from "effect"
+import type { Duration } from "effect"
+import { Effect, Queue, Ref, type Scope, Stream, SubscriptionRef } from "effect"
 import type { Health } from "../../ContainerState.js"
 import type { DockerEngineShape, Task } from "../../DockerEngine.js"
 import * as Events from "../supervisorEvents.js"
@@ -124,9 +125,3 @@ export const make = (
       hintConnections: Ref.get(connections)
     }
   })
-
-/** The default interval between polls. @internal */
-export const defaultInterval = Duration.seconds(1)
-
-/** Retries of a teardown step that waits for Swarm (tasks going, an overlay's endpoints). @internal */
-export const settling = Schedule.spaced("250 millis")
