@@ -19,9 +19,10 @@ import {
   type TaskBehaviour
 } from "../contract/engineContractSwarm.js"
 import { testLabels } from "../support/live.js"
+import { swarmImage, swarmManager } from "../support/swarmEnv.js"
 
-const manager = process.env.EFFECT_DOCKER_SWARM_MANAGER ?? "unix:///run/effect-docker-swarm/node1.sock"
-const image = process.env.EFFECT_DOCKER_SWARM_IMAGE ?? "10.231.77.1:5000/effect-docker-test:latest"
+const manager = process.env.EFFECT_DOCKER_SWARM_MANAGER ?? swarmManager.host
+const image = swarmImage
 const labels = testLabels("contract-swarm")
 
 /** Why the manager cannot be used, or undefined when it answers as a swarm manager. */
