@@ -41,8 +41,14 @@ const collect = <E>(stream: Stream.Stream<ContainerState.ContainerState, E>) =>
 const addImages = Effect.gen(function* () {
   const memory = yield* MemoryEngine.MemoryEngine
   yield* memory.addImage({ reference: runs, script: { onStopSignal: "exit", stats: [{ cpuPercent: 10 }] } })
-  yield* memory.addImage({ reference: "swarm-exits-3:latest", script: { exit: { after: "2 seconds", code: 3 } } })
-  yield* memory.addImage({ reference: "swarm-fails:latest", script: { exit: { after: "1 second", code: 1 } } })
+  yield* memory.addImage({
+    reference: "swarm-exits-3:latest",
+    script: { exit: { after: "2 seconds", code: 3 } }
+  })
+  yield* memory.addImage({
+    reference: "swarm-fails:latest",
+    script: { exit: { after: "1 second", code: 1 } }
+  })
 })
 
 /** The latest state of each slot. */
@@ -61,38 +67,47 @@ const leftovers = Effect.gen(function* () {
 })
 
 describe("Supervisor.layerSwarm (MemoryEngine swarm, TestClock)", () => {
-  it.effect("runs 3 replicas on 3 nodes, each state naming its slot, node and task; release leaves nothing", () =>
-    Effect.gen(function* () {
-      yield* addImages
-      yield* Effect.gen(function* () {
-        const supervisor = yield* Supervisor.Supervisor
-        const engine = yield* DockerEngine.DockerEngine
-        const network = yield* engine.inspectNetwork(supervisor.network)
-        assert.strictEqual(network.driver, "overlay")
-        assert.strictEqual(network.labels["dev.effect-docker.instance"], instanceId)
-        const { seen, fiber } = yield* collect(
-          supervisor.run({ name: "web", image: runs, replicas: 3, restartPolicy: RestartPolicy.always() })
-        )
-        yield* advance(5_000)
-        const latest = bySlot(yield* seen)
-        assert.deepStrictEqual([...latest.keys()].sort(), [1, 2, 3])
-        const running = [...latest.values()]
-        assert.isTrue(running.every((state) => state.status === "running"))
-        assert.strictEqual(new Set(running.map((state) => state.task?.nodeId)).size, 3)
-        assert.strictEqual(new Set(running.map((state) => state.task?.node)).size, 3)
-        assert.isTrue(running.every((state) => state.task?.taskId !== undefined && state.id !== undefined))
-        // Stats only where the task runs on the manager's own node; never zeros elsewhere.
-        const local = running.filter((state) => state.task?.stats === "available")
-        assert.strictEqual(local.length, 1)
-        assert.isTrue(running.filter((state) => state.task?.stats === "unavailable").every((state) => state.cpuPercent === undefined))
-        assert.isTrue(yield* supervisor.isRunning())
-        const listed = yield* supervisor.list()
-        assert.deepStrictEqual(listed.map((summary) => summary.names[0]), [`${app}-${instanceId}-web`])
-        yield* Fiber.interrupt(fiber)
-      }).pipe(Effect.provide(swarmLayer))
-      yield* advance(2_000)
-      assert.deepStrictEqual(yield* leftovers, { services: 0, networks: 0 })
-    }).pipe(Effect.provide(memoryLayer))
+  it.effect(
+    "runs 3 replicas on 3 nodes, each state naming its slot, node and task; release leaves nothing",
+    () =>
+      Effect.gen(function* () {
+        yield* addImages
+        yield* Effect.gen(function* () {
+          const supervisor = yield* Supervisor.Supervisor
+          const engine = yield* DockerEngine.DockerEngine
+          const network = yield* engine.inspectNetwork(supervisor.network)
+          assert.strictEqual(network.driver, "overlay")
+          assert.strictEqual(network.labels["dev.effect-docker.instance"], instanceId)
+          const { seen, fiber } = yield* collect(
+            supervisor.run({ name: "web", image: runs, replicas: 3, restartPolicy: RestartPolicy.always() })
+          )
+          yield* advance(5_000)
+          const latest = bySlot(yield* seen)
+          assert.deepStrictEqual([...latest.keys()].sort(), [1, 2, 3])
+          const running = [...latest.values()]
+          assert.isTrue(running.every((state) => state.status === "running"))
+          assert.strictEqual(new Set(running.map((state) => state.task?.nodeId)).size, 3)
+          assert.strictEqual(new Set(running.map((state) => state.task?.node)).size, 3)
+          assert.isTrue(running.every((state) => state.task?.taskId !== undefined && state.id !== undefined))
+          // Stats only where the task runs on the manager's own node; never zeros elsewhere.
+          const local = running.filter((state) => state.task?.stats === "available")
+          assert.strictEqual(local.length, 1)
+          assert.isTrue(
+            running
+              .filter((state) => state.task?.stats === "unavailable")
+              .every((state) => state.cpuPercent === undefined)
+          )
+          assert.isTrue(yield* supervisor.isRunning())
+          const listed = yield* supervisor.list()
+          assert.deepStrictEqual(
+            listed.map((summary) => summary.names[0]),
+            [`${app}-${instanceId}-web`]
+          )
+          yield* Fiber.interrupt(fiber)
+        }).pipe(Effect.provide(swarmLayer))
+        yield* advance(2_000)
+        assert.deepStrictEqual(yield* leftovers, { services: 0, networks: 0 })
+      }).pipe(Effect.provide(memoryLayer))
   )
 
   it.effect("a drained node's replica shows restarting, then running on another node with one restart", () =>
@@ -131,7 +146,9 @@ describe("Supervisor.layerSwarm (MemoryEngine swarm, TestClock)", () => {
       yield* Effect.gen(function* () {
         const supervisor = yield* Supervisor.Supervisor
         const engine = yield* DockerEngine.DockerEngine
-        const { seen, fiber } = yield* collect(supervisor.run({ name: "migrate", image: "swarm-exits-3:latest" }))
+        const { seen, fiber } = yield* collect(
+          supervisor.run({ name: "migrate", image: "swarm-exits-3:latest" })
+        )
         yield* advance(2_500)
         const services = yield* engine.listServices({ labels })
         assert.strictEqual(services[0]?.spec.mode._tag, "ReplicatedJob")
@@ -149,37 +166,39 @@ describe("Supervisor.layerSwarm (MemoryEngine swarm, TestClock)", () => {
     }).pipe(Effect.provide(memoryLayer))
   )
 
-  it.effect("onFailure({ maxRetries: 2 }) is Swarm's on-failure: two restarts, then exited with the code", () =>
-    Effect.gen(function* () {
-      yield* addImages
-      yield* Effect.gen(function* () {
-        const supervisor = yield* Supervisor.Supervisor
-        const engine = yield* DockerEngine.DockerEngine
-        const { seen, fiber } = yield* collect(
-          supervisor.run({
-            name: "flaky",
-            image: "swarm-fails:latest",
-            restartPolicy: RestartPolicy.onFailure({ maxRetries: 2, backoff: Schedule.spaced("1 second") })
+  it.effect(
+    "onFailure({ maxRetries: 2 }) is Swarm's on-failure: two restarts, then exited with the code",
+    () =>
+      Effect.gen(function* () {
+        yield* addImages
+        yield* Effect.gen(function* () {
+          const supervisor = yield* Supervisor.Supervisor
+          const engine = yield* DockerEngine.DockerEngine
+          const { seen, fiber } = yield* collect(
+            supervisor.run({
+              name: "flaky",
+              image: "swarm-fails:latest",
+              restartPolicy: RestartPolicy.onFailure({ maxRetries: 2, backoff: Schedule.spaced("1 second") })
+            })
+          )
+          yield* advance(1_500)
+          const [service] = yield* engine.listServices({ labels })
+          assert.deepStrictEqual(service?.spec.taskTemplate.restartPolicy, {
+            condition: "on-failure",
+            delayMs: 1000,
+            maxAttempts: 2,
+            windowMs: 0
           })
-        )
-        yield* advance(1_500)
-        const [service] = yield* engine.listServices({ labels })
-        assert.deepStrictEqual(service?.spec.taskTemplate.restartPolicy, {
-          condition: "on-failure",
-          delayMs: 1000,
-          maxAttempts: 2,
-          windowMs: 0
-        })
-        yield* advance(15_000)
-        assert.isTrue(Exit.isSuccess(yield* Fiber.await(fiber)))
-        const states = yield* seen
-        assert.strictEqual(states.filter((state) => state.status === "restarting").length, 2)
-        const last = states.at(-1)
-        assert.strictEqual(last?.status, "exited")
-        assert.strictEqual(last?.exitCode, 1)
-        assert.strictEqual(last?.restartCount, 2)
-      }).pipe(Effect.provide(swarmLayer))
-    }).pipe(Effect.provide(memoryLayer))
+          yield* advance(15_000)
+          assert.isTrue(Exit.isSuccess(yield* Fiber.await(fiber)))
+          const states = yield* seen
+          assert.strictEqual(states.filter((state) => state.status === "restarting").length, 2)
+          const last = states.at(-1)
+          assert.strictEqual(last?.status, "exited")
+          assert.strictEqual(last?.exitCode, 1)
+          assert.strictEqual(last?.restartCount, 2)
+        }).pipe(Effect.provide(swarmLayer))
+      }).pipe(Effect.provide(memoryLayer))
   )
 
   it.effect("start resolves when every replica runs; its handle's states, logs and stop work", () =>
@@ -191,7 +210,13 @@ describe("Supervisor.layerSwarm (MemoryEngine swarm, TestClock)", () => {
         const started = yield* Effect.scoped(
           Effect.gen(function* () {
             const fiber = yield* supervisor
-              .start({ name: "api", image: runs, replicas: 2, restartPolicy: RestartPolicy.always(), env: { TOKEN: Redacted.make("s3cret") } })
+              .start({
+                name: "api",
+                image: runs,
+                replicas: 2,
+                restartPolicy: RestartPolicy.always(),
+                env: { TOKEN: Redacted.make("s3cret") }
+              })
               .pipe(Effect.forkChild)
             yield* advance(5_000)
             const handle = yield* Fiber.join(fiber)
@@ -231,7 +256,9 @@ describe("Supervisor.layerSwarm (MemoryEngine swarm, TestClock)", () => {
         const jittered = yield* refused({
           name: "j",
           image: runs,
-          restartPolicy: RestartPolicy.always({ backoff: Schedule.exponential("100 millis").pipe(Schedule.jittered) })
+          restartPolicy: RestartPolicy.always({
+            backoff: Schedule.exponential("100 millis").pipe(Schedule.jittered)
+          })
         })
         assert.strictEqual(jittered._tag, "InvalidSpec")
         assert.include(jittered.message, "constant")
@@ -247,7 +274,10 @@ describe("Supervisor.layerSwarm (MemoryEngine swarm, TestClock)", () => {
   it.effect("fails to build on an engine that is not a swarm manager", () =>
     Effect.gen(function* () {
       const error = yield* Effect.flip(
-        Layer.build(swarmLayer).pipe(Effect.scoped, Effect.provide(MemoryEngine.layer({ images: ["busybox:latest"] })))
+        Layer.build(swarmLayer).pipe(
+          Effect.scoped,
+          Effect.provide(MemoryEngine.layer({ images: ["busybox:latest"] }))
+        )
       )
       assert.strictEqual(error._tag, "DockerError")
       assert.strictEqual(error._tag === "DockerError" ? error.reason : "", "NotSwarmManager")
@@ -257,7 +287,9 @@ describe("Supervisor.layerSwarm (MemoryEngine swarm, TestClock)", () => {
   it.effect("the single-host Supervisor refuses replicas > 1, pointing at layerSwarm", () =>
     Effect.gen(function* () {
       const supervisor = yield* Supervisor.Supervisor
-      const error = yield* Effect.flip(Stream.runDrain(supervisor.run({ name: "web", image: "busybox:latest", replicas: 2 })))
+      const error = yield* Effect.flip(
+        Stream.runDrain(supervisor.run({ name: "web", image: "busybox:latest", replicas: 2 }))
+      )
       assert.strictEqual(error._tag, "InvalidSpec")
       assert.include(error.message, "layerSwarm")
     }).pipe(

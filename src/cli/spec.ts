@@ -212,7 +212,10 @@ const swarmOnly = (service: Fleet.Service): ReadonlyArray<{ readonly key: string
  *
  * @since 0.1.0
  */
-export const validateAll = (fleet: Fleet.Fleet, target: Target = "host"): Effect.Effect<void, Fleet.FleetError> =>
+export const validateAll = (
+  fleet: Fleet.Fleet,
+  target: Target = "host"
+): Effect.Effect<void, Fleet.FleetError> =>
   Effect.gen(function* () {
     const problemAt = (service: Fleet.Service, keyPath: string, message: string): Fleet.Problem => {
       const { file, line } = positionOf(fleet, keyPath)
@@ -236,9 +239,7 @@ export const validateAll = (fleet: Fleet.Fleet, target: Target = "host"): Effect
         ),
         Effect.as([]),
         Effect.catch((invalid) =>
-          Effect.succeed([
-            problemAt(service, keyPathOf(service.name, invalid.field), invalid.message)
-          ])
+          Effect.succeed([problemAt(service, keyPathOf(service.name, invalid.field), invalid.message)])
         )
       )
     })

@@ -12,7 +12,7 @@
  *
  * @since 0.1.0
  */
-import { Deferred, Effect, Option, Ref, Stream } from "effect"
+import { Deferred, Effect, Stream } from "effect"
 import type * as Fleet from "./Fleet.js"
 import * as View from "./view.js"
 
@@ -192,7 +192,11 @@ export const runFleet = <E>(
         for (const dependency of service.dependsOn) {
           const condition = options.orderingOnly === true ? "deployed" : CONDITION_TEXT[dependency.condition]
           yield* forEachRow((row) =>
-            output.note(row, { status: "waiting", text: `for ${dependency.service} (${condition})`, tone: "info" })
+            output.note(row, {
+              status: "waiting",
+              text: `for ${dependency.service} (${condition})`,
+              tone: "info"
+            })
           )
           const gate =
             options.orderingOnly === true
@@ -288,11 +292,14 @@ export const runFleet = <E>(
       }))
       if (options.oneRunPerService === true) {
         // A state's slot names its row: slot 2 of `web` is `web-2`, as on one host.
-        const rowOf = (state: View.ViewState) => names[(state.task?.slot ?? 1) - 1] ?? names[0] ?? service.name
+        const rowOf = (state: View.ViewState) =>
+          names[(state.task?.slot ?? 1) - 1] ?? names[0] ?? service.name
         return runUnit(service, service.name, rows, rowOf)
       }
       return Effect.map(
-        Effect.forEach(rows, (row) => runUnit(service, row.row, [row], () => row.row), { concurrency: "unbounded" }),
+        Effect.forEach(rows, (row) => runUnit(service, row.row, [row], () => row.row), {
+          concurrency: "unbounded"
+        }),
         (results) => results.flat()
       )
     }

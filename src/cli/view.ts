@@ -451,9 +451,9 @@ export const table = (screen: Screen, options: RenderOptions): ReadonlyArray<str
   const published = screen.rows.some((row) => (row.state?.address?.ports.length ?? 0) > 0)
   const onSwarm = screen.rows.some((row) => row.state?.task !== undefined)
   const widths = new Map<Column, number>(
-    ALL_COLUMNS.filter(
-      (column) => (column !== "ports" || published) && (column !== "node" || onSwarm)
-    ).map((column) => [column, natural(column)])
+    ALL_COLUMNS.filter((column) => (column !== "ports" || published) && (column !== "node" || onSwarm)).map(
+      (column) => [column, natural(column)]
+    )
   )
   const total = () => [...widths.values()].reduce((sum, w) => sum + w, 0) + gap * (widths.size - 1)
   for (const column of DROP_ORDER) {

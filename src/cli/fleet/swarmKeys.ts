@@ -58,7 +58,8 @@ export const readUpdateConfig = (
     order: (value, p) => {
       const text = readString(ctx, value, p)
       order = ORDERS.find((known) => known === text)
-      if (text !== undefined && order === undefined) report(ctx, value, p, `expected one of ${ORDERS.join(", ")}`)
+      if (text !== undefined && order === undefined)
+        report(ctx, value, p, `expected one of ${ORDERS.join(", ")}`)
     },
     failure_action: (value, p) => {
       const text = readString(ctx, value, p)

@@ -312,7 +312,9 @@ export const toServiceSpec = (
       ? {}
       : {
           updateConfig: {
-            ...(spec.swarmUpdate.parallelism === undefined ? {} : { parallelism: spec.swarmUpdate.parallelism }),
+            ...(spec.swarmUpdate.parallelism === undefined
+              ? {}
+              : { parallelism: spec.swarmUpdate.parallelism }),
             ...(spec.swarmUpdate.delay === undefined ? {} : { delayMs: millis(spec.swarmUpdate.delay) }),
             ...(spec.swarmUpdate.order === undefined ? {} : { order: spec.swarmUpdate.order }),
             ...(spec.swarmUpdate.failureAction === undefined
