@@ -7,8 +7,6 @@
  */
 import { Duration, Effect, Schedule } from "effect"
 import * as ContainerSpec from "../ContainerSpec.js"
-import * as Labels from "../internal/labels.js"
-import * as ServiceSpec from "../internal/swarm/serviceSpec.js"
 import type * as MemoryEngine from "../MemoryEngine.js"
 import * as RestartPolicy from "../RestartPolicy.js"
 import * as Fleet from "./Fleet.js"
@@ -183,17 +181,6 @@ const positionOf = (fleet: Fleet.Fleet, keyPath: string): Fleet.Position => {
   return { file: fleet.file, line: 1 }
 }
 
-/** A context for checking a service spec against Swarm before any service exists. */
-const swarmCheckContext: ServiceSpec.ServiceContext = {
-  keys: Labels.keys(undefined),
-  app: "a",
-  instanceId: "i",
-  owner: "o",
-  userLabels: undefined,
-  network: "n",
-  volumeName: (source) => source
-}
-
 /** The keys only Swarm acts on, refused on one host rather than ignored. */
 const swarmOnly = (service: Fleet.Service): ReadonlyArray<{ readonly key: string; readonly why: string }> => [
   ...(service.placementConstraints === undefined
@@ -206,9 +193,9 @@ const swarmOnly = (service: Fleet.Service): ReadonlyArray<{ readonly key: string
 
 /**
  * Validates every service's spec for where it runs; every invalid one is a problem at its line
- * in the file. On one host the Swarm-only keys are refused (they need `--swarm`); on Swarm what
- * a service cannot carry there (`x-files`, `cap_add`, a restart policy Swarm cannot express...)
- * is found here, before any service is created.
+ * in the file. On one host the Swarm-only keys are refused (they need `--swarm`); on Swarm, what
+ * a service cannot carry there (`x-files`, `cap_add`, ...) is the Swarm Supervisor's
+ * `InvalidSpec` when the service is deployed.
  *
  * @since 0.1.0
  */
@@ -217,29 +204,22 @@ export const validateAll = (
   target: Target = "host"
 ): Effect.Effect<void, Fleet.FleetError> =>
   Effect.gen(function* () {
-    const problemAt = (service: Fleet.Service, keyPath: string, message: string): Fleet.Problem => {
+    const problemAt = (keyPath: string, message: string): Fleet.Problem => {
       const { file, line } = positionOf(fleet, keyPath)
       return { ...(file === fleet.file ? {} : { file }), line, path: keyPath, message }
     }
     const checked = yield* Effect.forEach(fleet.services, (service) => {
       if (target === "host") {
         const refused = swarmOnly(service).map(({ key, why }) =>
-          problemAt(service, `services.${service.name}.${key}`, `needs up --swarm: ${why}`)
+          problemAt(`services.${service.name}.${key}`, `needs up --swarm: ${why}`)
         )
         if (refused.length > 0) return Effect.succeed(refused)
       }
       const input = toSpecInput(service, service.name, target)
       return ContainerSpec.validate(input).pipe(
-        Effect.tap((spec) =>
-          target === "swarm"
-            ? ServiceSpec.restartOf(spec.restartPolicy).pipe(
-                Effect.flatMap((restart) => ServiceSpec.toServiceSpec(swarmCheckContext, spec, restart))
-              )
-            : Effect.void
-        ),
         Effect.as([]),
         Effect.catch((invalid) =>
-          Effect.succeed([problemAt(service, keyPathOf(service.name, invalid.field), invalid.message)])
+          Effect.succeed([problemAt(keyPathOf(service.name, invalid.field), invalid.message)])
         )
       )
     })

@@ -8,7 +8,6 @@
 import { Effect, Schedule } from "effect"
 import type { DockerEngineShape, ServiceInspect, SwarmNode, Task } from "../DockerEngine.js"
 import type { DockerError } from "../DockerError.js"
-import * as TaskStates from "../internal/swarm/taskStates.js"
 import * as Supervisor from "../Supervisor.js"
 import type * as Fleet from "./Fleet.js"
 
@@ -113,6 +112,16 @@ export const listServices = (
     })
   })
 
+/** Task states a task does not leave (Swarm's terminal states). */
+const ENDED: ReadonlySet<string> = new Set([
+  "complete",
+  "failed",
+  "shutdown",
+  "rejected",
+  "orphaned",
+  "remove"
+])
+
 /**
  * Removes Swarm services all at once and waits until their tasks are gone (each stopped within
  * its grace period), so that the instances' networks can go next. Already gone is fine.
@@ -140,7 +149,7 @@ export const removeServices = (
     yield* engine.listTasks({ services: services.map((service) => service.id) }).pipe(
       Effect.repeat({
         schedule: Schedule.spaced("250 millis"),
-        until: (tasks) => tasks.every(TaskStates.hasEnded)
+        until: (tasks) => tasks.every((task) => ENDED.has(task.status.state))
       }),
       Effect.timeoutOrElse({ duration: "2 minutes", orElse: () => Effect.succeed([]) }),
       Effect.catchTag("DockerError", (error) =>
