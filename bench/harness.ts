@@ -11,6 +11,10 @@ export interface Settings {
   readonly quick: boolean
   /** Scenario names to run (all when empty). */
   readonly only: ReadonlyArray<string>
+  /** `--sizes 20,100`: the supervision scenario's container counts (default 20 and 100). */
+  readonly sizes?: ReadonlyArray<number> | undefined
+  /** `--window 10`: the supervision scenario's window in seconds (default 30). */
+  readonly windowSeconds?: number | undefined
 }
 
 /** A summary of samples: the median, with the spread shown as min and max. */

@@ -8,6 +8,8 @@
  *                                        30 of them the supervision scenario at 20 and 100)
  *   npm run bench -- --quick             every scenario at small N (under a minute; CI runs it)
  *   npm run bench -- --only start,exit   some scenarios
+ *   npm run bench -- --only supervision --sizes 20 --window 10
+ *                                        the supervision scenario at N=20, 10 s windows
  *
  * Everything it creates carries `dev.effect-docker.app=bench` and this run's test label and
  * is removed at the end, on failure and on Ctrl-C. The run fails when anything was left
@@ -54,7 +56,18 @@ const parse = (args: ReadonlyArray<string>): Settings => {
       `unknown scenario ${unknown.join(", ")}: one of ${scenarios.map((s) => s.name).join(", ")}`
     )
   }
-  return { quick: args.includes("--quick"), only }
+  const argument = (name: string) => {
+    const index = args.indexOf(name)
+    return index === -1 ? undefined : args[index + 1]
+  }
+  const sizes = argument("--sizes")?.split(",").map(Number)
+  const window = argument("--window")
+  return {
+    quick: args.includes("--quick"),
+    only,
+    ...(sizes !== undefined ? { sizes } : {}),
+    ...(window !== undefined ? { windowSeconds: Number(window) } : {})
+  }
 }
 
 const settings = parse(process.argv.slice(2))

@@ -11,7 +11,9 @@
  * 2. the same containers, `docker stats` (the CLI, output to /dev/null) reading them;
  * 3. the same containers, raw dockerode reading their stats streams in a Node child;
  * 4. N containers under a Supervisor with the cgroup source;
- * 5. N containers under a Supervisor with the engine source.
+ * 5. N containers under a Supervisor with the engine source;
+ * 6. the containers of 1-3 read by a bare Node loop (`bench/cgroupFloor.ts`), files kept open
+ *    and files opened every second: the floor of the cgroup source.
  *
  * Per window: the reader's CPU (this process, or the child's from /proc/<pid>/stat) and the
  * engine's (`bench/engineCpu.ts`), minus the floor. Memory per container: what this process
@@ -27,6 +29,7 @@ import * as Ours from "./ours.js"
 import * as Reference from "./reference.js"
 
 const rawStatsScript = fileURLToPath(new URL("./rawStats.js", import.meta.url))
+const cgroupFloorScript = fileURLToPath(new URL("./cgroupFloor.js", import.meta.url))
 
 const mib = (bytes: number) => bytes / 2 ** 20
 
@@ -50,13 +53,20 @@ interface Size {
 }
 
 const sizes = (settings: Settings): ReadonlyArray<Size> =>
-  settings.quick
-    ? // Enough to run every phase (CI keeps the bench from rotting), not to measure anything.
-      [{ n: 2, windows: 1, windowMs: 2_000, settleMs: 500 }]
-    : [
-        { n: 20, windows: 3, windowMs: 30_000, settleMs: 10_000 },
-        { n: 100, windows: 3, windowMs: 30_000, settleMs: 10_000 }
-      ]
+  settings.sizes !== undefined
+    ? settings.sizes.map((n) => ({
+        n,
+        windows: 3,
+        windowMs: (settings.windowSeconds ?? 30) * 1000,
+        settleMs: 10_000
+      }))
+    : settings.quick
+      ? // Enough to run every phase (CI keeps the bench from rotting), not to measure anything.
+        [{ n: 2, windows: 1, windowMs: 2_000, settleMs: 500 }]
+      : [
+          { n: 20, windows: 3, windowMs: 30_000, settleMs: 10_000 },
+          { n: 100, windows: 3, windowMs: 30_000, settleMs: 10_000 }
+        ]
 
 /** CPU milliseconds per window: the reader's and the engine's (and of that, the containers' shims'). */
 interface Windows {
@@ -139,7 +149,23 @@ const references = (size: Size) =>
           return yield* measure(size, ids, childCpu(child.pid), "raw dockerode")
         })
       )
-      return { idle, cli, raw }
+      const pids = yield* Effect.promise(() =>
+        Promise.all(containers.map((container) => container.inspect().then((inspect) => inspect.State.Pid)))
+      )
+      const floor = (mode: "pread" | "readFile") =>
+        Effect.scoped(
+          Effect.gen(function* () {
+            const { child } = yield* Reference.spawnQuiet(process.execPath, [
+              cgroupFloorScript,
+              mode,
+              ...pids.map(String)
+            ])
+            return yield* measure(size, ids, childCpu(child.pid), `bare node cgroup reader (${mode})`)
+          })
+        )
+      const floorPread = yield* floor("pread")
+      const floorReadFile = yield* floor("readFile")
+      return { idle, cli, raw, floorPread, floorReadFile }
     })
   )
 
@@ -183,6 +209,8 @@ const rowsFor = (
     readonly idle: Windows
     readonly cli: { readonly windows: Windows; readonly rss: number }
     readonly raw: Windows
+    readonly floorPread: Windows
+    readonly floorReadFile: Windows
     readonly cgroup: {
       readonly windows: Windows
       readonly updates: number
@@ -195,7 +223,7 @@ const rowsFor = (
     }
   }
 ): ReadonlyArray<Row> => {
-  const { idle, cli, raw, cgroup, engine } = measured
+  const { idle, cli, raw, floorPread, floorReadFile, cgroup, engine } = measured
   const floor = figure(idle.engine, "cpu-ms")
   const shimFloor = figure(idle.shims, "cpu-ms").median
   const name = `supervision N=${size.n}, ${size.windowMs / 1000} s`
@@ -211,6 +239,13 @@ const rowsFor = (
       { name: "docker stats (CLI) + engine", figure: cliTotal },
       atMost(0.2),
       `ours ${breakdown(cgroup.windows)}; docker stats ${breakdown(cli.windows)}; per window ${perWindowRatios(totals(cgroup.windows, floor.median), totals(cli.windows, floor.median))}; ${cgroup.updates} stats updates`
+    ),
+    compare(
+      `${name}: total CPU, cgroup source`,
+      total(cgroup.windows),
+      { name: "bare node cgroup reader, files kept open (node child) + engine", figure: total(floorPread) },
+      undefined,
+      `the floor of this design: ${breakdown(floorPread)}; per window ${perWindowRatios(totals(cgroup.windows, floor.median), totals(floorPread, floor.median))}; opening the files every second instead: ${breakdown(floorReadFile)}; the floor against docker stats ${(figure(totals(floorPread, floor.median), "cpu-ms").median / cliTotal.median).toFixed(2)}x`
     ),
     compare(
       `${name}: total CPU, engine source`,
@@ -255,10 +290,10 @@ export const run = (
   Effect.gen(function* () {
     const rows: Array<Row> = []
     for (const size of sizes(settings)) {
-      const { idle, cli, raw } = yield* references(size)
+      const { idle, cli, raw, floorPread, floorReadFile } = yield* references(size)
       const cgroup = yield* ours(size, "cgroup")
       const engine = yield* ours(size, "engine")
-      rows.push(...rowsFor(size, { idle, cli, raw, cgroup, engine }))
+      rows.push(...rowsFor(size, { idle, cli, raw, floorPread, floorReadFile, cgroup, engine }))
     }
     return rows
   })

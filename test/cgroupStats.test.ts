@@ -341,6 +341,47 @@ describe("the cgroup stats stream", () => {
   )
 })
 
+describe("one sampler for many containers", () => {
+  /** The files of `root` this process has open. */
+  const openUnder = (root: string) =>
+    Fs.readdirSync("/proc/self/fd").filter((fd) => {
+      try {
+        return Fs.readlinkSync(`/proc/self/fd/${fd}`).startsWith(root)
+      } catch {
+        return false
+      }
+    }).length
+
+  it.effect(
+    "samples every stream on one tick, through files opened once and closed when the streams end",
+    () =>
+      Effect.gen(function* () {
+        const root = yield* copyOf("v1-cgroupfs")
+        const usageFile = Path.join(root, `sys/fs/cgroup/cpuacct/docker/${v1Id}/cpuacct.usage`)
+        const sampler = CgroupStats.makeSampler({ root, interval: "1 second" })
+        const first = yield* sampler.stream(16088).pipe(Stream.runCollect, Effect.forkChild)
+        yield* TestClock.adjust("300 millis")
+        const second = yield* sampler.stream(16088).pipe(Stream.take(2), Stream.runCollect, Effect.forkChild)
+        yield* TestClock.adjust("10 millis")
+        assert.isAbove(openUnder(root), 0)
+        // Rewritten in place, as the kernel's counter moves: the kept-open file reads the new value.
+        Fs.writeFileSync(usageFile, "190286023\n")
+        yield* TestClock.adjust("690 millis")
+        const seconds = yield* Fiber.join(second)
+        // The second stream's first sample at once, its next on the shared tick at 1 s.
+        assert.deepStrictEqual(
+          seconds.map((sample) => [sample.read, sample.cpu.totalUsage]),
+          [
+            [new Date(300).toISOString(), 90286023],
+            [new Date(1000).toISOString(), 190286023]
+          ]
+        )
+        yield* Fiber.interrupt(first)
+        assert.strictEqual(openUnder(root), 0)
+      }).pipe(Effect.scoped)
+  )
+})
+
 describe("agreement with an engine sample", () => {
   const engine = engineSample("v1-cgroupfs")
   const shifted = (

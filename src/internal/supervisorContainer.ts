@@ -306,15 +306,16 @@ const runUntilFinalExit = (
     // its own updates (not one `Stream.merge`): a stats sample arrives every second for as long
     // as the container runs, and a merge would hand each one to a third fiber.
     const healthChanges = events.pipe(Stream.runForEach(onNotice))
-    const statsChanges = instance.stats.stream(id, spec).pipe(
-      Stream.mapAccum(
-        () => Stats.initialWindow(spec.statsInterface),
-        (window, sample) => {
-          const [next, snapshot] = Stats.step(window, sample)
-          return [next, [snapshot]]
-        }
-      ),
-      Stream.runForEach((snapshot) => update((state) => Transitions.stats(state, snapshot))),
+    // The rate window is folded in the consumer (not a `Stream.mapAccum` stage before it):
+    // one stage fewer on every sample of every container.
+    const statsChanges = Effect.suspend(() => {
+      let window = Stats.initialWindow(spec.statsInterface)
+      return Stream.runForEach(instance.stats.stream(id, spec), (sample) => {
+        const [next, snapshot] = Stats.step(window, sample)
+        window = next
+        return update((state) => Transitions.stats(state, snapshot))
+      })
+    }).pipe(
       // Stats are an observation, not the run: losing them must not end the container.
       Effect.catchTag("DockerError", (error) => Effect.logDebug("container stats ended", error.message))
     )

@@ -269,14 +269,15 @@ export const make = (engine: DockerEngineShape, settings: Settings): StatsStream
       return choice
     })
 
+  // One sampler for every container of the instance: one fiber, `/proc/stat` once a tick.
+  const sampler = Cgroup.makeSampler({ interval: settings.interval })
   const cgroupStream = (
     id: string,
     pid: number,
     networkInterface: string | undefined
   ): Stream.Stream<StatsSample, CgroupUnavailable> =>
-    Cgroup.stream(pid, {
+    sampler.stream(pid, {
       containerId: id,
-      interval: settings.interval,
       ...(networkInterface !== undefined ? { networkInterface } : {})
     })
 

@@ -6,10 +6,18 @@
  *
  * @internal
  */
-import { Clock, Duration, Effect, Result, Stream } from "effect"
+import { Cause, Clock, Duration, Effect, Fiber, Queue, Result, Stream } from "effect"
 import type { StatsSample } from "../../DockerEngine.js"
 import { CgroupUnavailable } from "./CgroupUnavailable.js"
-import { type LocateOptions, locate, readParsed, type Target } from "./locate.js"
+import {
+  closeFile,
+  type LocateOptions,
+  locate,
+  openFile,
+  preadText,
+  readText,
+  type Target
+} from "./locate.js"
 import * as Parse from "./parse.js"
 
 type Cpu = StatsSample["cpu"]
@@ -45,20 +53,38 @@ export interface StreamOptions extends SampleOptions {
   readonly interval?: Duration.Input
 }
 
-const readCpu = (target: Target, perCpu: boolean): Result.Result<Cpu, CgroupUnavailable> =>
+/** Where a sample's texts come from: files read by path, or kept open by a {@link Sampler}. */
+type Source = (file: string) => Result.Result<string, CgroupUnavailable>
+
+const parsed = <A>(
+  source: Source,
+  file: string,
+  parse: (text: string, file: string) => Result.Result<A, CgroupUnavailable>
+): Result.Result<A, CgroupUnavailable> => Result.flatMap(source(file), (text) => parse(text, file))
+
+const byPath =
+  (target: Target): Source =>
+  (file) =>
+    readText(target.root, file, target.pid)
+
+const readHost = (source: Source) => parsed(source, "/proc/stat", Parse.procStat)
+
+const readCpu = (
+  target: Target,
+  source: Source,
+  host: Parse.HostCpu,
+  perCpu: boolean
+): Result.Result<Cpu, CgroupUnavailable> =>
   Result.gen(function* () {
-    const { root, pid, files } = target
-    const host = yield* readParsed(root, "/proc/stat", pid, Parse.procStat)
+    const { files } = target
     const cpu: Mutable<Cpu> = { totalUsage: 0, systemUsage: host.systemUsage, onlineCpus: host.onlineCpus }
     if (files.version === 1) {
-      cpu.totalUsage = yield* readParsed(root, files.cpu, pid, Parse.counter)
+      cpu.totalUsage = yield* parsed(source, files.cpu, Parse.counter)
       if (perCpu && files.perCpu !== undefined) {
-        cpu.percpuUsage = yield* readParsed(root, files.perCpu, pid, Parse.perCpu)
+        cpu.percpuUsage = yield* parsed(source, files.perCpu, Parse.perCpu)
       }
     } else {
-      const cpuStat = yield* readParsed(root, files.cpu, pid, (text, file) =>
-        Parse.keyed(text, "usage_usec", file)
-      )
+      const cpuStat = yield* parsed(source, files.cpu, (text, file) => Parse.keyed(text, "usage_usec", file))
       if (cpuStat === undefined) {
         return yield* Result.fail(
           new CgroupUnavailable({
@@ -73,12 +99,15 @@ const readCpu = (target: Target, perCpu: boolean): Result.Result<Cpu, CgroupUnav
     return cpu
   })
 
-const readMemory = (target: Target): Result.Result<StatsSample["memory"], CgroupUnavailable> =>
+const readMemory = (
+  target: Target,
+  source: Source
+): Result.Result<StatsSample["memory"], CgroupUnavailable> =>
   Result.gen(function* () {
-    const { root, pid, files } = target
-    const usage = yield* readParsed(root, files.memoryUsage, pid, Parse.counter)
-    const limit = yield* readParsed(root, files.memoryLimit, pid, Parse.limit)
-    const stat = yield* readParsed(root, files.memoryStat, pid, (text) => Result.succeed(text))
+    const { files } = target
+    const usage = yield* parsed(source, files.memoryUsage, Parse.counter)
+    const limit = yield* parsed(source, files.memoryLimit, Parse.limit)
+    const stat = yield* source(files.memoryStat)
     const memory: Mutable<StatsSample["memory"]> = {
       usage,
       // As dockerd: no limit (v2 `max`, v1's page-rounded 2^63) or one above the host's memory is the host's memory.
@@ -93,8 +122,8 @@ const readMemory = (target: Target): Result.Result<StatsSample["memory"], Cgroup
     return memory
   })
 
-const readNetworks = (target: Target, networkInterface: string | undefined) =>
-  Result.map(readParsed(target.root, target.netDev, target.pid, Parse.netDev), (interfaces) => {
+const readNetworks = (target: Target, source: Source, networkInterface: string | undefined) =>
+  Result.map(parsed(source, target.netDev, Parse.netDev), (interfaces) => {
     const networks: Record<string, { readonly rxBytes: number; readonly txBytes: number }> = {}
     let any = false
     for (const name of Object.keys(interfaces)) {
@@ -108,6 +137,29 @@ const readNetworks = (target: Target, networkInterface: string | undefined) =>
     return any ? networks : undefined
   })
 
+const readFrom = (
+  target: Target,
+  source: Source,
+  options: SampleOptions,
+  host: Parse.HostCpu,
+  precpu: Cpu,
+  now: number
+): Result.Result<StatsSample, CgroupUnavailable> =>
+  Result.gen(function* () {
+    const cpu = yield* readCpu(target, source, host, options.perCpu === true)
+    const memory = yield* readMemory(target, source)
+    const sample: Mutable<StatsSample> = { read: new Date(now).toISOString(), cpu, precpu, memory }
+    if (target.files.pids !== undefined) {
+      sample.pids = yield* parsed(source, target.files.pids, Parse.counter)
+    }
+    // Last, and always by path: the network namespace goes with the process, so a container
+    // that exited while its cgroup was read shows up here as Gone (a kept-open `net/dev`
+    // would keep reading, and keep the namespace alive).
+    const networks = yield* readNetworks(target, byPath(target), options.networkInterface)
+    if (networks !== undefined) sample.networks = networks
+    return sample
+  })
+
 /**
  * One sample read now, with `precpu` as given. Pure but for the file reads.
  *
@@ -118,20 +170,10 @@ export const read = (
   options: SampleOptions,
   precpu: Cpu,
   now: number
-): Result.Result<StatsSample, CgroupUnavailable> =>
-  Result.gen(function* () {
-    const cpu = yield* readCpu(target, options.perCpu === true)
-    const memory = yield* readMemory(target)
-    const sample: Mutable<StatsSample> = { read: new Date(now).toISOString(), cpu, precpu, memory }
-    if (target.files.pids !== undefined) {
-      sample.pids = yield* readParsed(target.root, target.files.pids, target.pid, Parse.counter)
-    }
-    // Last: the network namespace goes with the process, so a container that exited while
-    // its cgroup was read shows up here as Gone.
-    const networks = yield* readNetworks(target, options.networkInterface)
-    if (networks !== undefined) sample.networks = networks
-    return sample
-  })
+): Result.Result<StatsSample, CgroupUnavailable> => {
+  const source = byPath(target)
+  return Result.flatMap(readHost(source), (host) => readFrom(target, source, options, host, precpu, now))
+}
 
 const readNow = (target: Target, options: SampleOptions, precpu: Cpu) =>
   Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.fromResult(read(target, options, precpu, now)))
@@ -160,32 +202,208 @@ export const sample = (
  * Samples every `interval` (first one at once), each carrying the previous sample's `cpu`
  * as its `precpu` like the engine's stream (the first an empty one). Ends when the process
  * or its cgroup is gone (the container exited or was removed), also when it is gone at the
- * start; fails on any other reason.
+ * start; fails on any other reason. A {@link Sampler} of its own: many containers share one.
  *
  * @internal
  */
 export const stream = (
   pid: number,
   options: StreamOptions = {}
-): Stream.Stream<StatsSample, CgroupUnavailable> => {
+): Stream.Stream<StatsSample, CgroupUnavailable> =>
+  Stream.suspend(() => {
+    const { interval, root, platform, ...sampleOptions } = options
+    return makeSampler({
+      ...(interval !== undefined ? { interval } : {}),
+      ...(root !== undefined ? { root } : {}),
+      ...(platform !== undefined ? { platform } : {})
+    }).stream(pid, sampleOptions)
+  })
+
+// ---------------------------------------------------------------------------------------------
+// Many containers, one sampler
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * The cgroup stats of many containers on one clock: a single fiber that, every `interval`,
+ * reads `/proc/stat` once and each container's counters through files opened once (a
+ * `pread` each), and hands each container its sample. What watching N containers costs is
+ * then N times a few `pread`s and one `net/dev` read, not N fibers opening seven files each.
+ *
+ * @internal
+ */
+export interface Sampler {
+  /**
+   * The samples of the container whose init process is `pid`: the first at once, then one
+   * at each of the sampler's ticks, each carrying the previous `cpu` as `precpu`. Ends when
+   * the process or its cgroup is gone, also at the start; fails on any other reason. Its
+   * files are closed when the stream ends.
+   */
+  readonly stream: (
+    pid: number,
+    options?: Omit<SampleOptions, "root" | "platform">
+  ) => Stream.Stream<StatsSample, CgroupUnavailable>
+}
+
+/**
+ * Options for {@link makeSampler}.
+ *
+ * @category models
+ * @internal
+ */
+export interface SamplerOptions extends Pick<LocateOptions, "root" | "platform"> {
+  /** Between ticks; default 1 second, as the engine streams. */
+  readonly interval?: Duration.Input | undefined
+}
+
+interface Subscriber {
+  readonly target: Target
+  readonly options: SampleOptions
+  readonly source: Source
+  readonly fds: ReadonlyArray<number>
+  readonly queue: Queue.Queue<StatsSample, CgroupUnavailable | Cause.Done>
+  precpu: Cpu
+}
+
+/** Opens a container's cgroup files; all or none (what opened is closed on a failure). */
+const openFiles = (
+  target: Target,
+  perCpu: boolean
+): Result.Result<{ readonly fds: ReadonlyArray<number>; readonly source: Source }, CgroupUnavailable> => {
+  const { files, root, pid } = target
+  const names = [files.cpu, files.memoryUsage, files.memoryLimit, files.memoryStat]
+  if (files.pids !== undefined) names.push(files.pids)
+  if (perCpu && files.perCpu !== undefined) names.push(files.perCpu)
+  const byName = new Map<string, number>()
+  for (const name of names) {
+    const opened = openFile(root, name, pid)
+    if (Result.isFailure(opened)) {
+      for (const fd of byName.values()) closeFile(fd)
+      return Result.fail(opened.failure)
+    }
+    byName.set(name, opened.success)
+  }
+  const fallback = byPath(target)
+  return Result.succeed({
+    fds: [...byName.values()],
+    source: (file) => {
+      const fd = byName.get(file)
+      return fd === undefined ? fallback(file) : preadText(root, file, pid, fd)
+    }
+  })
+}
+
+/**
+ * A {@link Sampler}. Its fiber runs only while some stream is open: it starts with the first
+ * and stops after the last, so a Supervisor that never uses the cgroup source runs none.
+ *
+ * @internal
+ */
+export const makeSampler = (options: SamplerOptions = {}): Sampler => {
   const interval = Duration.fromInputUnsafe(options.interval ?? Duration.seconds(1))
-  const endWhenGone = <A>(effect: Effect.Effect<A, CgroupUnavailable>) =>
-    Effect.catchTag(effect, "CgroupUnavailable", (error) =>
-      error.reason === "Gone" ? Effect.succeed(undefined) : Effect.fail(error)
+  const root = options.root ?? "/"
+  const subscribers = new Set<Subscriber>()
+  let ticker: Fiber.Fiber<void> | undefined
+  let procStat: number | undefined
+
+  const host = (): Result.Result<Parse.HostCpu, CgroupUnavailable> => {
+    if (procStat === undefined) {
+      const opened = openFile(root, "/proc/stat", 0)
+      if (Result.isFailure(opened)) return Result.fail(opened.failure)
+      procStat = opened.success
+    }
+    const fd = procStat
+    return readHost((file) => preadText(root, file, 0, fd))
+  }
+
+  /** Forgets a subscriber and closes its files; once. The last one closes `/proc/stat`. */
+  const drop = (subscriber: Subscriber) => {
+    if (!subscribers.delete(subscriber)) return
+    for (const fd of subscriber.fds) closeFile(fd)
+    if (subscribers.size === 0 && procStat !== undefined) {
+      closeFile(procStat)
+      procStat = undefined
+    }
+  }
+
+  /** Hands `subscriber` its sample: a `Gone` ends its stream, another reason fails it. */
+  const deliver = (
+    subscriber: Subscriber,
+    hostCpu: Result.Result<Parse.HostCpu, CgroupUnavailable>,
+    now: number
+  ) => {
+    const next = Result.flatMap(hostCpu, (hostNow) =>
+      readFrom(subscriber.target, subscriber.source, subscriber.options, hostNow, subscriber.precpu, now)
     )
-  return Stream.unwrap(
-    Effect.map(endWhenGone(target(pid, options)), (located) =>
-      located === undefined
-        ? Stream.empty
-        : Stream.unfold<Cpu | undefined, StatsSample, CgroupUnavailable, never>(undefined, (previous) =>
-            endWhenGone(
-              Effect.gen(function* () {
-                if (previous !== undefined) yield* Effect.sleep(interval)
-                const next = yield* readNow(located, options, previous ?? emptyCpu)
-                return [next, next.cpu] as const
-              })
+    if (Result.isSuccess(next)) {
+      subscriber.precpu = next.success.cpu
+      Queue.offerUnsafe(subscriber.queue, next.success)
+      return
+    }
+    drop(subscriber)
+    if (next.failure.reason === "Gone") Queue.endUnsafe(subscriber.queue)
+    else Queue.failCauseUnsafe(subscriber.queue, Cause.fail(next.failure))
+  }
+
+  const tick = Effect.flatMap(Clock.currentTimeMillis, (now) =>
+    Effect.sync(() => {
+      const hostCpu = host()
+      for (const subscriber of subscribers) deliver(subscriber, hostCpu, now)
+    })
+  )
+
+  // Ends itself when nobody is left after a tick; `stop` ends it at once when the last stream closes.
+  const loop: Effect.Effect<void> = Effect.suspend(() =>
+    subscribers.size === 0
+      ? Effect.sync(() => {
+          ticker = undefined
+        })
+      : Effect.andThen(Effect.andThen(Effect.sleep(interval), tick), loop)
+  )
+
+  const stop = Effect.suspend(() => {
+    if (subscribers.size > 0 || ticker === undefined) return Effect.void
+    const fiber = ticker
+    ticker = undefined
+    return Fiber.interrupt(fiber)
+  })
+
+  const stream: Sampler["stream"] = (pid, sampleOptions = {}) =>
+    Stream.callback<StatsSample, CgroupUnavailable>(
+      (queue) =>
+        Effect.gen(function* () {
+          const located = locate(pid, {
+            ...sampleOptions,
+            root,
+            ...(options.platform ? { platform: options.platform } : {})
+          })
+          const opened = Result.flatMap(located, (target) =>
+            Result.map(openFiles(target, sampleOptions.perCpu === true), (files) => ({ target, ...files }))
+          )
+          if (Result.isFailure(opened)) {
+            if (opened.failure.reason === "Gone") return yield* Queue.end(queue)
+            return yield* Effect.fail(opened.failure)
+          }
+          const subscriber: Subscriber = {
+            ...opened.success,
+            options: sampleOptions,
+            queue,
+            precpu: emptyCpu
+          }
+          subscribers.add(subscriber)
+          yield* Effect.addFinalizer(() =>
+            Effect.andThen(
+              Effect.sync(() => drop(subscriber)),
+              stop
             )
           )
+          // The first sample at once, on this stream's own clock reading.
+          const now = yield* Clock.currentTimeMillis
+          deliver(subscriber, host(), now)
+          if (ticker === undefined && subscribers.size > 0) ticker = yield* Effect.forkDetach(loop)
+        }),
+      // A consumer that falls behind gets the latest samples: each carries its own precpu.
+      { bufferSize: 16, strategy: "sliding" }
     )
-  )
+
+  return { stream }
 }

@@ -77,6 +77,62 @@ export const readText = (
   }
 }
 
+/**
+ * Opens a kernel file to be read again and again with {@link preadText}: a cgroup or `/proc`
+ * file generates its text anew on every read at offset 0, so one open serves every sample
+ * (one `pread` instead of open, fstat, read and close).
+ *
+ * @internal
+ */
+export const openFile = (
+  root: string,
+  file: string,
+  pid: number
+): Result.Result<number, CgroupUnavailable> => {
+  try {
+    return Result.succeed(Fs.openSync(Path.join(root, file), "r"))
+  } catch (cause) {
+    return Result.fail(fromFsError(root, file, pid, cause))
+  }
+}
+
+/** Closes what {@link openFile} opened; a close that fails has nothing left to release. @internal */
+export const closeFile = (fd: number): void => {
+  try {
+    Fs.closeSync(fd)
+  } catch {
+    // Already closed or never valid: nothing held.
+  }
+}
+
+// One buffer for every read: the reads are synchronous, so no two use it at once. It grows
+// when a file does not fit (a `memory.stat` is about 1.5 KiB, `/proc/stat` grows with the CPUs).
+let scratch = Buffer.allocUnsafe(16 * 1024)
+
+/**
+ * Reads the whole of a file opened with {@link openFile}, from offset 0 (a `pread`: the
+ * file's position never moves). A removed cgroup reads as `ENODEV`, which is `Gone`.
+ *
+ * @internal
+ */
+export const preadText = (
+  root: string,
+  file: string,
+  pid: number,
+  fd: number
+): Result.Result<string, CgroupUnavailable> => {
+  try {
+    for (;;) {
+      const length = Fs.readSync(fd, scratch, 0, scratch.length, 0)
+      // The kernel files are ASCII: latin1 is the cheapest exact decoding.
+      if (length < scratch.length) return Result.succeed(scratch.toString("latin1", 0, length))
+      scratch = Buffer.allocUnsafe(scratch.length * 2)
+    }
+  } catch (cause) {
+    return Result.fail(fromFsError(root, file, pid, cause))
+  }
+}
+
 /** Reads and parses one file. @internal */
 export const readParsed = <A>(
   root: string,
