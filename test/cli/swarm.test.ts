@@ -7,12 +7,12 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Layer, Result, Stream } from "effect"
 import { TestClock } from "effect/testing"
+import * as ContainerSpec from "../../src/ContainerSpec.js"
 import * as Fleet from "../../src/cli/Fleet.js"
 import * as Spec from "../../src/cli/spec.js"
 import * as Swarm from "../../src/cli/swarm.js"
 import * as Up from "../../src/cli/up.js"
 import * as View from "../../src/cli/view.js"
-import * as ContainerSpec from "../../src/ContainerSpec.js"
 import * as DockerEngine from "../../src/DockerEngine.js"
 import * as ServiceSpec from "../../src/internal/swarm/serviceSpec.js"
 import * as MemoryEngine from "../../src/MemoryEngine.js"
@@ -72,7 +72,8 @@ describe("the fleet on Swarm: deploy keys", () => {
         order: "start-first",
         failureAction: "rollback"
       })
-    }))
+    })
+  )
 
   it.effect("a one-shot (restart_policy none) is a replicated job; no update_config, no updateConfig", () =>
     Effect.gen(function* () {
@@ -87,7 +88,8 @@ services:
       const service = yield* ServiceSpec.toServiceSpec(context, spec, restart)
       assert.deepStrictEqual(service.mode, { _tag: "ReplicatedJob", maxConcurrent: 1, totalCompletions: 1 })
       assert.strictEqual(service.updateConfig, undefined)
-    }))
+    })
+  )
 
   it("on one host the replicas stay containers of their own, without Swarm's fields", () => {
     const input = Spec.toSpecInput(web, "web-2")
@@ -100,15 +102,13 @@ services:
   it.effect("one host refuses placement and update_config at their lines, pointing at --swarm", () =>
     Effect.gen(function* () {
       const error = yield* Effect.flip(Spec.validateAll(deployed))
-      assert.deepStrictEqual(
-        error.message.split("\n"),
-        [
-          "demo.yaml:8: services.web.deploy.placement: needs up --swarm: placement constraints choose among a swarm's nodes",
-          "demo.yaml:10: services.web.deploy.update_config: needs up --swarm: update_config rolls out a Swarm service's replicas"
-        ]
-      )
+      assert.deepStrictEqual(error.message.split("\n"), [
+        "demo.yaml:8: services.web.deploy.placement: needs up --swarm: placement constraints choose among a swarm's nodes",
+        "demo.yaml:10: services.web.deploy.update_config: needs up --swarm: update_config rolls out a Swarm service's replicas"
+      ])
       yield* Spec.validateAll(deployed, "swarm")
-    }))
+    })
+  )
 
   it("malformed Swarm keys are problems at their lines", () => {
     const parsed = Fleet.parse(
@@ -126,9 +126,15 @@ services:
     if (Result.isSuccess(parsed)) return
     const lines = parsed.failure.message.split("\n")
     assert.strictEqual(lines.length, 4)
-    assert.match(lines[0]!, /^demo\.yaml:6: services\.web\.deploy\.placement\.constraints: not a placement constraint: node\.role/)
+    assert.match(
+      lines[0]!,
+      /^demo\.yaml:6: services\.web\.deploy\.placement\.constraints: not a placement constraint: node\.role/
+    )
     assert.match(lines[1]!, /^demo\.yaml:6: services\.web\.deploy\.placement\.preferences: unsupported key/)
-    assert.match(lines[2]!, /^demo\.yaml:7: services\.web\.deploy\.update_config\.order: expected one of stop-first, start-first/)
+    assert.match(
+      lines[2]!,
+      /^demo\.yaml:7: services\.web\.deploy\.update_config\.order: expected one of stop-first, start-first/
+    )
     assert.match(lines[3]!, /^demo\.yaml:7: services\.web\.deploy\.update_config\.parallelism:/)
   })
 
@@ -172,9 +178,11 @@ describe("Up.runFleet, one run per service (Swarm)", () => {
       const run = (service: Fleet.Service, replica: string) => {
         runs.push(replica)
         return service.name === "web"
-          ? Stream.make(state("created", 2, "node2"), state("running", 1, "node3"), state("running", 2, "node2")).pipe(
-              Stream.concat(Stream.never)
-            )
+          ? Stream.make(
+              state("created", 2, "node2"),
+              state("running", 1, "node3"),
+              state("running", 2, "node2")
+            ).pipe(Stream.concat(Stream.never))
           : Stream.make({ ...state("exited", 1, "node2"), name: "job" })
       }
       const fiber = yield* Up.runFleet(deployed, run, output, String, {
@@ -191,21 +199,34 @@ describe("Up.runFleet, one run per service (Swarm)", () => {
         "job exited node2"
       ])
       yield* Fiber.interrupt(fiber)
-    }))
+    })
+  )
 })
 
 describe("the view on Swarm", () => {
   it("a plain line names the node; the table has a NODE column only on Swarm", () => {
     assert.strictEqual(View.plainLine("web-2", state("running", 2, "node2")), "web-2: running, on node2")
     const onSwarm = View.table(
-      { title: "t", rows: [{ service: "web-2", state: state("running", 2, "node2"), note: undefined }], messages: [], phase: "running", simulated: false },
+      {
+        title: "t",
+        rows: [{ service: "web-2", state: state("running", 2, "node2"), note: undefined }],
+        messages: [],
+        phase: "running",
+        simulated: false
+      },
       { width: 120, color: false, now: new Date(0) }
     )
     assert.match(onSwarm[1]!, /^SERVICE\s+NODE\s+STATUS/)
     assert.match(onSwarm[2]!, /^web-2\s+node2\s+running/)
     const { task: _task, ...oneHost } = state("running", 1, "node1")
     const onHost = View.table(
-      { title: "t", rows: [{ service: "web", state: oneHost, note: undefined }], messages: [], phase: "running", simulated: false },
+      {
+        title: "t",
+        rows: [{ service: "web", state: oneHost, note: undefined }],
+        messages: [],
+        phase: "running",
+        simulated: false
+      },
       { width: 120, color: false, now: new Date(0) }
     )
     assert.notMatch(onHost[1]!, /NODE/)
@@ -220,12 +241,14 @@ describe("the fleet on MemoryEngine's simulated swarm", () => {
       const fleet = fleetOf(`
 services:
   web:
-    image: busybox:latest
+    image: web:1
     restart: always
     deploy:
       replicas: 3
       placement: { constraints: ["node.role==worker"] }
 `)
+      const control = yield* MemoryEngine.MemoryEngine
+      yield* control.addImage({ reference: "web:1", script: { onStopSignal: "exit" } })
       const latest = new Map<string, View.ViewState>()
       const output: Up.Output = {
         state: (row, s) => Effect.sync(() => void latest.set(row, s)),
@@ -247,10 +270,14 @@ services:
         assert.strictEqual(s.status, "running", row)
         assert.include(["node2", "node3"], s.task?.node, row)
       }
-      yield* Fiber.interrupt(fiber)
+      // The release waits for the tasks to stop: the clock moves meanwhile.
+      const stopping = yield* Fiber.interrupt(fiber).pipe(Effect.forkChild)
+      for (let step = 0; step < 50; step++) yield* TestClock.adjust("100 millis")
+      yield* Fiber.join(stopping)
       const engine = yield* DockerEngine.DockerEngine
       const keys = Supervisor.labelKeys()
       assert.deepStrictEqual(yield* engine.listServices({ labels: { [keys.app]: "demo" } }), [])
       assert.deepStrictEqual(yield* engine.listNetworks({ labels: { [keys.app]: "demo" } }), [])
-    }).pipe(Effect.provide(Layer.fresh(memory))))
+    }).pipe(Effect.provide(Layer.fresh(memory)))
+  )
 })
