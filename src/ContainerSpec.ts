@@ -371,6 +371,22 @@ const Fields = Schema.Struct({
     })
   ),
   /**
+   * Swarm only (ignored on one host): how a change of the service rolls out over its replicas
+   * (Compose's `deploy.update_config`): `parallelism` tasks at a time (0: all at once), `delay`
+   * between batches, `order` (`stop-first`, Swarm's default, or `start-first`) and what a
+   * failed update does (`failureAction`: `pause`, Swarm's default, `continue` or `rollback`).
+   */
+  swarmUpdate: Schema.optional(
+    Schema.Struct({
+      parallelism: Schema.optional(
+        Int.check(rule((count: number) => (count >= 0 ? undefined : "must be a whole number, 0 or more")))
+      ),
+      delay: Schema.optional(DurationInput),
+      order: Schema.optional(Schema.Literals(["stop-first", "start-first"])),
+      failureAction: Schema.optional(Schema.Literals(["pause", "continue", "rollback"]))
+    })
+  ),
+  /**
    * Swarm only (ignored on one host): how the replicas are reached on the instance network,
    * through one virtual IP (`vip`, which needs the kernel's IPVS) or DNS round-robin over them
    * (`dnsrr`, the default here: it works without IPVS); and how `ports` are published, on the

@@ -45,7 +45,8 @@ export type {
   Healthcheck,
   Position,
   Restart,
-  Service
+  Service,
+  UpdateConfig
 } from "./fleet/model.js"
 export { FleetError, formatProblem, Problem } from "./fleet/model.js"
 export { parseBytes, parseDuration } from "./fleet/scalars.js"

@@ -26,6 +26,14 @@ const restartPolicyOf = (restart: Fleet.Restart): RestartPolicy.RestartPolicy =>
 }
 
 /**
+ * Where a fleet runs: one host (`replicas` are containers `<service>-1..N`, one spec each) or a
+ * swarm (`up --swarm`: one spec per service, its replicas, placement and rollout Swarm's).
+ *
+ * @since 0.3.0
+ */
+export type Target = "host" | "swarm"
+
+/**
  * The Supervisor's spec for a fleet service (Compose keys → spec fields).
  *
  * @example
@@ -35,10 +43,34 @@ const restartPolicyOf = (restart: Fleet.Restart): RestartPolicy.RestartPolicy =>
  *
  * @since 0.1.0
  */
-export const toSpecInput = (service: Fleet.Service, replica: string = service.name) => {
+export const toSpecInput = (
+  service: Fleet.Service,
+  replica: string = service.name,
+  target: Target = "host"
+) => {
   const healthcheck = service.healthcheck
+  const update = service.updateConfig
   return {
     name: replica,
+    // On Swarm one service holds every replica, placed and rolled out by Swarm.
+    ...(target === "swarm"
+      ? {
+          ...(service.replicas === 1 ? {} : { replicas: service.replicas }),
+          ...(service.placementConstraints === undefined
+            ? {}
+            : { placement: { constraints: service.placementConstraints } }),
+          ...(update === undefined
+            ? {}
+            : {
+                swarmUpdate: {
+                  ...(update.parallelism === undefined ? {} : { parallelism: update.parallelism }),
+                  ...(update.delay === undefined ? {} : { delay: update.delay }),
+                  ...(update.order === undefined ? {} : { order: update.order }),
+                  ...(update.failureAction === undefined ? {} : { failureAction: update.failureAction })
+                }
+              })
+        }
+      : {}),
     image: service.image,
     ...(service.command === undefined ? {} : { command: service.command }),
     ...(service.entrypoint === undefined ? {} : { entrypoint: service.entrypoint }),
@@ -118,7 +150,11 @@ const FIELD_TO_KEY: ReadonlyArray<readonly [RegExp, string]> = [
   [/^capDrop.*/, "cap_drop"],
   [/^readOnlyRootFs/, "read_only"],
   [/^shmSize/, "shm_size"],
-  [/^restartPolicy.*/, "restart"]
+  [/^restartPolicy.*/, "restart"],
+  [/^replicas/, "deploy.replicas"],
+  [/^placement.*/, "deploy.placement.constraints"],
+  [/^swarmUpdate\.failureAction/, "deploy.update_config.failure_action"],
+  [/^swarmUpdate/, "deploy.update_config"]
 ]
 
 /** @internal */
@@ -145,25 +181,49 @@ const positionOf = (fleet: Fleet.Fleet, keyPath: string): Fleet.Position => {
   return { file: fleet.file, line: 1 }
 }
 
+/** The keys only Swarm acts on, refused on one host rather than ignored. */
+const swarmOnly = (service: Fleet.Service): ReadonlyArray<{ readonly key: string; readonly why: string }> => [
+  ...(service.placementConstraints === undefined
+    ? []
+    : [{ key: "deploy.placement", why: "placement constraints choose among a swarm's nodes" }]),
+  ...(service.updateConfig === undefined
+    ? []
+    : [{ key: "deploy.update_config", why: "update_config rolls out a Swarm service's replicas" }])
+]
+
 /**
- * Validates every service's spec; every invalid one is a problem at its line in the file.
+ * Validates every service's spec for where it runs; every invalid one is a problem at its line
+ * in the file. On one host the Swarm-only keys are refused (they need `--swarm`); on Swarm, what
+ * a service cannot carry there (`x-files`, `cap_add`, ...) is the Swarm Supervisor's
+ * `InvalidSpec` when the service is deployed.
  *
  * @since 0.1.0
  */
-export const validateAll = (fleet: Fleet.Fleet): Effect.Effect<void, Fleet.FleetError> =>
+export const validateAll = (
+  fleet: Fleet.Fleet,
+  target: Target = "host"
+): Effect.Effect<void, Fleet.FleetError> =>
   Effect.gen(function* () {
+    const problemAt = (keyPath: string, message: string): Fleet.Problem => {
+      const { file, line } = positionOf(fleet, keyPath)
+      return { ...(file === fleet.file ? {} : { file }), line, path: keyPath, message }
+    }
     const checked = yield* Effect.forEach(fleet.services, (service) => {
-      const input = toSpecInput(service)
+      if (target === "host") {
+        const refused = swarmOnly(service).map(({ key, why }) =>
+          problemAt(`services.${service.name}.${key}`, `needs up --swarm: ${why}`)
+        )
+        if (refused.length > 0) return Effect.succeed(refused)
+      }
+      const input = toSpecInput(service, service.name, target)
       return ContainerSpec.validate(input).pipe(
-        Effect.mapError((invalid) => {
-          const keyPath = keyPathOf(service.name, invalid.field)
-          const { file, line } = positionOf(fleet, keyPath)
-          return { ...(file === fleet.file ? {} : { file }), line, path: keyPath, message: invalid.message }
-        }),
-        Effect.result
+        Effect.as([]),
+        Effect.catch((invalid) =>
+          Effect.succeed([problemAt(keyPathOf(service.name, invalid.field), invalid.message)])
+        )
       )
     })
-    const problems = checked.flatMap((result) => (result._tag === "Failure" ? [result.failure] : []))
+    const problems = checked.flat()
     if (problems.length > 0) {
       return yield* new Fleet.FleetError({
         file: fleet.file,

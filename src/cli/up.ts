@@ -12,7 +12,7 @@
  *
  * @since 0.1.0
  */
-import { Deferred, Effect, Option, Ref, Stream } from "effect"
+import { Deferred, Effect, Stream } from "effect"
 import type * as Fleet from "./Fleet.js"
 import * as View from "./view.js"
 
@@ -59,6 +59,16 @@ export interface Ended extends ServiceResult {
 export interface RunOptions {
   /** Called as each replica ends on its own, before the fleet as a whole is over. */
   readonly onEnd?: ((ended: Ended) => Effect.Effect<void>) | undefined
+  /**
+   * Swarm: `run` is called once per service (not per replica) and its states carry the slot
+   * (`task.slot`) that names their row. A row's end is known once the whole run is over.
+   */
+  readonly oneRunPerService?: boolean | undefined
+  /**
+   * Swarm (`docker stack deploy`): `depends_on` orders the deployment only. A dependant waits
+   * until its dependencies' services exist, whatever the condition written.
+   */
+  readonly orderingOnly?: boolean | undefined
 }
 
 const CONDITION_TEXT: Readonly<Record<Fleet.DependencyCondition, string>> = {
@@ -68,6 +78,8 @@ const CONDITION_TEXT: Readonly<Record<Fleet.DependencyCondition, string>> = {
 }
 
 interface Gates {
+  /** The service exists (its run reported a first state): what `orderingOnly` waits for. */
+  readonly deployed: Deferred.Deferred<void, string>
   readonly started: Deferred.Deferred<void, string>
   readonly healthy: Deferred.Deferred<void, string>
   readonly completed: Deferred.Deferred<void, string>
@@ -90,7 +102,7 @@ export const replicaNames = (service: Fleet.Service): ReadonlyArray<string> =>
     ? [service.name]
     : Array.from({ length: service.replicas }, (_, i) => `${service.name}-${i + 1}`)
 
-type Kind = keyof Gates
+type Kind = Exclude<keyof Gates, "deployed">
 
 /** What one replica reports: a service's gate opens once every replica has opened its own. */
 interface ReplicaGates {
@@ -130,6 +142,7 @@ export const runFleet = <E>(
     const gates = new Map<string, Gates>()
     for (const service of fleet.services) {
       gates.set(service.name, {
+        deployed: yield* Deferred.make<void, string>(),
         started: yield* Deferred.make<void, string>(),
         healthy: yield* Deferred.make<void, string>(),
         completed: yield* Deferred.make<void, string>()
@@ -137,114 +150,157 @@ export const runFleet = <E>(
     }
     const gatesOf = (name: string): Gates => gates.get(name)!
 
-    const runReplica = (
+    /**
+     * One run of `run` and the rows it reports to: a replica's container on one host (one row),
+     * or a whole service on Swarm (a row per slot, `rowOf` the state's). Each row opens its own
+     * gates and ends on its own last state once the run is over.
+     */
+    const runUnit = (
       service: Fleet.Service,
       replica: string,
-      own: ReplicaGates
-    ): Effect.Effect<ServiceResult> => {
-      const failGates = (reason: string) =>
+      rows: ReadonlyArray<{ readonly row: string; readonly gates: ReplicaGates }>,
+      rowOf: (state: View.ViewState) => string
+    ): Effect.Effect<ReadonlyArray<ServiceResult>> => {
+      const failGates = (own: ReplicaGates, reason: string) =>
         Effect.all(
           (["started", "healthy", "completed"] as const).map((kind) => own.fail(kind, reason)),
           { discard: true }
         )
       const finish = (
+        row: string,
+        own: ReplicaGates,
         ok: boolean,
         reason: string | undefined,
         note: View.Note | undefined,
         ended?: { readonly exitCode: number | undefined }
       ) =>
         Effect.gen(function* () {
-          if (note !== undefined) yield* output.note(replica, note)
-          if (!ok) yield* failGates(reason ?? `${replica} failed`)
+          if (note !== undefined) yield* output.note(row, note)
+          if (!ok) yield* failGates(own, reason ?? `${row} failed`)
           if (ended !== undefined && options.onEnd !== undefined) {
-            yield* options.onEnd({ service: replica, of: service.name, ok, reason, exitCode: ended.exitCode })
+            yield* options.onEnd({ service: row, of: service.name, ok, reason, exitCode: ended.exitCode })
           }
-          return { service: replica, ok, reason }
+          return { service: row, ok, reason }
         })
+      const forEachRow = <A>(f: (row: string, own: ReplicaGates) => Effect.Effect<A>) =>
+        Effect.forEach(rows, ({ row, gates }) => f(row, gates))
+      const gatesOfRow = new Map(rows.map(({ row, gates }) => [row, gates] as const))
+      const ran = new Set<string>()
+      const lastStates = new Map<string, View.ViewState>()
 
-      const lifetime = (ran: Ref.Ref<boolean>) =>
-        Effect.gen(function* () {
-          for (const dependency of service.dependsOn) {
-            const condition = CONDITION_TEXT[dependency.condition]
-            yield* output.note(replica, {
+      const lifetime = Effect.gen(function* () {
+        for (const dependency of service.dependsOn) {
+          const condition = options.orderingOnly === true ? "deployed" : CONDITION_TEXT[dependency.condition]
+          yield* forEachRow((row) =>
+            output.note(row, {
               status: "waiting",
               text: `for ${dependency.service} (${condition})`,
               tone: "info"
             })
-            const ready = yield* Effect.result(
-              Deferred.await(gateOf(gatesOf(dependency.service), dependency.condition))
-            )
-            if (ready._tag === "Failure") {
-              const reason = `not started: ${ready.failure}`
-              return yield* finish(false, reason, { status: "not started", text: ready.failure, tone: "bad" })
-            }
-          }
-          yield* output.note(replica, undefined)
-
-          const last = yield* run(service, replica).pipe(
-            Stream.tap((state) =>
-              Effect.gen(function* () {
-                yield* Ref.set(ran, true)
-                yield* output.state(replica, state)
-                if (state.status === "running") yield* own.succeed("started")
-                if (state.health === "healthy") yield* own.succeed("healthy")
-                // Running without a health status: there is no healthcheck, so it never becomes
-                // healthy (Compose refuses such a dependency too).
-                if (state.status === "running" && state.health === "none") {
-                  yield* own.fail("healthy", `${service.name} has no healthcheck`)
-                }
-              })
-            ),
-            Stream.runLast,
-            Effect.result
           )
-          if (last._tag === "Failure") {
-            const reason = describeError(last.failure)
-            return yield* finish(
+          const gate =
+            options.orderingOnly === true
+              ? gatesOf(dependency.service).deployed
+              : gateOf(gatesOf(dependency.service), dependency.condition)
+          const ready = yield* Effect.result(Deferred.await(gate))
+          if (ready._tag === "Failure") {
+            const reason = `not started: ${ready.failure}`
+            yield* Deferred.fail(gatesOf(service.name).deployed, reason)
+            return yield* forEachRow((row, own) =>
+              finish(row, own, false, reason, { status: "not started", text: ready.failure, tone: "bad" })
+            )
+          }
+        }
+        yield* forEachRow((row) => output.note(row, undefined))
+
+        const deployed = gatesOf(service.name).deployed
+        const last = yield* run(service, replica).pipe(
+          Stream.tap((state) =>
+            Effect.gen(function* () {
+              yield* Deferred.succeed(deployed, undefined)
+              const row = rowOf(state)
+              const own = gatesOfRow.get(row)
+              if (own === undefined) return
+              ran.add(row)
+              lastStates.set(row, state)
+              yield* output.state(row, state)
+              if (state.status === "running") yield* own.succeed("started")
+              if (state.health === "healthy") yield* own.succeed("healthy")
+              // Running without a health status: there is no healthcheck, so it never becomes
+              // healthy (Compose refuses such a dependency too).
+              if (state.status === "running" && state.health === "none") {
+                yield* own.fail("healthy", `${service.name} has no healthcheck`)
+              }
+            })
+          ),
+          Stream.runDrain,
+          Effect.result
+        )
+        if (last._tag === "Failure") {
+          const reason = describeError(last.failure)
+          yield* Deferred.fail(deployed, reason)
+          return yield* forEachRow((row, own) =>
+            finish(
+              row,
+              own,
               false,
-              `${replica}: ${reason}`,
+              `${row}: ${reason}`,
               { status: "failed", text: reason, tone: "bad" },
               { exitCode: undefined }
             )
-          }
-          const state = Option.getOrUndefined(last.success)
-          if (state?.status === "exited" && state.exitCode === 0) {
-            yield* own.succeed("started")
-            yield* own.succeed("completed")
-            // A dependant waiting for a job to be healthy must not hang once the job is over.
-            yield* failGates(`${replica} exited before it was healthy`)
-            return yield* finish(true, undefined, undefined, { exitCode: 0 })
-          }
-          const how = state?.exitCode !== undefined ? `exit ${state.exitCode}` : "ended"
-          const detail = state?.error !== undefined ? `: ${View.oneLine(state.error, 120)}` : ""
-          return yield* finish(
-            false,
-            `${replica} failed for good (${how})`,
-            { status: undefined, text: `failed for good (${how})${detail}`, tone: "bad" },
-            { exitCode: state?.exitCode }
           )
-        }).pipe(
-          // Runs after the stream's own finalizers: the container is gone when this is shown.
-          Effect.onInterrupt(() =>
-            Effect.flatMap(Ref.get(ran), (hadContainer) =>
-              output.note(replica, {
-                status: hadContainer ? "removed" : "not started",
-                text: "",
-                tone: "info"
-              })
+        }
+        return yield* forEachRow((row, own) =>
+          Effect.gen(function* () {
+            const state = lastStates.get(row)
+            if (state?.status === "exited" && state.exitCode === 0) {
+              yield* own.succeed("started")
+              yield* own.succeed("completed")
+              // A dependant waiting for a job to be healthy must not hang once the job is over.
+              yield* failGates(own, `${row} exited before it was healthy`)
+              return yield* finish(row, own, true, undefined, undefined, { exitCode: 0 })
+            }
+            const how = state?.exitCode !== undefined ? `exit ${state.exitCode}` : "ended"
+            const detail = state?.error !== undefined ? `: ${View.oneLine(state.error, 120)}` : ""
+            return yield* finish(
+              row,
+              own,
+              false,
+              `${row} failed for good (${how})`,
+              { status: undefined, text: `failed for good (${how})${detail}`, tone: "bad" },
+              { exitCode: state?.exitCode }
             )
+          })
+        )
+      }).pipe(
+        // Runs after the stream's own finalizers: the container is gone when this is shown.
+        Effect.onInterrupt(() =>
+          forEachRow((row) =>
+            output.note(row, { status: ran.has(row) ? "removed" : "not started", text: "", tone: "info" })
           )
         )
-      return Effect.flatMap(Ref.make(false), lifetime)
+      )
+      return lifetime
     }
 
     const runService = (service: Fleet.Service): Effect.Effect<ReadonlyArray<ServiceResult>> => {
       const names = replicaNames(service)
       const opened = { started: new Set<string>(), healthy: new Set<string>(), completed: new Set<string>() }
-      return Effect.forEach(
-        names,
-        (name) => runReplica(service, name, replicaGates(gatesOf(service.name), name, names.length, opened)),
-        { concurrency: "unbounded" }
+      const rows = names.map((row) => ({
+        row,
+        gates: replicaGates(gatesOf(service.name), row, names.length, opened)
+      }))
+      if (options.oneRunPerService === true) {
+        // A state's slot names its row: slot 2 of `web` is `web-2`, as on one host.
+        const rowOf = (state: View.ViewState) =>
+          names[(state.task?.slot ?? 1) - 1] ?? names[0] ?? service.name
+        return runUnit(service, service.name, rows, rowOf)
+      }
+      return Effect.map(
+        Effect.forEach(rows, (row) => runUnit(service, row.row, [row], () => row.row), {
+          concurrency: "unbounded"
+        }),
+        (results) => results.flat()
       )
     }
 

@@ -56,6 +56,8 @@ export interface ViewState {
   readonly error: string | undefined
   /** Where it is reached: its ports published on the host (absent before it runs). */
   readonly address?: { readonly ports: ReadonlyArray<PublishedPort> } | undefined
+  /** On Swarm: the replica's slot and the node it runs on (absent on one host). */
+  readonly task?: { readonly slot: number; readonly node: string | undefined } | undefined
 }
 
 /**
@@ -260,6 +262,7 @@ const none = cell("-", "dim")
 
 type Column =
   | "service"
+  | "node"
   | "status"
   | "health"
   | "cpu"
@@ -272,6 +275,7 @@ type Column =
 
 const HEADERS: Readonly<Record<Column, string>> = {
   service: "SERVICE",
+  node: "NODE",
   status: "STATUS",
   health: "HEALTH",
   cpu: "CPU",
@@ -292,10 +296,12 @@ const DROP_ORDER: ReadonlyArray<Column> = [
   "restarts",
   "health",
   "uptime",
-  "ports"
+  "ports",
+  "node"
 ]
 const ALL_COLUMNS: ReadonlyArray<Column> = [
   "service",
+  "node",
   "status",
   "health",
   "cpu",
@@ -356,6 +362,7 @@ const metricCells = (state: ViewState, now: Date): Readonly<Record<Column, Cell>
       : none
   return {
     service: cell(""),
+    node: state.task?.node === undefined ? none : cell(state.task.node),
     status: cell(state.status, statusTone(state)),
     health: healthCell(state),
     cpu: live && state.cpuPercent !== undefined ? cell(formatPercent(state.cpuPercent)) : none,
@@ -434,15 +441,19 @@ export const table = (screen: Screen, options: RenderOptions): ReadonlyArray<str
     screen.rows.forEach((row, i) => {
       const layout = layouts[i]!
       if (column === "service") width = Math.max(width, [...row.service].length)
+      else if (column === "node") width = Math.max(width, [...(row.state?.task?.node ?? "-")].length)
       else if (layout._tag === "cells") width = Math.max(width, [...layout.cells[column].text].length)
       else if (column === "status") width = Math.max(width, [...layout.status.text].length)
     })
     return width
   }
-  // PORTS only when a service publishes one.
+  // PORTS only when a service publishes one, NODE only on Swarm.
   const published = screen.rows.some((row) => (row.state?.address?.ports.length ?? 0) > 0)
+  const onSwarm = screen.rows.some((row) => row.state?.task !== undefined)
   const widths = new Map<Column, number>(
-    ALL_COLUMNS.filter((column) => column !== "ports" || published).map((column) => [column, natural(column)])
+    ALL_COLUMNS.filter((column) => (column !== "ports" || published) && (column !== "node" || onSwarm)).map(
+      (column) => [column, natural(column)]
+    )
   )
   const total = () => [...widths.values()].reduce((sum, w) => sum + w, 0) + gap * (widths.size - 1)
   for (const column of DROP_ORDER) {
@@ -474,11 +485,15 @@ export const table = (screen: Screen, options: RenderOptions): ReadonlyArray<str
         columns.map((column) => [column, column === "service" ? service : layout.cells[column]] as const)
       )
     }
-    const used = widths.get("service")! + widths.get("status")! + 2 * gap
+    const nodeShown = widths.has("node")
+    const used =
+      widths.get("service")! + widths.get("status")! + 2 * gap + (nodeShown ? widths.get("node")! + gap : 0)
     const wide = layout.wide(Math.max(1, options.width - used))
     const metricsShown = METRICS.some((column) => widths.has(column))
+    const node = row.state?.task?.node
     return render([
       ["service", service],
+      ...(nodeShown ? [["node", node === undefined ? none : cell(node)] as const] : []),
       ["status", layout.status],
       ...(metricsShown || wide.text !== "" ? [["wide", wide] as const] : [])
     ])
@@ -518,11 +533,13 @@ export const significance = (state: ViewState): string =>
     state.status === "pulling" && state.pull?.percent !== undefined
       ? Math.floor(state.pull.percent / 10)
       : "",
-    state.status === "running" ? formatPorts(state.address?.ports ?? []) : ""
+    state.status === "running" ? formatPorts(state.address?.ports ?? []) : "",
+    state.task?.node ?? ""
   ].join("|")
 
 /**
- * One line for CI logs: `web: running, health starting, restarts 0`.
+ * One line for CI logs: `web: running, health starting, restarts 0` (on Swarm, the replica's
+ * node last: `web-2: running, on node2`).
  *
  * @since 0.1.0
  */
@@ -537,6 +554,7 @@ export const plainLine = (service: string, state: ViewState): string => {
   if (state.restartCount > 0) parts.push(`restarts ${state.restartCount}`)
   if (state.exitCode !== undefined && state.status !== "running") parts.push(`exit ${state.exitCode}`)
   if (state.error !== undefined && state.status !== "running") parts.push(`error: ${oneLine(state.error)}`)
+  if (state.task?.node !== undefined) parts.push(`on ${state.task.node}`)
   return `${service}: ${parts.join(", ")}`
 }
 

@@ -395,7 +395,7 @@ describe("deploy, scale, stop_signal", () => {
 `),
       [
         "demo.yaml:7: services.web.deploy.replicas: expected a whole number >= 1, got 0",
-        "demo.yaml:8: services.web.deploy.mode: unsupported key (supported here: replicas, resources, restart_policy)",
+        "demo.yaml:8: services.web.deploy.mode: unsupported key (supported here: replicas, resources, restart_policy, placement, update_config)",
         "demo.yaml:10: services.web.deploy.resources.limits.pids: unsupported key (supported here: cpus, memory)",
         "demo.yaml:10: services.web.deploy.resources.limits.memory: 67108864 here but 33554432 in services.web.mem_limit: give the memory limit once",
         "demo.yaml:11: services.web.deploy.resources.reservations: unsupported key (supported here: limits)",

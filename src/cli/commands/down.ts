@@ -11,6 +11,7 @@ import * as DockerEngine from "../../DockerEngine.js"
 import * as Supervisor from "../../Supervisor.js"
 import * as Background from "../background.js"
 import * as Instances from "../instances.js"
+import * as Swarm from "../swarm.js"
 import { appFlag, ExitStatus, selectionOf, stderr, stdout, withEngine } from "./shared.js"
 
 /** The `down` command. */
@@ -33,9 +34,13 @@ export const downCommand = Command.make(
       ),
       Flag.withDefault(false)
     ),
+    swarm: Flag.Boolean("swarm").pipe(
+      Flag.withDescription("Also remove the instances' Swarm services (up --swarm), before their networks"),
+      Flag.withDefault(false)
+    ),
     app: appFlag
   },
-  ({ instance, all, force, volumes, app }) =>
+  ({ instance, all, force, volumes, app, swarm }) =>
     Effect.gen(function* () {
       if (Option.isSome(instance) === all) {
         yield* stderr("effect-docker down: give either --instance ID or --all")
@@ -74,6 +79,13 @@ export const downCommand = Command.make(
             owned.length === 0
               ? chosen
               : (yield* Instances.list(engine, selectionOf(app))).filter((i) => ids.has(i.instance))
+          // Services first: an overlay network cannot go while tasks are attached to it.
+          const services = swarm
+            ? (yield* Swarm.listServices(engine, selectionOf(app))).filter((service) =>
+                ids.has(service.instance)
+              )
+            : []
+          yield* Swarm.removeServices(engine, services)
           yield* Instances.remove(engine, left)
           // Compose's `down -v`: each app's shared volumes (no Supervisor instance needed).
           const apps = Option.isSome(app) ? [app.value] : [...new Set(chosen.map((i) => i.app))]
@@ -84,7 +96,7 @@ export const downCommand = Command.make(
             )
           }
           yield* stdout(
-            `removed ${chosen.length} instance(s): ${chosen.reduce((n, i) => n + i.containers.length, 0)} container(s), ${chosen.reduce((n, i) => n + i.networks.length, 0)} network(s)${volumes ? `, ${removedVolumes} volume(s)` : ""}`
+            `removed ${chosen.length} instance(s): ${swarm ? `${services.length} service(s), ` : ""}${chosen.reduce((n, i) => n + i.containers.length, 0)} container(s), ${chosen.reduce((n, i) => n + i.networks.length, 0)} network(s)${volumes ? `, ${removedVolumes} volume(s)` : ""}`
           )
         })
       )

@@ -6,6 +6,7 @@
 import { Effect } from "effect"
 import { Command, Flag } from "effect/cli"
 import * as Instances from "../instances.js"
+import * as Swarm from "../swarm.js"
 import { appFlag, selectionOf, stdout, withEngine } from "./shared.js"
 
 /** The `ps` command. */
@@ -14,13 +15,28 @@ export const psCommand = Command.make(
   {
     app: appFlag,
     json: Flag.Boolean("json").pipe(
-      Flag.withDescription("One JSON object per instance"),
+      Flag.withDescription("One JSON object per instance (with --swarm: per service)"),
+      Flag.withDefault(false)
+    ),
+    swarm: Flag.Boolean("swarm").pipe(
+      Flag.withDescription(
+        "The instances' Swarm services on the manager (up --swarm): one line per replica, with its node"
+      ),
       Flag.withDefault(false)
     )
   },
-  ({ app, json }) =>
+  ({ app, json, swarm }) =>
     withEngine((engine) =>
       Effect.gen(function* () {
+        if (swarm) {
+          const services = yield* Swarm.listServices(engine, selectionOf(app))
+          if (json) {
+            for (const service of services) yield* stdout(JSON.stringify(service))
+          } else {
+            for (const line of Swarm.render(services)) yield* stdout(line)
+          }
+          return
+        }
         const instances = yield* Instances.list(engine, selectionOf(app))
         if (json) {
           for (const instance of instances) yield* stdout(JSON.stringify(instance))

@@ -60,6 +60,30 @@ export const chooseEngine = (choice: EngineChoice) =>
     return { simulated: true } as const
   })
 
+/**
+ * `--swarm` needs the engine to manage a swarm: otherwise it says so and ends with 1, before
+ * anything is deployed.
+ */
+export const requireSwarmManager = Effect.gen(function* () {
+  const engine = yield* DockerEngine.DockerEngine
+  yield* engine.swarmInspect
+}).pipe(
+  Effect.provide(DockerEngine.layer),
+  Effect.catchTag("DockerError", (error) =>
+    Effect.andThen(
+      stderr(
+        error.reason === "NotSwarmManager"
+          ? "effect-docker: --swarm needs a swarm manager: the engine (DOCKER_HOST or the local socket) is not one (docker swarm init makes it one, or point DOCKER_HOST at a manager node)"
+          : `effect-docker: ${error.message}`
+      ),
+      new ExitStatus({ code: 1 })
+    )
+  ),
+  Effect.catchTag("ConfigError", (error) =>
+    Effect.andThen(stderr(error.message), new ExitStatus({ code: 2 }))
+  )
+)
+
 /** Runs `f` on the Docker engine: an engine failure is said on stderr and ends with 1, a bad engine config with 2. */
 export const withEngine = <A>(
   f: (engine: DockerEngine.DockerEngineShape) => Effect.Effect<A, DockerError | ExitStatus>

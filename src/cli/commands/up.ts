@@ -35,9 +35,19 @@ import * as Outcome from "../outcome.js"
 import * as Output from "../output.js"
 import * as Project from "../project.js"
 import * as Spec from "../spec.js"
+import * as Swarm from "../swarm.js"
 import * as Up from "../up.js"
 import * as View from "../view.js"
-import { appName, chooseEngine, type EngineChoice, ExitStatus, fleetFlags, stderr, stdout } from "./shared.js"
+import {
+  appName,
+  chooseEngine,
+  type EngineChoice,
+  ExitStatus,
+  fleetFlags,
+  requireSwarmManager,
+  stderr,
+  stdout
+} from "./shared.js"
 
 const describeRunError = (error: Supervisor.RunError): string =>
   error._tag === "InvalidSpec" ? `${error.field}: ${error.message}` : error.message
@@ -51,6 +61,7 @@ interface UpOptions extends Project.Request {
   readonly abortOnContainerFailure: boolean
   readonly exitCodeFrom: Option.Option<string>
   readonly noLogPrefix: boolean
+  readonly swarm: boolean
 }
 
 /** `up --wait` as the user runs it: the fleet goes to a background `up`, this one reports. */
@@ -117,7 +128,8 @@ type RunOutcome =
 const up = (options: UpOptions) =>
   Effect.gen(function* () {
     const fleet = yield* Project.load(options, process.env, process.cwd())
-    yield* Spec.validateAll(fleet)
+    const target: Spec.Target = options.swarm ? "swarm" : "host"
+    yield* Spec.validateAll(fleet, target)
     const flags: Outcome.Flags = {
       wait: options.wait,
       abortOnContainerExit: options.abortOnContainerExit,
@@ -135,10 +147,13 @@ const up = (options: UpOptions) =>
     if (options.wait && background === undefined) return yield* launchInBackground(fleet, options)
 
     const { simulated } = yield* chooseEngine(options.engine)
+    if (options.swarm && !simulated) yield* requireSwarmManager
     const app = appName(fleet)
     const instanceId = background ?? randomBytes(4).toString("hex")
     const engineLayer: Layer.Layer<DockerEngine.DockerEngine, DockerError | Config.ConfigError> = simulated
       ? MemoryEngine.layer({
+          // A simulated swarm of three nodes: the manager (this engine) and two workers.
+          ...(options.swarm ? { swarm: { nodes: 3 } } : {}),
           images: [...new Set(fleet.services.map((service) => service.image))],
           containers: Object.fromEntries(
             fleet.services.flatMap((service) =>
@@ -178,6 +193,10 @@ const up = (options: UpOptions) =>
               })
             : yield* Output.plain({ out: process.stdout, simulated })
     if (plainMode) yield* display.message(title)
+    if (options.swarm) {
+      const notice = Swarm.dependsOnNotice(fleet)
+      if (notice !== undefined) yield* display.message(notice)
+    }
     const tableLogs =
       options.json || !process.stdout.isTTY || background !== undefined
         ? undefined
@@ -280,7 +299,8 @@ const up = (options: UpOptions) =>
         const fleetFiber = yield* Effect.gen(function* () {
           const supervisor = yield* Supervisor.Supervisor
           // Not a terminal: the containers' output goes with the state lines, as Compose prints it.
-          if (plainMode && background === undefined) {
+          // On Swarm the tasks' containers live on other nodes' engines: no container logs here.
+          if (plainMode && background === undefined && !options.swarm) {
             const engine = yield* DockerEngine.DockerEngine
             const keys = Supervisor.labelKeys()
             yield* Logs.follow(
@@ -304,15 +324,15 @@ const up = (options: UpOptions) =>
           }
           return yield* Up.runFleet(
             fleet,
-            (service, replica) => supervisor.run(Spec.toSpecInput(service, replica)),
+            (service, replica) => supervisor.run(Spec.toSpecInput(service, replica, target)),
             watched,
             describeRunError,
-            { onEnd }
+            { onEnd, oneRunPerService: options.swarm, orderingOnly: options.swarm }
           )
         }).pipe(
           Effect.scoped,
           Effect.provide(
-            Supervisor.layer({
+            (options.swarm ? Supervisor.layerSwarm : Supervisor.layer)({
               app,
               instanceId,
               ...(background === undefined
@@ -436,6 +456,12 @@ export const upCommand = Command.make(
     exitCodeFrom: Flag.String("exit-code-from").pipe(
       Flag.withDescription("Exit with this service's exit code (implies --abort-on-container-exit)"),
       Flag.optional
+    ),
+    swarm: Flag.Boolean("swarm").pipe(
+      Flag.withDescription(
+        "Deploy the fleet as Swarm services on the engine, which must be a swarm manager: deploy.replicas, placement, restart_policy and update_config are Swarm's; depends_on orders the deployment only"
+      ),
+      Flag.withDefault(false)
     ),
     noLogPrefix: Flag.Boolean("no-log-prefix").pipe(
       Flag.withDescription("Print the containers' output without the service name (when not on a terminal)"),

@@ -53,6 +53,19 @@ export interface RestartTiming {
 }
 
 /**
+ * `deploy.update_config`: how a change rolls out over a service's replicas on Swarm.
+ *
+ * @category models
+ * @since 0.3.0
+ */
+export interface UpdateConfig {
+  readonly parallelism?: number | undefined
+  readonly delay?: Duration.Duration | undefined
+  readonly order?: "stop-first" | "start-first" | undefined
+  readonly failureAction?: "pause" | "continue" | "rollback" | undefined
+}
+
+/**
  * @category models
  * @since 0.1.0
  */
@@ -129,6 +142,10 @@ export interface Service {
   readonly tty: boolean | undefined
   /** `shm_size`, bytes. */
   readonly shmSize: number | undefined
+  /** `deploy.placement.constraints` (Swarm only: `up --swarm`). */
+  readonly placementConstraints?: ReadonlyArray<string> | undefined
+  /** `deploy.update_config` (Swarm only: `up --swarm`). */
+  readonly updateConfig?: UpdateConfig | undefined
 }
 
 /**

@@ -2,7 +2,7 @@ import type { Duration } from "effect"
 import { isScalar, isSeq, type Node } from "yaml"
 import type * as ContainerSpec from "../../ContainerSpec.js"
 import { type DependencyAt, dependencyOrder } from "./dependencies.js"
-import type { Dependency, File, Fleet, Restart, Service } from "./model.js"
+import type { Dependency, File, Fleet, Restart, Service, UpdateConfig } from "./model.js"
 import { readExpose, readPorts } from "./ports.js"
 import {
   type DeclaredVolume,
@@ -21,6 +21,7 @@ import {
   readRestart,
   readRestartPolicy
 } from "./serviceKeys.js"
+import { readPlacement, readUpdateConfig } from "./swarmKeys.js"
 import {
   readBoolean,
   readBytes,
@@ -267,6 +268,8 @@ const readService = (
   let readOnly: boolean | undefined
   let tty: boolean | undefined
   let shmSize: number | undefined
+  let placementConstraints: ReadonlyArray<string> | undefined
+  let updateConfig: UpdateConfig | undefined
   const addMounts = (list: ReadonlyArray<ContainerSpec.Mount> | undefined) => {
     for (const mount of list ?? []) mounts.set(mount.target.replace(/\/+$/, ""), mount)
   }
@@ -361,6 +364,13 @@ const readService = (
             },
             restart_policy: (policyNode, policyPath) => {
               deployRestart = readRestartPolicy(ctx, policyNode, policyPath) ?? deployRestart
+            },
+            placement: (placementNode, placementPath) => {
+              placementConstraints = readPlacement(ctx, placementNode, placementPath) ?? placementConstraints
+            },
+            update_config: (updateNode, updatePath) => {
+              const read = readUpdateConfig(ctx, updateNode, updatePath)
+              if (read !== undefined) updateConfig = { ...updateConfig, ...read }
             }
           })
         },
@@ -483,6 +493,8 @@ const readService = (
     init,
     readOnly,
     tty,
-    shmSize
+    shmSize,
+    ...(placementConstraints === undefined ? {} : { placementConstraints }),
+    ...(updateConfig === undefined ? {} : { updateConfig })
   }
 }

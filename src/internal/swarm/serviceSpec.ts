@@ -306,6 +306,21 @@ export const toServiceSpec = (
     mode: restart.job
       ? { _tag: "ReplicatedJob", maxConcurrent: replicas, totalCompletions: replicas }
       : { _tag: "Replicated", replicas },
-    endpoint: { mode, ports }
+    endpoint: { mode, ports },
+    // `deploy.update_config`: how a later change of this service rolls out.
+    ...(spec.swarmUpdate === undefined
+      ? {}
+      : {
+          updateConfig: {
+            ...(spec.swarmUpdate.parallelism === undefined
+              ? {}
+              : { parallelism: spec.swarmUpdate.parallelism }),
+            ...(spec.swarmUpdate.delay === undefined ? {} : { delayMs: millis(spec.swarmUpdate.delay) }),
+            ...(spec.swarmUpdate.order === undefined ? {} : { order: spec.swarmUpdate.order }),
+            ...(spec.swarmUpdate.failureAction === undefined
+              ? {}
+              : { failureAction: spec.swarmUpdate.failureAction })
+          }
+        })
   })
 }
