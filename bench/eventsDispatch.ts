@@ -88,7 +88,7 @@ const byId = Effect.gen(function* () {
           Stream.concat(Stream.never)
         )
     },
-    { labels: {}, since: undefined }
+    { labels: {}, sinceNano: undefined }
   )
   const streams = yield* Effect.forEach(ids, (id) => events.subscribe(id))
   const started = performance.now()

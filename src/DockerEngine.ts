@@ -220,7 +220,7 @@ export interface DockerEngineShape {
   readonly inspectNode: (node: string) => Effect.Effect<SwarmNode, DockerError>
   /**
    * Replaces a node's spec (`availability: "drain"` moves its tasks away). `version` is the one
-   * it was read at: `Conflict` when it changed since.
+   * it was read at: the engine refuses an update of a node changed since ("update out of sequence").
    */
   readonly updateNode: (node: string, version: number, spec: NodeSpec) => Effect.Effect<void, DockerError>
   /** Creates a service: the orchestrator then creates its tasks. */
@@ -236,7 +236,7 @@ export interface DockerEngineShape {
   ) => Effect.Effect<ReadonlyArray<ServiceInspect>, DockerError>
   /**
    * Replaces a service's spec (tasks are replaced per its update config). `version` is the one
-   * it was read at: `Conflict` when it changed since.
+   * it was read at: the engine refuses an update of a service changed since ("update out of sequence").
    */
   readonly updateService: (
     service: string,

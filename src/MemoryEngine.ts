@@ -246,6 +246,40 @@ export interface Options {
   readonly memoryTotal?: number
   /** How many past events a `since` resubscription can replay. Default 256, as Docker keeps. */
   readonly eventsBuffer?: number
+  /**
+   * Makes the engine the leading manager of a simulated swarm from the start (without it the
+   * engine is in no swarm, as a fresh dockerd: Swarm calls fail `NotSwarmManager` until
+   * `swarmInit`).
+   */
+  readonly swarm?: SwarmOptions
+}
+
+/**
+ * A simulated swarm: `nodes` nodes (default 1), or one entry per node. The first node is this
+ * engine, the leading manager; the others are workers unless said otherwise. Hostnames default
+ * to `node1`, `node2`, ... Every task's container lives in this engine (so `exit`, scripts and
+ * `containers` reach the containers of tasks on any node), labelled with
+ * `com.docker.swarm.node.id` as Docker labels them.
+ *
+ * @category options
+ * @since 0.3.0
+ */
+export interface SwarmOptions {
+  readonly nodes?: number | ReadonlyArray<SwarmNodeOptions>
+}
+
+/**
+ * One simulated swarm node.
+ *
+ * @category options
+ * @since 0.3.0
+ */
+export interface SwarmNodeOptions {
+  readonly hostname?: string
+  /** Default `worker` (the first node is always the manager). */
+  readonly role?: "worker" | "manager"
+  /** Node labels, for `node.labels.<key>==<value>` constraints. */
+  readonly labels?: Readonly<Record<string, string>>
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -363,6 +397,20 @@ export interface MemoryEngineShape {
   readonly clearCalls: Effect.Effect<void>
   /** How many events, stats, logs and pull streams are open now. */
   readonly openStreams: Effect.Effect<OpenStreams>
+
+  /**
+   * Loses a swarm node (by id or hostname), as a crashed daemon or a cut network does: the node
+   * is `down`, its tasks' containers die, the tasks keep their last known state (desired
+   * `shutdown`) and the orchestrator replaces them on other nodes.
+   */
+  readonly killNode: (node: string) => Effect.Effect<void, DockerError>
+  /** Brings a lost node back: `ready`, its lost tasks reported `shutdown`, pending tasks placed. */
+  readonly reviveNode: (node: string) => Effect.Effect<void, DockerError>
+  /** Sets a node's availability without a version (as `updateNode` would): `drain` moves its tasks. */
+  readonly setNodeAvailability: (
+    node: string,
+    availability: "active" | "pause" | "drain"
+  ) => Effect.Effect<void, DockerError>
 }
 
 /**

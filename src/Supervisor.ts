@@ -466,7 +466,7 @@ export const make = Effect.fn("Supervisor.make")(function* (options: Options) {
   const events = yield* Events.make(engine, {
     labels: { [keys.instance]: instanceId },
     // A little before now: the first connection replays what happened while it was opening.
-    since: startedAt / 1000 - 1,
+    sinceNano: BigInt(startedAt - 1000) * 1_000_000n,
     reconnect: options.eventsReconnect
   })
   const pulls = yield* Pulls.make(engine, {

@@ -173,9 +173,11 @@ describe("Supervisor (MemoryEngine, TestClock)", () => {
               // own start; what the window replays is de-duplicated (no repeated state above).
               const subscribedWith = eventsCalls[0]?.args[0] as DockerEngine.EventsOptions | undefined
               const resumedWith = eventsCalls[1]?.args[0] as DockerEngine.EventsOptions | undefined
+              const fromLastSeen = (lastSeen?.timeNanoExact ?? 0n) - 5_000_000_000n
+              const subscribedAt = subscribedWith?.sinceNano ?? 0n
               assert.strictEqual(
-                resumedWith?.since,
-                Math.max(subscribedWith?.since ?? 0, (lastSeen?.timeNano ?? 0) / 1e9 - 5)
+                resumedWith?.sinceNano,
+                subscribedAt > fromLastSeen ? subscribedAt : fromLastSeen
               )
             })
           )

@@ -50,8 +50,8 @@ export interface InstanceEvents {
 /** @internal */
 export interface Options {
   readonly labels: LabelFilter
-  /** Unix seconds: replay from here on the first connection, so nothing between the layer's build and the connection is missed. */
-  readonly since: number | undefined
+  /** Unix nanoseconds: replay from here on the first connection, so nothing between the layer's build and the connection is missed. */
+  readonly sinceNano: bigint | undefined
   /** Backoff between reconnections (default: exponential from 100 ms, jittered, capped at 10 s, forever). */
   readonly reconnect?: Schedule.Schedule<unknown, DockerError> | undefined
 }
@@ -83,6 +83,8 @@ interface Seen {
   /** The size at which to forget old keys next: doubles past what the window holds, so a burst costs O(1) per event. */
   pruneAt: number
 }
+
+const maxBigInt = (a: bigint, b: bigint): bigint => (a > b ? a : b)
 
 const eventKey = (event: EngineEvent): string => `${event.actorId}/${event.action}/${event.timeNanoExact}`
 
@@ -132,19 +134,23 @@ export const make = (
       Effect.gen(function* () {
         const count = yield* Ref.updateAndGet(connections, (n) => n + 1)
         // Never before the subscription's own start: what came earlier is not this instance's.
-        const since =
+        // Exact nanoseconds: a double in seconds is off by up to ~256 ns and could start the
+        // resume after an event it must replay.
+        const sinceNano =
           seen.latest >= 0n
-            ? Math.max(options.since ?? 0, Number(seen.latest - resumeWindow) / 1e9)
-            : options.since
+            ? maxBigInt(options.sinceNano ?? 0n, seen.latest - resumeWindow)
+            : options.sinceNano
         if (count > 1) {
-          yield* Effect.logInfo("reconnecting to the engine's events").pipe(Effect.annotateLogs({ since }))
+          yield* Effect.logInfo("reconnecting to the engine's events").pipe(
+            Effect.annotateLogs({ sinceNano: String(sinceNano) })
+          )
           for (const containerId of byContainer.keys()) dispatch(containerId, "reconnected")
         }
         return engine.events({
           labels: options.labels,
           types: ["container"],
           actions,
-          ...(since === undefined ? {} : { since })
+          ...(sinceNano === undefined ? {} : { sinceNano })
         })
       })
     ).pipe(

@@ -68,12 +68,7 @@ export interface ContractEnvironment2<R> extends ContractEnvironment<R> {
  */
 export const knownGaps: Readonly<Record<string, ReadonlyArray<string>>> = {
   memory: [],
-  live: [
-    // Gap: `EngineEvent.timeNano` is decoded as a double (exact only to ~256 ns today), so
-    // `since: timeNano / 1e9` can land after the event it came from: seen failing at `create`
-    // (1796216561119924500, rounded). MemoryEngine passes only because its events are 1 µs apart.
-    "events: resuming from an event's exact timeNano replays that event and what followed"
-  ]
+  live: []
 }
 
 const nowSeconds = Effect.map(Clock.currentTimeMillis, (ms) => ms / 1000)
@@ -319,16 +314,16 @@ export const engineContract2 = <R>(env: ContractEnvironment2<R>, test: Register<
         mine.map((event) => event.action),
         ["create", "start", "die", "destroy"]
       )
-      // `timeNano` as the engine gave it, divided into the seconds `since` takes: from each
-      // event on, nothing lost and nothing earlier.
+      // `timeNanoExact` as the engine gave it: from each event on, nothing lost and nothing
+      // earlier. (A double, `timeNano / 1e9`, is off by up to ~256 ns and could start after it.)
       for (const [index, event] of mine.entries()) {
         const resumed = yield* Stream.runCollect(
-          engine.events({ labels: own, types: ["container"], since: event.timeNano / 1e9, until })
+          engine.events({ labels: own, types: ["container"], sinceNano: event.timeNanoExact, until })
         )
         assert.deepStrictEqual(
           resumed.filter((replayed) => replayed.actorId === id).map((replayed) => replayed.action),
           mine.slice(index).map((expected) => expected.action),
-          `resumed at ${event.action} (${event.timeNano})`
+          `resumed at ${event.action} (${event.timeNanoExact})`
         )
       }
     })
@@ -366,7 +361,7 @@ export const engineContract2 = <R>(env: ContractEnvironment2<R>, test: Register<
             yield* engine.startContainer(id)
             const last = seen.at(-1)
             const resumed = yield* engine
-              .events({ labels: own, containers: [id], since: (last?.timeNano ?? 0) / 1e9 })
+              .events({ labels: own, containers: [id], sinceNano: last?.timeNanoExact ?? 0n })
               .pipe(
                 Stream.takeUntil((event) => event.action === "start"),
                 Stream.runCollect

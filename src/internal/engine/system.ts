@@ -10,7 +10,7 @@ import type { DockerEngineShape } from "../../DockerEngine.js"
 import type { EventsOptions } from "../../DockerModel.js"
 import * as Ndjson from "../ndjson.js"
 import * as Wire from "../wire.js"
-import { filters, labelFilter, type Transport, unixSeconds } from "./transport.js"
+import { filters, labelFilter, type Transport, unixNanos, unixSeconds } from "./transport.js"
 
 /**
  * The system operations of the engine.
@@ -51,7 +51,12 @@ export const make = ({ endpoint, call, decoded, bytes }: Transport): System => {
           event: options?.actions,
           container: options?.containers
         }),
-        since: options?.since === undefined ? undefined : unixSeconds(options.since),
+        since:
+          options?.sinceNano !== undefined
+            ? unixNanos(options.sinceNano)
+            : options?.since === undefined
+              ? undefined
+              : unixSeconds(options.since),
         until: options?.until === undefined ? undefined : unixSeconds(options.until)
       }
     }).pipe(

@@ -118,6 +118,17 @@ export const filters = (
  */
 export const unixSeconds = (seconds: number): string => seconds.toFixed(9)
 
+/**
+ * Exact Unix nanoseconds as the engine's `since` takes them (`seconds.nanoseconds`, nine
+ * digits), with no trip through a double.
+ *
+ * @internal
+ */
+export const unixNanos = (nanos: bigint): string => {
+  const exact = nanos < 0n ? 0n : nanos
+  return `${exact / 1_000_000_000n}.${(exact % 1_000_000_000n).toString().padStart(9, "0")}`
+}
+
 const resolveEndpoint = (options: Options): Effect.Effect<Connection.Endpoint, DockerError> =>
   Effect.suspend(() => {
     const host = options.host

@@ -18,7 +18,9 @@ import { readFileSync } from "./reach.js"
 import { defaultDirectories, findContainer, runningContainer, type Store, toDefinition } from "./store.js"
 import { volumeInspect } from "./volumes.js"
 
-export const makeControl = (store: Store): MemoryEngineShape => ({
+export const makeControl = (
+  store: Store
+): Omit<MemoryEngineShape, "killNode" | "reviveNode" | "setNodeAvailability"> => ({
   addImage: (image) =>
     Effect.map(Clock.currentTimeMillis, (nowMs) => {
       addImageSync(store, toDefinition(image), nowMs)

@@ -1,7 +1,7 @@
 /**
  * The in-memory engine assembled: a store, the predefined networks, the `DockerEngine`
  * operations of each room (containers, exec, logs, stats, archives, images, networks,
- * volumes, events) and the control side, seeded from the options. `src/MemoryEngine.ts` loads this module lazily,
+ * volumes, events, swarm) and the control side, seeded from the options. `src/MemoryEngine.ts` loads this module lazily,
  * so importing `effect-docker` for production use does not load the in-memory engine.
  *
  * @internal
@@ -21,7 +21,7 @@ import { logs } from "./logs.js"
 import { addPredefinedNetworks, networkOperations } from "./networks.js"
 import { statsOperations } from "./stats.js"
 import { makeStore, toDefinition } from "./store.js"
-import { swarmOperations } from "./swarm.js"
+import { initSwarm, swarmControl, swarmOperations } from "./swarm.js"
 import { volumeOperations } from "./volumes.js"
 
 /** What `version` reports: the engine this project's CI runs. */
@@ -62,13 +62,14 @@ export const make = (options: Options = {}) =>
       events: events(store),
       ...swarmOperations(store)
     }
-    const control: MemoryEngineShape = makeControl(store)
+    const control: MemoryEngineShape = { ...makeControl(store), ...swarmControl(store) }
 
     const nowMs = yield* Clock.currentTimeMillis
     for (const image of options.images ?? []) addImageSync(store, toDefinition(image), nowMs)
     for (const image of options.registry ?? []) yield* control.addRegistryImage(image)
     for (const [name, script] of Object.entries(options.containers ?? {}))
       store.containerScripts.set(name, script)
+    yield* initSwarm(store, options.swarm)
 
     return { engine, control }
   })

@@ -71,7 +71,8 @@ export const events =
           Effect.gen(function* () {
             const nowNanos = yield* Clock.currentTimeNanos
             const sinceNanos =
-              eventsOptions.since !== undefined ? secondsToNanos(eventsOptions.since) : undefined
+              eventsOptions.sinceNano ??
+              (eventsOptions.since !== undefined ? secondsToNanos(eventsOptions.since) : undefined)
             const untilNanos =
               eventsOptions.until !== undefined ? secondsToNanos(eventsOptions.until) : undefined
             const subscriber: Subscriber = { queue, options: eventsOptions, untilNanos }

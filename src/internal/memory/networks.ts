@@ -19,6 +19,7 @@ import {
   type NetworkRecord,
   type Store
 } from "./store.js"
+import { notManager } from "./swarmState.js"
 
 export const addNetworkSync = (
   store: Store,
@@ -29,7 +30,8 @@ export const addNetworkSync = (
   predefined: boolean
 ): NetworkRecord => {
   store.counters.network += 1
-  const subnet = driver === "bridge" ? (name === "bridge" ? 17 : store.counters.subnet++) : 0
+  const subnet =
+    driver === "bridge" || driver === "overlay" ? (name === "bridge" ? 17 : store.counters.subnet++) : 0
   const record: NetworkRecord = {
     id: makeId("network", store.counters.network),
     name,
@@ -106,6 +108,7 @@ export const networkOperations = (
     readonly name: string
     readonly driver?: string
     readonly internal?: boolean
+    readonly attachable?: boolean
     readonly labels?: Readonly<Record<string, string>>
   }) =>
     guard(
@@ -120,7 +123,10 @@ export const networkOperations = (
           )
         }
         const driver = networkOptions.driver ?? "bridge"
-        if (driver !== "bridge") {
+        // An overlay network spans a swarm: only a manager creates one.
+        if (driver === "overlay" && store.swarm === undefined)
+          return yield* Effect.fail(notManager("createNetwork"))
+        if (driver !== "bridge" && driver !== "overlay") {
           return yield* Effect.fail(engineError("createNetwork", 404, `plugin "${driver}" not found`))
         }
         const network = addNetworkSync(

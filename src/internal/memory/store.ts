@@ -21,6 +21,7 @@ import type { Call, ImageDefinition, Operation, Options, Script, ScriptInput } f
 import { normalizeReference } from "../imageReference.js"
 import { engineError, zeroTime } from "./docker.js"
 import type { BoundPort, MountRecord } from "./reach.js"
+import type { SwarmState } from "./swarmState.js"
 
 // ---------------------------------------------------------------------------------------------
 // Records
@@ -209,6 +210,8 @@ export interface Store {
     exec: number
   }
   lastEventNanos: bigint
+  /** The swarm this engine manages; undefined outside a swarm (`swarmInit` makes one). */
+  swarm: SwarmState | undefined
 }
 
 export const makeStore = (
@@ -248,7 +251,8 @@ export const makeStore = (
     exec: 0,
     hostPort: 32768
   },
-  lastEventNanos: -1n
+  lastEventNanos: -1n,
+  swarm: undefined
 })
 
 // ---------------------------------------------------------------------------------------------

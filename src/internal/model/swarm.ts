@@ -5,8 +5,8 @@
  *
  * Durations are milliseconds (`Ms`), as in `HealthcheckOptions`; the engine's nanoseconds are
  * converted on the wire. Objects the engine versions (the swarm, a node, a service) carry their
- * `version`: an update must name the version it was read at, and fails `Conflict` (the engine's
- * "update out of sequence") when another update came in between.
+ * `version`: an update must name the version it was read at, and the engine refuses it ("update
+ * out of sequence") when another update came in between.
  */
 import { type Redacted, Schema } from "effect"
 import type { RegistryAuth } from "./images.js"

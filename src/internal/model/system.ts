@@ -68,8 +68,9 @@ export const EngineEvent = Schema.Struct({
 export type EngineEvent = typeof EngineEvent.Type
 
 /**
- * Filters for `events`. `since` and `until` are Unix times in seconds (fractions allowed,
- * so a reconnect can resume exactly after the last event seen).
+ * Filters for `events`. `since` and `until` are Unix times in seconds (fractions allowed);
+ * `sinceNano` is an exact Unix time in nanoseconds, for resuming from an event's
+ * `timeNanoExact` without losing or repeating an event.
  *
  * @category options
  * @since 0.1.0
@@ -82,6 +83,15 @@ export interface EventsOptions {
   readonly actions?: ReadonlyArray<string>
   /** Only these containers (by id or name). */
   readonly containers?: ReadonlyArray<string>
+  /**
+   * Unix seconds, fractions allowed. A double is exact only to about 256 ns at today's times,
+   * so `event.timeNano / 1e9` can land after the event it came from: resume with `sinceNano`.
+   */
   readonly since?: number
+  /**
+   * Unix time in nanoseconds, exactly (an event's `timeNanoExact`): events stamped at or after
+   * it are replayed. Takes the place of `since` when both are given.
+   */
+  readonly sinceNano?: bigint
   readonly until?: number
 }
