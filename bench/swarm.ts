@@ -1,0 +1,411 @@
+/**
+ * Scenario `swarm` (issue 17): on the test swarm (scripts/swarm-engines.sh, 3 nodes), the time
+ * from `run` to all replicas running, for 1 service x N replicas and N services x 1 replica,
+ * against `docker service create` (1 x N) and `docker stack deploy` (N x 1) of the same, in
+ * the same run; then the teardown of each.
+ *
+ * What each side measures (the same external poll decides for both):
+ * - up: from the call (`run` of every spec; the CLI spawned) until all N task containers run,
+ *   seen by one poll of every node's engine (`listContainers` by this run's label, every
+ *   100 ms): what the nodes actually run. For ours, the moment our state streams reported all
+ *   N slots `running` is its own row (the user's view, bounded by the task poll interval).
+ *   The CLI runs with `--detach` (it returns once the manager accepted the services).
+ * - teardown: from the Supervisor's release (its scope closed) or `docker service rm` /
+ *   `docker stack rm` until no task container is left on any node (and, for ours, the release
+ *   has returned: it also removes the instance's overlay network; the references' network is
+ *   made and removed outside the timing).
+ * Both sides run the same image and command (exits on SIGTERM), 16 MiB memory limit,
+ * `dnsrr` endpoints (this kernel lacks IPVS), attached to an attachable overlay network made
+ * beforehand. The order of the sides alternates between rounds. The nodes' `dockerd` and
+ * `containerd` CPU over each measured window is counted too (the whole swarm's cost).
+ *
+ * The swarm not answering skips the scenario with a line saying so; under `CI=true` (CI
+ * starts the swarm before the bench) it fails.
+ */
+import { readdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import Dockerode from "dockerode"
+import { Context, Deferred, Effect, Exit, Layer, Schedule, Scope, Stream } from "effect"
+import type * as ContainerSpec from "../src/ContainerSpec.js"
+import * as DockerEngine from "../src/DockerEngine.js"
+import * as Supervisor from "../src/Supervisor.js"
+import { swarmImage, swarmManager, swarmNodes, swarmUnavailable } from "../test/support/swarmEnv.js"
+import { compare, figure, now, progress, type Row, type Settings } from "./harness.js"
+import * as Reference from "./reference.js"
+
+/** How often the external poll looks at the nodes. */
+const pollMillis = 100
+
+/** No round may take longer than this to converge or to tear down. */
+const deadlineMillis = 180_000
+
+const command = Reference.serviceCommand
+
+const manager = new Dockerode({ socketPath: swarmManager.socketPath })
+const nodes = swarmNodes.map((node) => new Dockerode({ socketPath: node.socketPath }))
+
+/** Everything of this run on the swarm carries the run's test label. */
+const runFilter = JSON.stringify({ label: [`dev.effect-docker.test=${Reference.runId}`] })
+
+/** Task containers of this run on every node: how many exist, how many run. */
+const census = () =>
+  Promise.all(nodes.map((node) => node.listContainers({ all: true, filters: runFilter }))).then((lists) => {
+    const all = lists.flat()
+    return { total: all.length, running: all.filter((container) => container.State === "running").length }
+  })
+
+/** Polls the nodes until `done`; answers when it first held. */
+const until = (label: string, done: (seen: { total: number; running: number }) => boolean) =>
+  Effect.promise(async () => {
+    const started = now()
+    for (;;) {
+      const seen = await census()
+      const at = now()
+      if (done(seen)) return at
+      if (at - started > deadlineMillis) {
+        throw new Error(`${label}: not done within ${deadlineMillis / 1000} s (${JSON.stringify(seen)})`)
+      }
+      await new Promise((resolve) => setTimeout(resolve, pollMillis))
+    }
+  })
+
+// ---------------------------------------------------------------------------------------------
+// The nodes' engines' CPU (their dockerd and its containerd), from /proc
+// ---------------------------------------------------------------------------------------------
+
+const cmdline = (pid: number): string => {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ")
+  } catch {
+    return ""
+  }
+}
+
+/** The dockerd and containerd of every swarm node (their data/exec roots name the node). */
+const swarmDaemons = (): ReadonlyArray<number> =>
+  readdirSync("/proc")
+    .filter((name) => /^\d+$/.test(name))
+    .map(Number)
+    .filter((pid) => {
+      const line = cmdline(pid)
+      return /(^|\/)(dockerd|containerd) /.test(line) && line.includes("effect-docker-swarm/node")
+    })
+
+const cpuOf = (pids: ReadonlyArray<number>): number =>
+  pids.reduce((sum, pid) => {
+    try {
+      return sum + Reference.cpuMillisOf(pid)
+    } catch {
+      return sum
+    }
+  }, 0)
+
+/** A measured window: its length and the swarm engines' CPU in it. */
+interface Sample {
+  readonly millis: number
+  readonly engineCpu: number
+}
+
+const measured = <E, R>(window: (started: number) => Effect.Effect<number, E, R>) =>
+  Effect.gen(function* () {
+    const daemons = swarmDaemons()
+    const cpuBefore = cpuOf(daemons)
+    const started = now()
+    const ended = yield* window(started)
+    return { millis: ended - started, engineCpu: cpuOf(daemons) - cpuBefore } satisfies Sample
+  })
+
+// ---------------------------------------------------------------------------------------------
+// One shape: S services of R replicas
+// ---------------------------------------------------------------------------------------------
+
+interface Shape {
+  readonly services: number
+  readonly replicas: number
+}
+
+const nameOf = (shape: Shape) => `${shape.services}x${shape.replicas}`
+
+const specOf = (index: number, replicas: number): ContainerSpec.Input => ({
+  name: `s${index}`,
+  image: swarmImage,
+  command,
+  replicas,
+  resources: { memoryBytes: Reference.memoryBytes },
+  swarmEndpoint: { mode: "dnsrr" }
+})
+
+/** One round of one side: the up and teardown windows, and (ours) when the streams saw all running. */
+interface Outcome {
+  readonly up: Sample
+  readonly down: Sample
+  readonly streams?: number | undefined
+}
+
+/** Our side: a Swarm Supervisor on the manager (built, not timed), `run` of every spec, release. */
+const ours = (shape: Shape) =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      const instanceScope = yield* Effect.acquireRelease(Scope.make(), (scope, exit) =>
+        Scope.close(scope, exit)
+      )
+      const services = yield* Layer.buildWithScope(
+        Supervisor.layerSwarm({ app: "bench", labels: { ...Reference.labels } }).pipe(
+          Layer.provide(DockerEngine.layerWith({ host: swarmManager.host }))
+        ),
+        instanceScope
+      )
+      const supervisor = Context.get(services, Supervisor.Supervisor)
+      const total = shape.services * shape.replicas
+      const allReported = yield* Deferred.make<number>()
+      const running = new Set<string>()
+      const daemons = swarmDaemons()
+      const cpuBefore = cpuOf(daemons)
+      const started = now()
+      yield* Effect.forEach(
+        Array.from({ length: shape.services }, (_, index) => index),
+        (index) =>
+          supervisor.run(specOf(index, shape.replicas)).pipe(
+            Stream.runForEach((state) =>
+              Effect.suspend(() => {
+                if (state.status !== "running" || state.task === undefined) return Effect.void
+                running.add(`${index}/${state.task.slot}`)
+                return running.size < total ? Effect.void : Deferred.succeed(allReported, now())
+              })
+            ),
+            Effect.forkScoped
+          ),
+        { discard: true }
+      )
+      const nodesAt = yield* until(`ours ${nameOf(shape)} up`, (seen) => seen.running >= total)
+      const up = { millis: nodesAt - started, engineCpu: cpuOf(daemons) - cpuBefore }
+      const reportedAt = yield* Deferred.await(allReported).pipe(
+        Effect.timeoutOrElse({
+          duration: deadlineMillis,
+          orElse: () =>
+            Effect.fail(
+              new Error(`ours ${nameOf(shape)}: the state streams never reported all replicas running`)
+            )
+        })
+      )
+      const down = yield* measured(() =>
+        Effect.gen(function* () {
+          yield* Scope.close(instanceScope, Exit.void)
+          const released = now()
+          const gone = yield* until(`ours ${nameOf(shape)} teardown`, (seen) => seen.total === 0)
+          return Math.max(released, gone)
+        })
+      )
+      return { up, down, streams: reportedAt - started } satisfies Outcome
+    })
+  )
+
+/** The docker CLI against the manager. */
+const docker = (args: ReadonlyArray<string>) =>
+  Effect.promise(() => Reference.cli(["-H", swarmManager.host, ...args]))
+
+const labelEntries = Object.entries(Reference.labels)
+
+/** A compose file of `shape` as JSON (which is YAML), on an external network. */
+const composeFile = (shape: Shape, network: string): string => {
+  const service = {
+    image: swarmImage,
+    command: [...command],
+    labels: Reference.labels,
+    networks: ["bench"],
+    deploy: {
+      replicas: shape.replicas,
+      endpoint_mode: "dnsrr",
+      labels: Reference.labels,
+      resources: { limits: { memory: `${Reference.memoryBytes / 2 ** 20}M` } }
+    }
+  }
+  return JSON.stringify({
+    version: "3.8",
+    services: Object.fromEntries(
+      Array.from({ length: shape.services }, (_, index) => [`s${index}`, service])
+    ),
+    networks: { bench: { external: true, name: network } }
+  })
+}
+
+/**
+ * The CLI side: `docker service create --detach` (one service) or `docker stack deploy` (several),
+ * then `docker service rm` / `docker stack rm`, each followed by the same poll of the nodes.
+ */
+const reference = (shape: Shape, round: number) =>
+  Effect.gen(function* () {
+    const name = `${Reference.runId}-${nameOf(shape)}-${round}`
+    const network = yield* Effect.promise(() =>
+      manager.createNetwork({
+        Name: name,
+        Driver: "overlay",
+        Attachable: true,
+        Labels: { ...Reference.labels }
+      })
+    )
+    const total = shape.services * shape.replicas
+    const stack = shape.services > 1
+    const file = join(tmpdir(), `${name}.json`)
+    if (stack) writeFileSync(file, composeFile(shape, name))
+    const labelArgs = labelEntries.flatMap(([key, value]) => [
+      "--label",
+      `${key}=${value}`,
+      "--container-label",
+      `${key}=${value}`
+    ])
+    const up = yield* measured(() =>
+      docker(
+        stack
+          ? ["stack", "deploy", "--detach=true", "-c", file, name]
+          : [
+              "service",
+              "create",
+              "--detach",
+              "--quiet",
+              "--name",
+              name,
+              "--replicas",
+              String(shape.replicas),
+              "--endpoint-mode",
+              "dnsrr",
+              "--network",
+              name,
+              "--limit-memory",
+              `${Reference.memoryBytes / 2 ** 20}m`,
+              ...labelArgs,
+              swarmImage,
+              ...command
+            ]
+      ).pipe(Effect.andThen(until(`${name} up`, (seen) => seen.running >= total)))
+    )
+    const down = yield* measured(() =>
+      docker(stack ? ["stack", "rm", name] : ["service", "rm", name]).pipe(
+        Effect.andThen(until(`${name} teardown`, (seen) => seen.total === 0))
+      )
+    )
+    if (stack) unlinkSync(file)
+    yield* Effect.tryPromise(() => network.remove()).pipe(
+      Effect.retry({ times: 40, schedule: Schedule.spaced("500 millis") }),
+      Effect.ignore
+    )
+    return { up, down } satisfies Outcome
+  })
+
+/** Whatever of this run is left on the swarm (a failed round): services, then networks. */
+const cleanupSwarm = Effect.promise(async () => {
+  const services = await manager.listServices({ filters: runFilter })
+  await Promise.all(
+    services.map((service) =>
+      manager
+        .getService(service.ID)
+        .remove()
+        .catch(() => undefined)
+    )
+  )
+  const started = now()
+  while ((await census()).total > 0 && now() - started < 60_000) {
+    await new Promise((resolve) => setTimeout(resolve, 250))
+  }
+  const networks = await manager.listNetworks({ filters: runFilter })
+  await Promise.all(
+    networks.map((network) =>
+      manager
+        .getNetwork(network.Id)
+        .remove()
+        .catch(() => undefined)
+    )
+  )
+})
+
+/** Services of this run still carrying a Supervisor instance label after its release. */
+const libraryLeftovers = Effect.promise(async () => {
+  const services = await manager.listServices({ filters: runFilter })
+  const networks = await manager.listNetworks({ filters: runFilter })
+  const instanceKey = "dev.effect-docker.instance"
+  return [
+    ...services
+      .filter((service) => service.Spec?.Labels?.[instanceKey] !== undefined)
+      .map((s) => s.Spec?.Name),
+    ...networks.filter((network) => network.Labels?.[instanceKey] !== undefined).map((n) => n.Name)
+  ]
+})
+
+const shapes = (settings: Settings): ReadonlyArray<Shape> =>
+  settings.quick
+    ? [
+        { services: 1, replicas: 2 },
+        { services: 2, replicas: 1 }
+      ]
+    : [
+        { services: 1, replicas: 10 },
+        { services: 10, replicas: 1 }
+      ]
+
+/** Every shape, the sides alternating first, and the rows comparing them. */
+export const run = (settings: Settings) =>
+  Effect.gen(function* () {
+    const unavailable = yield* Effect.promise(swarmUnavailable)
+    if (unavailable !== undefined) {
+      const message = `the swarm scenario needs scripts/swarm-engines.sh start: ${unavailable}`
+      if (process.env.CI === "true") return yield* Effect.fail(new Error(message))
+      yield* progress(`skipping swarm: ${message}`)
+      return [{ scenario: "swarm", ours: figure([], "ms"), note: `skipped: ${message}` }] satisfies Array<Row>
+    }
+    const rounds = settings.quick ? 1 : 3
+    const rows: Array<Row> = []
+    for (const shape of shapes(settings)) {
+      const oursOutcomes: Array<Outcome> = []
+      const references: Array<Outcome> = []
+      for (let round = 0; round < rounds; round++) {
+        const oursRound = Effect.map(ours(shape), (outcome) => oursOutcomes.push(outcome))
+        const referenceRound = Effect.map(reference(shape, round), (outcome) => references.push(outcome))
+        yield* round % 2 === 0
+          ? Effect.andThen(oursRound, referenceRound)
+          : Effect.andThen(referenceRound, oursRound)
+        const left = yield* libraryLeftovers
+        if (left.length > 0)
+          return yield* Effect.fail(new Error(`swarm: the library left behind ${left.join(", ")}`))
+        yield* progress(`swarm ${nameOf(shape)} round ${round + 1}/${rounds}`)
+      }
+      const cli = shape.services > 1 ? "docker stack" : "docker service"
+      const deploy = shape.services > 1 ? "docker stack deploy" : "docker service create --detach"
+      const of = (
+        outcomes: ReadonlyArray<Outcome>,
+        pick: (outcome: Outcome) => number,
+        unit: "ms" | "cpu-ms"
+      ) => figure(outcomes.map(pick), unit)
+      const referenceUp = { name: `${deploy} + node poll`, figure: of(references, (o) => o.up.millis, "ms") }
+      rows.push(
+        compare(
+          `swarm up ${nameOf(shape)}`,
+          of(oursOutcomes, (o) => o.up.millis, "ms"),
+          referenceUp
+        ),
+        compare(
+          `swarm up ${nameOf(shape)}, our streams`,
+          of(oursOutcomes, (o) => o.streams ?? Number.NaN, "ms"),
+          referenceUp,
+          undefined,
+          "when our state streams reported every replica running (tasks polled every 1 s, events as hints)"
+        ),
+        compare(
+          `swarm teardown ${nameOf(shape)}`,
+          of(oursOutcomes, (o) => o.down.millis, "ms"),
+          {
+            name: `${cli} rm + node poll`,
+            figure: of(references, (o) => o.down.millis, "ms")
+          }
+        ),
+        compare(
+          `swarm engines CPU ${nameOf(shape)}`,
+          of(oursOutcomes, (o) => o.up.engineCpu + o.down.engineCpu, "cpu-ms"),
+          { name: `${cli}`, figure: of(references, (o) => o.up.engineCpu + o.down.engineCpu, "cpu-ms") },
+          undefined,
+          "the 3 nodes' dockerd + containerd over up and teardown"
+        )
+      )
+    }
+    return rows
+  }).pipe(Effect.ensuring(cleanupSwarm))
