@@ -31,7 +31,7 @@ import type * as ContainerSpec from "../src/ContainerSpec.js"
 import * as DockerEngine from "../src/DockerEngine.js"
 import * as Supervisor from "../src/Supervisor.js"
 import { swarmImage, swarmManager, swarmNodes, swarmUnavailable } from "../test/support/swarmEnv.js"
-import { compare, figure, now, progress, type Row, type Settings } from "./harness.js"
+import { compare, figure, now, progress, type Row, type Settings, show } from "./harness.js"
 import * as Reference from "./reference.js"
 
 /** How often the external poll looks at the nodes. */
@@ -55,20 +55,45 @@ const census = () =>
     return { total: all.length, running: all.filter((container) => container.State === "running").length }
   })
 
-/** Polls the nodes until `done`; answers when it first held. */
-const until = (label: string, done: (seen: { total: number; running: number }) => boolean) =>
+/** Polls the nodes until `done`; answers when it first held, or `undefined` after `deadline` ms. */
+const poll = (done: (seen: { total: number; running: number }) => boolean, deadline = deadlineMillis) =>
   Effect.promise(async () => {
     const started = now()
     for (;;) {
       const seen = await census()
       const at = now()
       if (done(seen)) return at
-      if (at - started > deadlineMillis) {
-        throw new Error(`${label}: not done within ${deadlineMillis / 1000} s (${JSON.stringify(seen)})`)
-      }
+      if (at - started > deadline) return undefined
       await new Promise((resolve) => setTimeout(resolve, pollMillis))
     }
   })
+
+/** Polls the nodes until `done`; fails after the deadline. */
+const until = (label: string, done: (seen: { total: number; running: number }) => boolean) =>
+  Effect.flatMap(poll(done), (at) =>
+    at === undefined
+      ? Effect.fail(new Error(`${label}: not done within ${deadlineMillis / 1000} s`))
+      : Effect.succeed(at)
+  )
+
+/** Force-removes this run's task containers on every node (what a teardown left); answers how many. */
+const removeOrphans = Effect.promise(async () => {
+  const lists = await Promise.all(
+    nodes.map(async (node) => {
+      const found = await node.listContainers({ all: true, filters: runFilter })
+      await Promise.all(
+        found.map((one) =>
+          node
+            .getContainer(one.Id)
+            .remove({ force: true })
+            .catch(() => undefined)
+        )
+      )
+      return found.length
+    })
+  )
+  return lists.reduce((sum, count) => sum + count, 0)
+})
 
 // ---------------------------------------------------------------------------------------------
 // The nodes' engines' CPU (their dockerd and its containerd), from /proc
@@ -139,12 +164,17 @@ const specOf = (index: number, replicas: number): ContainerSpec.Input => ({
 /** One round of one side: the up and teardown windows, and (ours) when the streams saw all running. */
 interface Outcome {
   readonly up: Sample
-  readonly down: Sample
+  /** `undefined`: task containers were still there long after the teardown. */
+  readonly down: Sample | undefined
   readonly streams?: number | undefined
+  /** Ours: task containers still on the nodes after the release (removed by the bench). */
+  readonly orphans?: number | undefined
+  /** Ours: how long the release itself took. */
+  readonly release?: number | undefined
 }
 
 /** Our side: a Swarm Supervisor on the manager (built, not timed), `run` of every spec, release. */
-const ours = (shape: Shape) =>
+const ours = (shape: Shape, settings: Settings) =>
   Effect.scoped(
     Effect.gen(function* () {
       const instanceScope = yield* Effect.acquireRelease(Scope.make(), (scope, exit) =>
@@ -189,15 +219,28 @@ const ours = (shape: Shape) =>
             )
         })
       )
-      const down = yield* measured(() =>
-        Effect.gen(function* () {
-          yield* Scope.close(instanceScope, Exit.void)
-          const released = now()
-          const gone = yield* until(`ours ${nameOf(shape)} teardown`, (seen) => seen.total === 0)
-          return Math.max(released, gone)
-        })
-      )
-      return { up, down, streams: reportedAt - started } satisfies Outcome
+      // How long the nodes keep a task container after the release returned, at most.
+      const daemonsDown = swarmDaemons()
+      const cpuBeforeDown = cpuOf(daemonsDown)
+      const releaseStarted = now()
+      yield* Scope.close(instanceScope, Exit.void)
+      const released = now()
+      const gone = yield* poll((seen) => seen.total === 0, settings.quick ? 20_000 : 60_000)
+      const down =
+        gone === undefined
+          ? undefined
+          : {
+              millis: Math.max(released, gone) - releaseStarted,
+              engineCpu: cpuOf(daemonsDown) - cpuBeforeDown
+            }
+      const orphans = gone === undefined ? yield* removeOrphans : 0
+      return {
+        up,
+        down,
+        streams: reportedAt - started,
+        orphans,
+        release: released - releaseStarted
+      } satisfies Outcome
     })
   )
 
@@ -294,29 +337,31 @@ const reference = (shape: Shape, round: number) =>
   })
 
 /** Whatever of this run is left on the swarm (a failed round): services, then networks. */
-const cleanupSwarm = Effect.promise(async () => {
-  const services = await manager.listServices({ filters: runFilter })
-  await Promise.all(
-    services.map((service) =>
-      manager
-        .getService(service.ID)
-        .remove()
-        .catch(() => undefined)
+const cleanupSwarm = Effect.gen(function* () {
+  yield* Effect.promise(async () => {
+    const services = await manager.listServices({ filters: runFilter })
+    await Promise.all(
+      services.map((service) =>
+        manager
+          .getService(service.ID)
+          .remove()
+          .catch(() => undefined)
+      )
     )
-  )
-  const started = now()
-  while ((await census()).total > 0 && now() - started < 60_000) {
-    await new Promise((resolve) => setTimeout(resolve, 250))
-  }
-  const networks = await manager.listNetworks({ filters: runFilter })
-  await Promise.all(
-    networks.map((network) =>
-      manager
-        .getNetwork(network.Id)
-        .remove()
-        .catch(() => undefined)
+  })
+  yield* poll((seen) => seen.total === 0, 15_000)
+  yield* removeOrphans
+  yield* Effect.promise(async () => {
+    const networks = await manager.listNetworks({ filters: runFilter })
+    await Promise.all(
+      networks.map((network) =>
+        manager
+          .getNetwork(network.Id)
+          .remove()
+          .catch(() => undefined)
+      )
     )
-  )
+  })
 })
 
 /** Services of this run still carrying a Supervisor instance label after its release. */
@@ -359,7 +404,7 @@ export const run = (settings: Settings) =>
       const oursOutcomes: Array<Outcome> = []
       const references: Array<Outcome> = []
       for (let round = 0; round < rounds; round++) {
-        const oursRound = Effect.map(ours(shape), (outcome) => oursOutcomes.push(outcome))
+        const oursRound = Effect.map(ours(shape, settings), (outcome) => oursOutcomes.push(outcome))
         const referenceRound = Effect.map(reference(shape, round), (outcome) => references.push(outcome))
         yield* round % 2 === 0
           ? Effect.andThen(oursRound, referenceRound)
@@ -371,39 +416,93 @@ export const run = (settings: Settings) =>
       }
       const cli = shape.services > 1 ? "docker stack" : "docker service"
       const deploy = shape.services > 1 ? "docker stack deploy" : "docker service create --detach"
-      const of = (
-        outcomes: ReadonlyArray<Outcome>,
-        pick: (outcome: Outcome) => number,
-        unit: "ms" | "cpu-ms"
-      ) => figure(outcomes.map(pick), unit)
-      const referenceUp = { name: `${deploy} + node poll`, figure: of(references, (o) => o.up.millis, "ms") }
+      const of = (samples: ReadonlyArray<number | undefined>, unit: "ms" | "cpu-ms") =>
+        figure(
+          samples.filter((sample): sample is number => sample !== undefined),
+          unit
+        )
+      const referenceUp = {
+        name: `${deploy} + node poll`,
+        figure: of(
+          references.map((o) => o.up.millis),
+          "ms"
+        )
+      }
+      const orphans = oursOutcomes.reduce((sum, o) => sum + (o.orphans ?? 0), 0)
+      const release = of(
+        oursOutcomes.map((o) => o.release),
+        "ms"
+      )
+      const teardown = compare(
+        `swarm teardown ${nameOf(shape)}`,
+        of(
+          oursOutcomes.map((o) => o.down?.millis),
+          "ms"
+        ),
+        {
+          name: `${cli} rm + node poll`,
+          figure: of(
+            references.map((o) => o.down?.millis),
+            "ms"
+          )
+        },
+        undefined,
+        `our release itself: ${show(release)}`
+      )
       rows.push(
         compare(
           `swarm up ${nameOf(shape)}`,
-          of(oursOutcomes, (o) => o.up.millis, "ms"),
+          of(
+            oursOutcomes.map((o) => o.up.millis),
+            "ms"
+          ),
           referenceUp
         ),
         compare(
           `swarm up ${nameOf(shape)}, our streams`,
-          of(oursOutcomes, (o) => o.streams ?? Number.NaN, "ms"),
+          of(
+            oursOutcomes.map((o) => o.streams),
+            "ms"
+          ),
           referenceUp,
           undefined,
           "when our state streams reported every replica running (tasks polled every 1 s, events as hints)"
         ),
+        orphans > 0
+          ? {
+              ...teardown,
+              error: `after ${oursOutcomes.length} releases, ${orphans} task containers were still on the nodes (removed by the bench); ${teardown.note}`
+            }
+          : teardown,
         compare(
-          `swarm teardown ${nameOf(shape)}`,
-          of(oursOutcomes, (o) => o.down.millis, "ms"),
+          `swarm engines CPU up ${nameOf(shape)}`,
+          of(
+            oursOutcomes.map((o) => o.up.engineCpu),
+            "cpu-ms"
+          ),
           {
-            name: `${cli} rm + node poll`,
-            figure: of(references, (o) => o.down.millis, "ms")
-          }
+            name: deploy,
+            figure: of(
+              references.map((o) => o.up.engineCpu),
+              "cpu-ms"
+            )
+          },
+          undefined,
+          "the 3 nodes' dockerd + containerd while converging"
         ),
         compare(
-          `swarm engines CPU ${nameOf(shape)}`,
-          of(oursOutcomes, (o) => o.up.engineCpu + o.down.engineCpu, "cpu-ms"),
-          { name: `${cli}`, figure: of(references, (o) => o.up.engineCpu + o.down.engineCpu, "cpu-ms") },
-          undefined,
-          "the 3 nodes' dockerd + containerd over up and teardown"
+          `swarm engines CPU teardown ${nameOf(shape)}`,
+          of(
+            oursOutcomes.map((o) => o.down?.engineCpu),
+            "cpu-ms"
+          ),
+          {
+            name: `${cli} rm`,
+            figure: of(
+              references.map((o) => o.down?.engineCpu),
+              "cpu-ms"
+            )
+          }
         )
       )
     }
