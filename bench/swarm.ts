@@ -225,7 +225,7 @@ const ours = (shape: Shape, settings: Settings) =>
       const releaseStarted = now()
       yield* Scope.close(instanceScope, Exit.void)
       const released = now()
-      const gone = yield* poll((seen) => seen.total === 0, settings.quick ? 20_000 : 60_000)
+      const gone = yield* poll((seen) => seen.total === 0, settings.quick ? 10_000 : 60_000)
       const down =
         gone === undefined
           ? undefined
@@ -403,6 +403,7 @@ export const run = (settings: Settings) =>
     for (const shape of shapes(settings)) {
       const oursOutcomes: Array<Outcome> = []
       const references: Array<Outcome> = []
+      const leftBehind: Array<string> = []
       for (let round = 0; round < rounds; round++) {
         const oursRound = Effect.map(ours(shape, settings), (outcome) => oursOutcomes.push(outcome))
         const referenceRound = Effect.map(reference(shape, round), (outcome) => references.push(outcome))
@@ -410,8 +411,10 @@ export const run = (settings: Settings) =>
           ? Effect.andThen(oursRound, referenceRound)
           : Effect.andThen(referenceRound, oursRound)
         const left = yield* libraryLeftovers
-        if (left.length > 0)
-          return yield* Effect.fail(new Error(`swarm: the library left behind ${left.join(", ")}`))
+        if (left.length > 0) {
+          leftBehind.push(...left)
+          yield* cleanupSwarm
+        }
         yield* progress(`swarm ${nameOf(shape)} round ${round + 1}/${rounds}`)
       }
       const cli = shape.services > 1 ? "docker stack" : "docker service"
@@ -468,10 +471,10 @@ export const run = (settings: Settings) =>
           undefined,
           "when our state streams reported every replica running (tasks polled every 1 s, events as hints)"
         ),
-        orphans > 0
+        orphans > 0 || leftBehind.length > 0
           ? {
               ...teardown,
-              error: `after ${oursOutcomes.length} releases, ${orphans} task containers were still on the nodes (removed by the bench); ${teardown.note}`
+              error: `after ${oursOutcomes.length} releases, ${orphans} task containers were still on the nodes and ${leftBehind.length > 0 ? leftBehind.join(", ") : "nothing else"} was left (the bench removed them); ${teardown.note}`
             }
           : teardown,
         compare(
