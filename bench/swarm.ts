@@ -372,7 +372,7 @@ const libraryLeftovers = Effect.promise(async () => {
   return [
     ...services
       .filter((service) => service.Spec?.Labels?.[instanceKey] !== undefined)
-      .map((s) => s.Spec?.Name),
+      .map((s) => s.Spec?.Name ?? s.ID),
     ...networks.filter((network) => network.Labels?.[instanceKey] !== undefined).map((n) => n.Name)
   ]
 })
