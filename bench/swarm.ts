@@ -225,7 +225,7 @@ const ours = (shape: Shape, settings: Settings) =>
       const releaseStarted = now()
       yield* Scope.close(instanceScope, Exit.void)
       const released = now()
-      const gone = yield* poll((seen) => seen.total === 0, settings.quick ? 10_000 : 60_000)
+      const gone = yield* poll((seen) => seen.total === 0, settings.quick ? 10_000 : 30_000)
       const down =
         gone === undefined
           ? undefined
@@ -338,29 +338,35 @@ const reference = (shape: Shape, round: number) =>
 
 /** Whatever of this run is left on the swarm (a failed round): services, then networks. */
 const cleanupSwarm = Effect.gen(function* () {
-  yield* Effect.promise(async () => {
-    const services = await manager.listServices({ filters: runFilter })
+  const services = yield* Effect.promise(async () => {
+    const found = await manager.listServices({ filters: runFilter })
     await Promise.all(
-      services.map((service) =>
+      found.map((service) =>
         manager
           .getService(service.ID)
           .remove()
           .catch(() => undefined)
       )
     )
+    return found.length
   })
-  yield* poll((seen) => seen.total === 0, 15_000)
+  if (services > 0) yield* poll((seen) => seen.total === 0, 15_000)
   yield* removeOrphans
+  // An overlay network can hold endpoints of containers just removed for a moment.
   yield* Effect.promise(async () => {
-    const networks = await manager.listNetworks({ filters: runFilter })
-    await Promise.all(
-      networks.map((network) =>
-        manager
-          .getNetwork(network.Id)
-          .remove()
-          .catch(() => undefined)
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const networks = await manager.listNetworks({ filters: runFilter })
+      if (networks.length === 0) return
+      await Promise.all(
+        networks.map((network) =>
+          manager
+            .getNetwork(network.Id)
+            .remove()
+            .catch(() => undefined)
+        )
       )
-    )
+      await new Promise((resolve) => setTimeout(resolve, 500))
+    }
   })
 })
 
