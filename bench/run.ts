@@ -27,6 +27,7 @@ import * as Reference from "./reference.js"
 import * as Scale from "./scale.js"
 import * as StartOverhead from "./startOverhead.js"
 import * as SupervisionCost from "./supervisionCost.js"
+import * as Swarm from "./swarm.js"
 import * as Teardown from "./teardown.js"
 
 const scenarios: ReadonlyArray<{
@@ -39,7 +40,8 @@ const scenarios: ReadonlyArray<{
   { name: "teardown", run: Teardown.run },
   { name: "exit", run: ExitDetection.run },
   { name: "scale", run: Scale.run },
-  { name: "decoding", run: Decoding.run }
+  { name: "decoding", run: Decoding.run },
+  { name: "swarm", run: Swarm.run }
 ]
 
 const parse = (args: ReadonlyArray<string>): Settings => {
