@@ -273,14 +273,19 @@ export const fromCause =
     const statusCode = field(cause, "statusCode")
     const message = engineMessage(cause) ?? String(cause)
     if (typeof statusCode === "number" && statusCode >= 300) {
-      // The engine answers 403 Forbidden for a network that still has containers: that is "in use";
+      // The engine answers 403 Forbidden for a network that still has containers: that is "in use",
+      // and so is a swarm manager's 400 "FailedPrecondition ... is in use by task/service" (its
+      // tasks are not reaped yet); a manager answers 500 for an overlay network already removed;
       // and 503 for a Swarm call to an engine outside a swarm, which no retry cures.
       const reason =
-        statusCode === 403 && /active endpoints|in use/i.test(message)
+        (statusCode === 403 && /active endpoints|in use/i.test(message)) ||
+        (statusCode === 400 && /FailedPrecondition.*\bin use by\b/i.test(message))
           ? "Conflict"
-          : statusCode === 503 && /not a swarm manager|not part of a swarm/i.test(message)
-            ? "NotSwarmManager"
-            : reasonFromStatus(statusCode)
+          : statusCode === 500 && /^network \S+ not found$/i.test(message.trim())
+            ? "NotFound"
+            : statusCode === 503 && /not a swarm manager|not part of a swarm/i.test(message)
+              ? "NotSwarmManager"
+              : reasonFromStatus(statusCode)
       return new DockerError({ reason, operation, statusCode, message }, { cause })
     }
     const code = field(cause, "code")

@@ -44,6 +44,27 @@ describe("DockerError.fromCause", () => {
     assert.strictEqual(error.statusCode, 403)
   })
 
+  it("reads a swarm manager's answers for an overlay network: in use by a task is a Conflict, already gone is NotFound", () => {
+    // What a manager answered here (dockerd 20.10) for DELETE /networks/<id>.
+    const inUse = DockerError.fromCause("removeNetwork")({
+      statusCode: 400,
+      json: { message: "rpc error: code = FailedPrecondition desc = network 3xzg is in use by task 0jas" }
+    })
+    assert.strictEqual(inUse.reason, "Conflict")
+    const gone = DockerError.fromCause("removeNetwork")({
+      statusCode: 500,
+      json: { message: "network 3xzgxh9e86bmsyzaanesfm935 not found" }
+    })
+    assert.strictEqual(gone.reason, "NotFound")
+    const otherBadRequest = DockerError.fromCause("createService")({
+      statusCode: 400,
+      json: {
+        message: "rpc error: code = InvalidArgument desc = ContainerSpec: image reference must be provided"
+      }
+    })
+    assert.strictEqual(otherBadRequest.reason, "BadRequest")
+  })
+
   it("reads the engine's message from a raw body when it is not JSON", () => {
     const error = DockerError.fromCause("createNetwork")({
       statusCode: 409,
