@@ -6,8 +6,9 @@
  * @internal
  */
 import { Clock, Effect, FiberMap, Stream } from "effect"
-import type { DockerEngineShape, LogLine, NodeSpec, ServiceSpecOptions } from "../../DockerEngine.js"
+import type { LogLine, NodeSpec, ServiceSpecOptions } from "../../DockerEngine.js"
 import type { MemoryEngineShape, SwarmOptions } from "../../MemoryEngine.js"
+import type { Swarm } from "../engine/swarm.js"
 import { readServiceSpec } from "../wireSwarm.js"
 import { stopContainerNow } from "./containers.js"
 import { engineError, matchesLabels } from "./docker.js"
@@ -40,23 +41,7 @@ import {
   taskInspect
 } from "./swarmState.js"
 
-type SwarmOperations = Pick<
-  DockerEngineShape,
-  | "swarmInspect"
-  | "swarmInit"
-  | "swarmJoin"
-  | "swarmLeave"
-  | "listNodes"
-  | "inspectNode"
-  | "updateNode"
-  | "createService"
-  | "inspectService"
-  | "listServices"
-  | "updateService"
-  | "removeService"
-  | "serviceLogs"
-  | "listTasks"
->
+type SwarmOperations = Swarm
 
 /** The swarm, or the engine's 503 outside one. */
 const managed = (store: Store, operation: string) =>
