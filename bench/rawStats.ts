@@ -2,8 +2,9 @@
  * A second reference for the supervision cost, run as a child process so its CPU time is its
  * own: the containers' stats streams read by hand with raw dockerode, lines split and
  * `JSON.parse`d, CPU % computed as `docker stats` does. What a Node program pays for the
- * same watching without the library. Counts the samples it parsed and, on SIGUSR2, writes
- * the count on stdout (a line), so the bench can compare CPU per sample. Runs until killed.
+ * same watching without the library. Counts the samples it parsed: writes `ready` on stdout
+ * once its streams are open, then the count (a line) on each SIGUSR2, so the bench can
+ * compare CPU per sample. Runs until killed.
  *
  *   node dist-bench/bench/rawStats.js <container id>...
  */
@@ -34,7 +35,6 @@ const docker = new Dockerode()
 let latest = 0
 let samples = 0
 
-// Asked before the streams are open: the count so far (zero) rather than the default SIGUSR2 exit.
 process.on("SIGUSR2", () => {
   process.stdout.write(`${samples}\n`)
 })
@@ -57,6 +57,8 @@ for (const id of process.argv.slice(2)) {
     }
   })
 }
+
+process.stdout.write("ready\n")
 
 process.on("SIGTERM", () => {
   process.stderr.write(`${latest}\n`)

@@ -208,7 +208,10 @@ export interface Reader {
   readonly cpuMillis: () => number | undefined
   /** Why the child ended (exit code or signal, and the end of its stderr); `undefined` while it runs. */
   readonly ended: () => string | undefined
-  /** The samples the child says it parsed (it answers SIGUSR2 with a line); `undefined` when it cannot tell. */
+  /**
+   * The samples the child says it parsed (it writes a first line when ready, then answers
+   * each SIGUSR2 with a line); `undefined` when it cannot tell.
+   */
   readonly samples: Effect.Effect<number | undefined>
 }
 
@@ -239,16 +242,24 @@ export const spawnReader = (
       child.on("error", (error) => {
         ending = `could not run ${command}: ${error.message}`
       })
+      // The first line says the child is ready (its SIGUSR2 handler installed, its streams
+      // open); each later line answers one SIGUSR2.
       const answers: Array<(count: number) => void> = []
+      let ready = false
+      const whenReady: Array<() => void> = []
       let pending = ""
       child.stdout?.setEncoding("utf8")
       child.stdout?.on("data", (text: string) => {
         pending += text
         let newline = pending.indexOf("\n")
         while (newline !== -1) {
-          answers.shift()?.(Number(pending.slice(0, newline)))
+          const line = pending.slice(0, newline)
           pending = pending.slice(newline + 1)
           newline = pending.indexOf("\n")
+          if (!ready) {
+            ready = true
+            for (const resume of whenReady.splice(0)) resume()
+          } else answers.shift()?.(Number(line))
         }
       })
       const cpuMillis = () => {
@@ -263,7 +274,9 @@ export const spawnReader = (
         ? Effect.callback<number | undefined>((resume) => {
             if (ending !== undefined) return resume(Effect.succeed(undefined))
             answers.push((count) => resume(Effect.succeed(count)))
-            child.kill("SIGUSR2")
+            const ask = () => child.kill("SIGUSR2")
+            if (ready) ask()
+            else whenReady.push(ask)
           }).pipe(Effect.timeoutOrElse({ duration: "5 seconds", orElse: () => Effect.succeed(undefined) }))
         : Effect.succeed(undefined)
       return { child, cpuMillis, ended: () => ending, samples }
