@@ -24,7 +24,11 @@ const seconds = Number(process.argv[4] ?? 10)
 
 const program = Effect.scoped(
   Effect.gen(function* () {
-    const { supervisor } = yield* Ours.instance({ statsSource: "engine" })
+    // `baseline`: a sample an hour, so what remains is the Supervisor without stats.
+    const { supervisor } = yield* Ours.instance({
+      statsSource: "engine",
+      ...(process.argv[5] === "baseline" ? { statsInterval: "1 hour" } : {})
+    })
     const watched = yield* Effect.forEach(
       Array.from({ length: n }, (_, index) => index),
       (index) => Ours.watch(supervisor, Ours.spec(`e${index}`, Reference.serviceCommand)),
