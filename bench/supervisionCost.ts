@@ -123,7 +123,8 @@ const measure = (size: Size, ids: ReadonlyArray<string>, reader: ReaderClock, la
       client.push(clientAfter - clientBefore)
       engineSamples.push(engineCpuMillis(engine) - engineBefore)
       shims.push(engineCpuMillis(shimsOnly) - shimsBefore)
-      if (samplesBefore !== undefined && samplesAfter !== undefined) samples.push(samplesAfter - samplesBefore)
+      if (samplesBefore !== undefined && samplesAfter !== undefined)
+        samples.push(samplesAfter - samplesBefore)
     }
     yield* progress(
       `supervision N=${size.n} ${label}: client ${client.map((ms) => ms.toFixed(0)).join(", ")} ms, engine ${engineSamples.map((ms) => ms.toFixed(0)).join(", ")} ms (${engine.shims.length} shims), samples ${samples.length > 0 ? samples.join(", ") : "not counted"}${failure === undefined ? "" : `; FAILED: ${failure}`}`
@@ -141,8 +142,9 @@ const childClock = (reader: Reference.Reader): ReaderClock => ({
 /** The network and containers of the references, removed when the scope closes, however it closes. */
 const referenceContainers = (size: Size) =>
   Effect.gen(function* () {
-    const network = yield* Effect.acquireRelease(Reference.createNetwork(`supervision-${size.n}`), (network) =>
-      Reference.removeNetwork(network)
+    const network = yield* Effect.acquireRelease(
+      Reference.createNetwork(`supervision-${size.n}`),
+      (network) => Reference.removeNetwork(network)
     )
     const created: Array<string> = []
     // Registered before the creates: a create that fails still has the others removed.
@@ -163,7 +165,9 @@ const referenceContainers = (size: Size) =>
     )
     const refused = settled.find((one) => one.status === "rejected")
     if (refused !== undefined) {
-      return yield* Effect.fail(new Error(`creating the reference containers failed: ${String(refused.reason)}`))
+      return yield* Effect.fail(
+        new Error(`creating the reference containers failed: ${String(refused.reason)}`)
+      )
     }
     return settled.flatMap((one) => (one.status === "fulfilled" ? [one.value] : []))
   })
