@@ -32,7 +32,7 @@ const busy = [
   // The pause is a `read` that times out on a fifo nobody writes: a `sleep` would fork ten
   // times a second, and each fork's pages make the memory gauge jump between two reads.
   "mkfifo /tmp/pause; exec 3<>/tmp/pause",
-  "while :; do i=0; while [ $i -lt 3000 ]; do i=$((i+1)); done; read -t 0.1 x <&3; done"
+  "while :; do i=0; while [ $i -lt 12000 ]; do i=$((i+1)); done; read -t 0.1 x <&3; done"
 ].join("\n")
 
 interface Reading {
