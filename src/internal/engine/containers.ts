@@ -23,7 +23,6 @@ import type {
   WaitContainerOptions
 } from "../../DockerModel.js"
 import * as LogFrames from "../logFrames.js"
-import * as Ndjson from "../ndjson.js"
 import * as Tar from "../tar.js"
 import * as Wire from "../wire.js"
 import { filters, labelFilter, segment, type Transport, unixSeconds } from "./transport.js"
