@@ -67,7 +67,8 @@ const transport: Transport = {
   call: () => Effect.die("not used"),
   readAnswer: () => Effect.die("not used"),
   decoded: () => Effect.die("not used"),
-  bytes: () => Stream.fromIterable(chunks)
+  bytes: () => Stream.fromIterable(chunks),
+  flowingLines: () => Stream.die("not used")
 }
 const decoded = System.make(transport).events()
 

@@ -15,6 +15,8 @@ export interface Settings {
   readonly sizes?: ReadonlyArray<number> | undefined
   /** `--window 10`: the supervision scenario's window in seconds (default 30). */
   readonly windowSeconds?: number | undefined
+  /** `--scale-n 30`: the scale scenario's container count (default 100). */
+  readonly scaleN?: number | undefined
 }
 
 /** A summary of samples: the median, with the spread shown as min and max. */

@@ -77,7 +77,11 @@ const program = Effect.scoped(
     const session = new Session()
     session.connect()
     yield* Effect.promise(() => session.post("Profiler.enable"))
-    yield* Effect.promise(() => session.post("Profiler.setSamplingInterval", { interval: 200 }))
+    yield* Effect.promise(() =>
+      session.post("Profiler.setSamplingInterval", {
+        interval: Number(process.env.PROFILE_INTERVAL_US ?? 200)
+      })
+    )
     yield* Effect.promise(() => session.post("Profiler.start"))
     const cpuBefore = process.cpuUsage()
     yield* Effect.sleep(`${seconds} seconds`)

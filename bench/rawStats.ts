@@ -2,7 +2,9 @@
  * A second reference for the supervision cost, run as a child process so its CPU time is its
  * own: the containers' stats streams read by hand with raw dockerode, lines split and
  * `JSON.parse`d, CPU % computed as `docker stats` does. What a Node program pays for the
- * same watching without the library. Runs until killed.
+ * same watching without the library. Counts the samples it parsed: writes `ready` on stdout
+ * once its streams are open, then the count (a line) on each SIGUSR2, so the bench can
+ * compare CPU per sample. Runs until killed.
  *
  *   node dist-bench/bench/rawStats.js <container id>...
  */
@@ -31,6 +33,11 @@ const cpuPercent = (sample: Sample): number => {
 
 const docker = new Dockerode()
 let latest = 0
+let samples = 0
+
+process.on("SIGUSR2", () => {
+  process.stdout.write(`${samples}\n`)
+})
 
 for (const id of process.argv.slice(2)) {
   const response = (await docker.getContainer(id).stats({ stream: true })) as unknown as Readable
@@ -42,13 +49,18 @@ for (const id of process.argv.slice(2)) {
     while (newline !== -1) {
       const line = buffered.slice(0, newline)
       buffered = buffered.slice(newline + 1)
-      if (line.trim().length > 0) latest = cpuPercent(JSON.parse(line) as Sample)
+      if (line.trim().length > 0) {
+        latest = cpuPercent(JSON.parse(line) as Sample)
+        samples++
+      }
       newline = buffered.indexOf("\n")
     }
   })
 }
 
+process.stdout.write("ready\n")
+
 process.on("SIGTERM", () => {
-  process.stdout.write(`${latest}\n`)
+  process.stderr.write(`${latest}\n`)
   process.exit(0)
 })

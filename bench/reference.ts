@@ -201,6 +201,89 @@ export const spawnQuiet = (command: string, args: ReadonlyArray<string>) =>
     ({ child }) => Effect.sync(() => killChild(child))
   )
 
+/** A long-running reader child (`docker stats`, the raw dockerode reader, the cgroup floor). */
+export interface Reader {
+  readonly child: ChildProcess
+  /** CPU milliseconds of the child so far; `undefined` once it has ended. */
+  readonly cpuMillis: () => number | undefined
+  /** Why the child ended (exit code or signal, and the end of its stderr); `undefined` while it runs. */
+  readonly ended: () => string | undefined
+  /**
+   * The samples the child says it parsed (it writes a first line when ready, then answers
+   * each SIGUSR2 with a line); `undefined` when it cannot tell.
+   */
+  readonly samples: Effect.Effect<number | undefined>
+}
+
+/**
+ * A reader child whose stdout goes to /dev/null (or, with `counts`, to a pipe it answers
+ * SIGUSR2 on) and whose stderr's tail is kept, so a child that dies is reported with its
+ * reason instead of failing the run; killed when the scope closes.
+ */
+export const spawnReader = (
+  command: string,
+  args: ReadonlyArray<string>,
+  options?: { readonly counts?: boolean }
+) =>
+  Effect.acquireRelease(
+    Effect.sync((): Reader => {
+      const counts = options?.counts === true
+      const devNull = openSync("/dev/null", "w")
+      const child = spawn(command, args, { stdio: ["ignore", counts ? "pipe" : devNull, "pipe"] })
+      let stderr = ""
+      child.stderr?.setEncoding("utf8")
+      child.stderr?.on("data", (text: string) => {
+        stderr = (stderr + text).slice(-600)
+      })
+      let ending: string | undefined
+      child.on("exit", (code, signal) => {
+        ending = `exited ${signal ?? code}${stderr.trim().length > 0 ? `: ${stderr.trim().replaceAll("\n", " | ")}` : ""}`
+      })
+      child.on("error", (error) => {
+        ending = `could not run ${command}: ${error.message}`
+      })
+      // The first line says the child is ready (its SIGUSR2 handler installed, its streams
+      // open); each later line answers one SIGUSR2.
+      const answers: Array<(count: number) => void> = []
+      let ready = false
+      const whenReady: Array<() => void> = []
+      let pending = ""
+      child.stdout?.setEncoding("utf8")
+      child.stdout?.on("data", (text: string) => {
+        pending += text
+        let newline = pending.indexOf("\n")
+        while (newline !== -1) {
+          const line = pending.slice(0, newline)
+          pending = pending.slice(newline + 1)
+          newline = pending.indexOf("\n")
+          if (!ready) {
+            ready = true
+            for (const resume of whenReady.splice(0)) resume()
+          } else answers.shift()?.(Number(line))
+        }
+      })
+      const cpuMillis = () => {
+        if (ending !== undefined || child.pid === undefined) return undefined
+        try {
+          return cpuMillisOf(child.pid)
+        } catch {
+          return undefined
+        }
+      }
+      const samples: Effect.Effect<number | undefined> = counts
+        ? Effect.callback<number | undefined>((resume) => {
+            if (ending !== undefined) return resume(Effect.succeed(undefined))
+            answers.push((count) => resume(Effect.succeed(count)))
+            const ask = () => child.kill("SIGUSR2")
+            if (ready) ask()
+            else whenReady.push(ask)
+          }).pipe(Effect.timeoutOrElse({ duration: "5 seconds", orElse: () => Effect.succeed(undefined) }))
+        : Effect.succeed(undefined)
+      return { child, cpuMillis, ended: () => ending, samples }
+    }),
+    ({ child }) => Effect.sync(() => killChild(child))
+  )
+
 const killChild = (child: ChildProcess) => {
   if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
 }

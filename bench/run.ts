@@ -10,6 +10,8 @@
  *   npm run bench -- --only start,exit   some scenarios
  *   npm run bench -- --only supervision --sizes 20 --window 10
  *                                        the supervision scenario at N=20, 10 s windows
+ *   npm run bench -- --only scale --scale-n 30
+ *                                        the scale scenario at N=30
  *
  * Everything it creates carries `dev.effect-docker.app=bench` and this run's test label and
  * is removed at the end, on failure and on Ctrl-C. The run fails when anything was left
@@ -64,11 +66,13 @@ const parse = (args: ReadonlyArray<string>): Settings => {
   }
   const sizes = argument("--sizes")?.split(",").map(Number)
   const window = argument("--window")
+  const scaleN = argument("--scale-n")
   return {
     quick: args.includes("--quick"),
     only,
     ...(sizes !== undefined ? { sizes } : {}),
-    ...(window !== undefined ? { windowSeconds: Number(window) } : {})
+    ...(window !== undefined ? { windowSeconds: Number(window) } : {}),
+    ...(scaleN !== undefined ? { scaleN: Number(scaleN) } : {})
   }
 }
 

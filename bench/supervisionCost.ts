@@ -21,10 +21,10 @@
  * before, over N.
  */
 import { fileURLToPath } from "node:url"
-import { Effect } from "effect"
+import { Cause, Effect, Exit } from "effect"
 import type * as DockerEngine from "../src/DockerEngine.js"
 import { engineCpuMillis, engineProcesses, ownCpuMillis } from "./engineCpu.js"
-import { atMost, compare, figure, progress, type Row, type Settings } from "./harness.js"
+import { atMost, compare, failed, figure, progress, type Row, type Settings } from "./harness.js"
 import * as Ours from "./ours.js"
 import * as Reference from "./reference.js"
 
@@ -68,19 +68,34 @@ const sizes = (settings: Settings): ReadonlyArray<Size> =>
           { n: 100, windows: 3, windowMs: 30_000, settleMs: 10_000 }
         ]
 
-/** CPU milliseconds per window: the reader's and the engine's (and of that, the containers' shims'). */
+/**
+ * Per window: CPU milliseconds of the reader and of the engine (and of that, the containers'
+ * shims'), and the stats samples the reader received. A reader that died is a `failure` (its
+ * reason), and the windows it finished are kept.
+ */
 interface Windows {
   readonly client: ReadonlyArray<number>
   readonly engine: ReadonlyArray<number>
   /** The shims serve only these containers: the part of the engine's CPU no other client of a shared engine adds to. */
   readonly shims: ReadonlyArray<number>
+  /** Samples received per window; empty when the reader cannot tell (`docker stats`). */
+  readonly samples: ReadonlyArray<number>
+  readonly failure?: string | undefined
+}
+
+/** What a window reads of a reader: its CPU so far, its samples so far, and why it ended. */
+interface ReaderClock {
+  readonly cpuMillis: () => number | undefined
+  readonly samples: Effect.Effect<number | undefined>
+  readonly ended: () => string | undefined
 }
 
 /**
- * Measures `size.windows` windows of `size.windowMs` after the settle: the CPU time `clientCpu`
- * reports and the engine's for the containers `ids`.
+ * Measures `size.windows` windows of `size.windowMs` after the settle: the CPU time and
+ * samples `reader` reports and the engine's CPU for the containers `ids`. A reader that ends
+ * stops the measurement with its reason instead of failing the scenario.
  */
-const measure = (size: Size, ids: ReadonlyArray<string>, clientCpu: () => number, label: string) =>
+const measure = (size: Size, ids: ReadonlyArray<string>, reader: ReaderClock, label: string) =>
   Effect.gen(function* () {
     // Garbage left by what ran before is collected now, and the sweep that follows a full
     // collection happens during the settle, not on a window's account.
@@ -90,63 +105,96 @@ const measure = (size: Size, ids: ReadonlyArray<string>, clientCpu: () => number
     const client: Array<number> = []
     const engineSamples: Array<number> = []
     const shims: Array<number> = []
+    const samples: Array<number> = []
     const shimsOnly = { daemons: [], shims: engine.shims }
-    for (let window = 0; window < size.windows; window++) {
-      const clientBefore = clientCpu()
+    let failure: string | undefined
+    for (let window = 0; window < size.windows && failure === undefined; window++) {
+      const clientBefore = reader.cpuMillis()
+      const samplesBefore = yield* reader.samples
       const engineBefore = engineCpuMillis(engine)
       const shimsBefore = engineCpuMillis(shimsOnly)
-      yield* Effect.sleep(size.windowMs)
-      client.push(clientCpu() - clientBefore)
+      if (clientBefore !== undefined) yield* Effect.sleep(size.windowMs)
+      const clientAfter = reader.cpuMillis()
+      const samplesAfter = yield* reader.samples
+      if (clientBefore === undefined || clientAfter === undefined) {
+        failure = `${label} ended in window ${window + 1}: ${reader.ended() ?? "its CPU could not be read"}`
+        break
+      }
+      client.push(clientAfter - clientBefore)
       engineSamples.push(engineCpuMillis(engine) - engineBefore)
       shims.push(engineCpuMillis(shimsOnly) - shimsBefore)
+      if (samplesBefore !== undefined && samplesAfter !== undefined)
+        samples.push(samplesAfter - samplesBefore)
     }
     yield* progress(
-      `supervision N=${size.n} ${label}: client ${client.map((ms) => ms.toFixed(0)).join(", ")} ms, engine ${engineSamples.map((ms) => ms.toFixed(0)).join(", ")} ms (${engine.shims.length} shims)`
+      `supervision N=${size.n} ${label}: client ${client.map((ms) => ms.toFixed(0)).join(", ")} ms, engine ${engineSamples.map((ms) => ms.toFixed(0)).join(", ")} ms (${engine.shims.length} shims), samples ${samples.length > 0 ? samples.join(", ") : "not counted"}${failure === undefined ? "" : `; FAILED: ${failure}`}`
     )
-    return { client, engine: engineSamples, shims } satisfies Windows
+    return { client, engine: engineSamples, shims, samples, failure } satisfies Windows
   })
 
-/** The CPU of a child process, by pid, as a window's clock. */
-const childCpu = (pid: number | undefined) => {
-  if (pid === undefined) throw new Error("the reference reader did not start")
-  return () => Reference.cpuMillisOf(pid)
-}
+/** A reader child as a window's clock. */
+const childClock = (reader: Reference.Reader): ReaderClock => ({
+  cpuMillis: reader.cpuMillis,
+  samples: reader.samples,
+  ended: reader.ended
+})
 
-/** Phases 1-3: N containers started by hand, read by nobody, by `docker stats`, by raw dockerode. */
+/** The network and containers of the references, removed when the scope closes, however it closes. */
+const referenceContainers = (size: Size) =>
+  Effect.gen(function* () {
+    const network = yield* Effect.acquireRelease(
+      Reference.createNetwork(`supervision-${size.n}`),
+      (network) => Reference.removeNetwork(network)
+    )
+    const created: Array<string> = []
+    // Registered before the creates: a create that fails still has the others removed.
+    yield* Effect.addFinalizer(() => Effect.suspend(() => Reference.removeContainers(created)))
+    const settled = yield* Effect.promise(() =>
+      Promise.allSettled(
+        Array.from({ length: size.n }, (_, index) =>
+          Reference.createOnNetworkStart(
+            network,
+            `supervision-${size.n}-${index}`,
+            Reference.serviceCommand
+          ).then((container) => {
+            created.push(container.id)
+            return container
+          })
+        )
+      )
+    )
+    const refused = settled.find((one) => one.status === "rejected")
+    if (refused !== undefined) {
+      return yield* Effect.fail(
+        new Error(`creating the reference containers failed: ${String(refused.reason)}`)
+      )
+    }
+    return settled.flatMap((one) => (one.status === "fulfilled" ? [one.value] : []))
+  })
+
+/** Phases 1-3 and 6: N containers started by hand, read by nobody, `docker stats`, raw dockerode, the bare cgroup reader. */
 const references = (size: Size) =>
   Effect.scoped(
     Effect.gen(function* () {
-      const network = yield* Reference.createNetwork(`supervision-${size.n}`)
-      const containers = yield* Effect.acquireRelease(
-        Effect.promise(() =>
-          Promise.all(
-            Array.from({ length: size.n }, (_, index) =>
-              Reference.createOnNetworkStart(
-                network,
-                `supervision-${size.n}-${index}`,
-                Reference.serviceCommand
-              )
-            )
-          )
-        ),
-        (containers) =>
-          Reference.removeContainers(containers.map((container) => container.id)).pipe(
-            Effect.andThen(Reference.removeNetwork(network))
-          )
-      )
+      const containers = yield* referenceContainers(size)
       const ids = containers.map((container) => container.id)
-      const idle = yield* measure(size, ids, () => 0, "nobody reading")
+      const nobody: ReaderClock = { cpuMillis: () => 0, samples: Effect.succeed(0), ended: () => undefined }
+      const idle = yield* measure(size, ids, nobody, "nobody reading")
       const cli = yield* Effect.scoped(
         Effect.gen(function* () {
-          const { child } = yield* Reference.spawnQuiet("docker", ["stats", ...ids])
-          const windows = yield* measure(size, ids, childCpu(child.pid), "docker stats")
-          return { windows, rss: child.pid === undefined ? Number.NaN : Reference.rssOf(child.pid) }
+          const reader = yield* Reference.spawnReader("docker", ["stats", ...ids])
+          const windows = yield* measure(size, ids, childClock(reader), "docker stats")
+          const pid = reader.child.pid
+          const rss = pid === undefined || reader.ended() !== undefined ? Number.NaN : Reference.rssOf(pid)
+          return { windows, rss }
         })
       )
       const raw = yield* Effect.scoped(
         Effect.gen(function* () {
-          const { child } = yield* Reference.spawnQuiet(process.execPath, [rawStatsScript, ...ids])
-          return yield* measure(size, ids, childCpu(child.pid), "raw dockerode")
+          const reader = yield* Reference.spawnReader(process.execPath, [rawStatsScript, ...ids], {
+            counts: true
+          })
+          return yield* measure(size, ids, childClock(reader), "raw dockerode")
         })
       )
       const pids = yield* Effect.promise(() =>
@@ -155,12 +203,12 @@ const references = (size: Size) =>
       const floor = (mode: "pread" | "readFile") =>
         Effect.scoped(
           Effect.gen(function* () {
-            const { child } = yield* Reference.spawnQuiet(process.execPath, [
+            const reader = yield* Reference.spawnReader(process.execPath, [
               cgroupFloorScript,
               mode,
               ...pids.map(String)
             ])
-            return yield* measure(size, ids, childCpu(child.pid), `bare node cgroup reader (${mode})`)
+            return yield* measure(size, ids, childClock(reader), `bare node cgroup reader (${mode})`)
           })
         )
       const floorPread = yield* floor("pread")
@@ -188,11 +236,13 @@ const ours = (size: Size, source: "cgroup" | "engine") =>
         Effect.timeout("60 seconds")
       )
       const ids = (yield* supervisor.list()).map((container) => container.id)
-      const updatesBefore = watched.reduce((sum, one) => sum + one.statsUpdates(), 0)
-      const windows = yield* measure(size, ids, ownCpuMillis, `ours, ${source} source`)
-      const updates = watched.reduce((sum, one) => sum + one.statsUpdates(), 0) - updatesBefore
+      // The consumer counts states carrying a CPU figure: one per sample unless a slow
+      // consumer let the mailbox coalesce some (it keeps up here).
+      const updates = Effect.sync(() => watched.reduce((sum, one) => sum + one.statsUpdates(), 0))
+      const clock: ReaderClock = { cpuMillis: ownCpuMillis, samples: updates, ended: () => undefined }
+      const windows = yield* measure(size, ids, clock, `ours, ${source} source`)
       collectGarbage()
-      return { windows, updates, heldPerContainer: (held() - heldBefore) / size.n }
+      return { windows, heldPerContainer: (held() - heldBefore) / size.n }
     })
   )
 
@@ -200,8 +250,23 @@ const ours = (size: Size, source: "cgroup" | "engine") =>
 const totals = (windows: Windows, floor: number) =>
   windows.client.map((client, index) => client + Math.max(0, (windows.engine[index] ?? Number.NaN) - floor))
 
+/** Per window: the reader's CPU over the samples it received (ms per sample); empty when not counted. */
+const perSample = (windows: Windows) =>
+  windows.samples.length === windows.client.length
+    ? windows.client.map((client, index) => client / Math.max(1, windows.samples[index] ?? 0))
+    : []
+
 const perWindowRatios = (ours: ReadonlyArray<number>, reference: ReadonlyArray<number>) =>
   ours.map((mine, index) => (mine / (reference[index] ?? Number.NaN)).toFixed(2)).join(", ")
+
+/** `row`, or a failed row naming the reader(s) that died. */
+const unlessFailed = (row: Row, ...windows: ReadonlyArray<Windows>): Row => {
+  const failures = windows.flatMap((one) => (one.failure === undefined ? [] : [one.failure]))
+  return failures.length === 0 ? row : { ...failed(row.scenario, failures.join("; ")), note: row.note }
+}
+
+const samplesNote = (windows: Windows) =>
+  windows.samples.length === 0 ? "not counted" : `${windows.samples.join(", ")} samples per window`
 
 const rowsFor = (
   size: Size,
@@ -211,16 +276,8 @@ const rowsFor = (
     readonly raw: Windows
     readonly floorPread: Windows
     readonly floorReadFile: Windows
-    readonly cgroup: {
-      readonly windows: Windows
-      readonly updates: number
-      readonly heldPerContainer: number
-    }
-    readonly engine: {
-      readonly windows: Windows
-      readonly updates: number
-      readonly heldPerContainer: number
-    }
+    readonly cgroup: { readonly windows: Windows; readonly heldPerContainer: number }
+    readonly engine: { readonly windows: Windows; readonly heldPerContainer: number }
   }
 ): ReadonlyArray<Row> => {
   const { idle, cli, raw, floorPread, floorReadFile, cgroup, engine } = measured
@@ -233,53 +290,102 @@ const rowsFor = (
   const breakdown = (windows: Windows) =>
     `client ${figure(windows.client, "cpu-ms").median.toFixed(0)} + engine ${Math.max(0, figure(windows.engine, "cpu-ms").median - floor.median).toFixed(0)} cpu-ms above its idle floor (shims alone ${Math.max(0, figure(windows.shims, "cpu-ms").median - shimFloor).toFixed(0)})`
   return [
-    compare(
-      `${name}: total CPU, cgroup source`,
-      total(cgroup.windows),
-      { name: "docker stats (CLI) + engine", figure: cliTotal },
-      atMost(0.2),
-      `ours ${breakdown(cgroup.windows)}; docker stats ${breakdown(cli.windows)}; per window ${perWindowRatios(totals(cgroup.windows, floor.median), totals(cli.windows, floor.median))}; ${cgroup.updates} stats updates`
+    unlessFailed(
+      compare(
+        `${name}: total CPU, cgroup source`,
+        total(cgroup.windows),
+        { name: "docker stats (CLI) + engine", figure: cliTotal },
+        atMost(0.2),
+        `ours ${breakdown(cgroup.windows)}; docker stats ${breakdown(cli.windows)}; per window ${perWindowRatios(totals(cgroup.windows, floor.median), totals(cli.windows, floor.median))}; ours ${samplesNote(cgroup.windows)}`
+      ),
+      idle,
+      cli.windows,
+      cgroup.windows
     ),
-    compare(
-      `${name}: total CPU, cgroup source`,
-      total(cgroup.windows),
-      { name: "bare node cgroup reader, files kept open (node child) + engine", figure: total(floorPread) },
-      undefined,
-      `the floor of this design: ${breakdown(floorPread)}; per window ${perWindowRatios(totals(cgroup.windows, floor.median), totals(floorPread, floor.median))}; opening the files every second instead: ${breakdown(floorReadFile)}; the floor against docker stats ${(figure(totals(floorPread, floor.median), "cpu-ms").median / cliTotal.median).toFixed(2)}x`
+    unlessFailed(
+      compare(
+        `${name}: total CPU, cgroup source`,
+        total(cgroup.windows),
+        { name: "bare node cgroup reader, files kept open (node child) + engine", figure: total(floorPread) },
+        undefined,
+        `the floor of this design: ${breakdown(floorPread)}; per window ${perWindowRatios(totals(cgroup.windows, floor.median), totals(floorPread, floor.median))}; opening the files every second instead: ${breakdown(floorReadFile)}`
+      ),
+      idle,
+      floorPread,
+      floorReadFile,
+      cgroup.windows
     ),
-    compare(
-      `${name}: total CPU, engine source`,
-      total(engine.windows),
-      { name: "docker stats (CLI) + engine", figure: cliTotal },
-      undefined,
-      `ours ${breakdown(engine.windows)}; ${engine.updates} stats updates`
+    unlessFailed(
+      compare(
+        `${name}: total CPU, engine source`,
+        total(engine.windows),
+        { name: "docker stats (CLI) + engine", figure: cliTotal },
+        undefined,
+        `ours ${breakdown(engine.windows)}`
+      ),
+      idle,
+      cli.windows,
+      engine.windows
     ),
-    compare(`${name}: total CPU, engine source`, total(engine.windows), {
-      name: "raw dockerode (node child) + engine",
-      figure: rawTotal
-    }),
-    compare(
-      `${name}: client CPU, engine source`,
-      figure(engine.windows.client, "cpu-ms"),
-      { name: "raw dockerode + JSON.parse (node child)", figure: figure(raw.client, "cpu-ms") },
-      atMost(1.25),
-      `per window ${perWindowRatios(engine.windows.client, raw.client)}`
+    unlessFailed(
+      compare(`${name}: total CPU, engine source`, total(engine.windows), {
+        name: "raw dockerode (node child) + engine",
+        figure: rawTotal
+      }),
+      idle,
+      raw,
+      engine.windows
     ),
-    compare(`${name}: client CPU, engine source`, figure(engine.windows.client, "cpu-ms"), {
-      name: "docker stats (CLI)",
-      figure: figure(cli.windows.client, "cpu-ms")
-    }),
-    {
-      scenario: `${name}: engine idle floor (nobody reading)`,
-      ours: floor,
-      note: `dockerd + containerd + the ${size.n} shims; the shims alone ${shimFloor.toFixed(0)} cpu-ms`
-    },
-    compare(
-      `supervision N=${size.n}: memory per container (heap + external)`,
-      figure([mib(engine.heldPerContainer)], "MiB"),
-      { name: "docker stats RSS / N", figure: figure([mib(cli.rss / size.n)], "MiB") },
-      undefined,
-      `engine source; with the cgroup source ${mib(cgroup.heldPerContainer).toFixed(2)} MiB`
+    unlessFailed(
+      compare(
+        `supervision N=${size.n}: client CPU per stats sample, engine source`,
+        figure(perSample(engine.windows), "cpu-ms"),
+        { name: "raw dockerode + JSON.parse (node child)", figure: figure(perSample(raw), "cpu-ms") },
+        atMost(1.25),
+        `per window ${perWindowRatios(perSample(engine.windows), perSample(raw))}; ours ${samplesNote(engine.windows)}, raw ${samplesNote(raw)}`
+      ),
+      raw,
+      engine.windows
+    ),
+    unlessFailed(
+      compare(
+        `${name}: client CPU, engine source`,
+        figure(engine.windows.client, "cpu-ms"),
+        { name: "raw dockerode + JSON.parse (node child)", figure: figure(raw.client, "cpu-ms") },
+        undefined,
+        `per window ${perWindowRatios(engine.windows.client, raw.client)} (the per-sample row is the target's)`
+      ),
+      raw,
+      engine.windows
+    ),
+    unlessFailed(
+      compare(
+        `${name}: client CPU, engine source`,
+        figure(engine.windows.client, "cpu-ms"),
+        { name: "docker stats (CLI)", figure: figure(cli.windows.client, "cpu-ms") },
+        undefined,
+        "docker stats' samples are not counted (it prints a table, not samples); the engine streams one a second per container"
+      ),
+      cli.windows,
+      engine.windows
+    ),
+    unlessFailed(
+      {
+        scenario: `${name}: engine idle floor (nobody reading)`,
+        ours: floor,
+        note: `dockerd + containerd + the ${size.n} shims; the shims alone ${shimFloor.toFixed(0)} cpu-ms`
+      },
+      idle
+    ),
+    unlessFailed(
+      compare(
+        `supervision N=${size.n}: memory per container (heap + external)`,
+        figure([mib(engine.heldPerContainer)], "MiB"),
+        { name: "docker stats RSS / N", figure: figure([mib(cli.rss / size.n)], "MiB") },
+        undefined,
+        `engine source; with the cgroup source ${mib(cgroup.heldPerContainer).toFixed(2)} MiB`
+      ),
+      cli.windows
     )
   ]
 }
@@ -290,10 +396,22 @@ export const run = (
   Effect.gen(function* () {
     const rows: Array<Row> = []
     for (const size of sizes(settings)) {
-      const { idle, cli, raw, floorPread, floorReadFile } = yield* references(size)
-      const cgroup = yield* ours(size, "cgroup")
-      const engine = yield* ours(size, "engine")
-      rows.push(...rowsFor(size, { idle, cli, raw, floorPread, floorReadFile, cgroup, engine }))
+      // A size that fails (a Supervisor or the engine, not a reader: those are failed rows)
+      // is a failed row of its own, and the next size still runs.
+      const exit = yield* Effect.exit(
+        Effect.gen(function* () {
+          const { idle, cli, raw, floorPread, floorReadFile } = yield* references(size)
+          const cgroup = yield* ours(size, "cgroup")
+          const engine = yield* ours(size, "engine")
+          return rowsFor(size, { idle, cli, raw, floorPread, floorReadFile, cgroup, engine })
+        })
+      )
+      if (Exit.isSuccess(exit)) rows.push(...exit.value)
+      else {
+        const error = Cause.squash(exit.cause)
+        rows.push(failed(`supervision N=${size.n}`, error instanceof Error ? error.message : String(error)))
+        yield* Reference.cleanup
+      }
     }
     return rows
   })

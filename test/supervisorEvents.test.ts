@@ -25,7 +25,8 @@ const eventsTransport = (body: string, requests: Array<unknown>): Transport => (
   bytes: (_operation, request) => {
     requests.push(request.query)
     return Stream.make(encode(body))
-  }
+  },
+  flowingLines: () => Stream.die("not used")
 })
 
 const event = (actorId: string, action: string, timeNano: bigint): EngineEvent => ({

@@ -44,6 +44,98 @@ const join = (parts: ReadonlyArray<Uint8Array>, size: number): Uint8Array => {
 }
 
 /**
+ * The synchronous core of {@link lines}: bytes pushed in, chunk by chunk, the values of the
+ * complete lines out. A line may span chunks, a chunk may hold many lines; blank lines are
+ * skipped; a line longer than `maxLineBytes` is dropped up to its newline and counted.
+ *
+ * @internal
+ */
+export interface Splitter<A> {
+  /**
+   * The values of the lines `chunk` completes, appended to `values`; the first line that is
+   * not JSON or that `read` refuses stops it with a `Decode` error.
+   */
+  readonly push: (chunk: Uint8Array, values: Array<A>) => DockerError.DockerError | undefined
+  /** The last line, when it has no newline of its own. */
+  readonly finish: (values: Array<A>) => DockerError.DockerError | undefined
+  /** Lines dropped for their length since the last call. */
+  readonly takeDrops: () => number
+}
+
+/** @internal */
+export const splitter = <A>(
+  operation: string,
+  read: (json: unknown, line: string) => Result.Result<A, unknown>,
+  options?: Options
+): Splitter<A> => {
+  const maxLineBytes = Math.max(1, options?.maxLineBytes ?? defaultMaxLineBytes)
+  const framing: Framing = { partial: [], partialBytes: 0, dropping: false }
+  let drops = 0
+  const readLine = (line: string): Result.Result<A, unknown> => {
+    let json: unknown
+    try {
+      json = JSON.parse(line)
+    } catch (cause) {
+      return Result.fail(cause)
+    }
+    return read(json, line)
+  }
+  // Adds bytes of the current line; past the cap the line is forgotten, once.
+  const append = (segment: Uint8Array) => {
+    if (framing.dropping || segment.length === 0) return
+    if (framing.partialBytes + segment.length > maxLineBytes) {
+      framing.partial = []
+      framing.partialBytes = 0
+      framing.dropping = true
+      drops++
+      return
+    }
+    framing.partial.push(segment)
+    framing.partialBytes += segment.length
+  }
+  const push = (chunk: Uint8Array, values: Array<A>): DockerError.DockerError | undefined => {
+    let start = 0
+    let end = chunk.indexOf(NEWLINE)
+    while (end !== -1) {
+      append(chunk.subarray(start, end))
+      start = end + 1
+      end = chunk.indexOf(NEWLINE, start)
+      if (framing.dropping) {
+        framing.dropping = false
+        continue
+      }
+      // Newline bytes never occur inside a UTF-8 character: each line decodes on its own.
+      const line = decoder.decode(join(framing.partial, framing.partialBytes))
+      framing.partial = []
+      framing.partialBytes = 0
+      if (line.trim().length === 0) continue
+      const value = readLine(line)
+      if (Result.isFailure(value)) return DockerError.decode(operation, value.failure)
+      values.push(value.success)
+    }
+    // A copy: the tail must not keep the whole chunk alive.
+    append(chunk.slice(start))
+    return undefined
+  }
+  return {
+    push,
+    // The last line is ended by a newline of our own, so it is decoded (or fails) like the others.
+    finish: (values) => push(newline, values),
+    takeDrops: () => {
+      const count = drops
+      drops = 0
+      return count
+    }
+  }
+}
+
+/** The warning for lines dropped for their length. @internal */
+export const droppedLines = (operation: string, count: number, options?: Options) =>
+  Effect.logWarning(
+    `${operation}: dropped ${count === 1 ? "a line" : `${count} lines`} longer than ${Math.max(1, options?.maxLineBytes ?? defaultMaxLineBytes)} bytes`
+  )
+
+/**
  * Splits a byte stream into lines (a line may span chunks, a chunk may hold many lines),
  * drops blank lines, parses each line as JSON and reads it with `read` (which also gets the
  * line's text, for what `JSON.parse` cannot keep exact). A line that is not
@@ -52,7 +144,7 @@ const join = (parts: ReadonlyArray<Uint8Array>, size: number): Uint8Array => {
  * goes on.
  *
  * One synchronous step per chunk rather than a stage per step (`decodeText`, `splitLines`,
- * `mapEffect`): a stats stream delivers a line a second per container for as long as the
+ * `mapEffect`): a stream may deliver a line a second per container for as long as the
  * container runs, so what each line costs is the supervisor's steady CPU.
  */
 export const lines =
@@ -61,71 +153,23 @@ export const lines =
     read: (json: unknown, line: string) => Result.Result<A, unknown>,
     options?: Options
   ) =>
-  <E, R>(bytes: Stream.Stream<Uint8Array, E, R>): Stream.Stream<A, E | DockerError.DockerError, R> => {
-    const maxLineBytes = Math.max(1, options?.maxLineBytes ?? defaultMaxLineBytes)
-    const readLine = (line: string): Result.Result<A, unknown> => {
-      let json: unknown
-      try {
-        json = JSON.parse(line)
-      } catch (cause) {
-        return Result.fail(cause)
-      }
-      return read(json, line)
-    }
-    const dropped = (count: number) =>
-      Effect.logWarning(
-        `${operation}: dropped ${count === 1 ? "a line" : `${count} lines`} longer than ${maxLineBytes} bytes`
-      )
-    return bytes.pipe(
-      // The last line is ended by a newline of our own, so it is decoded (or fails) like the others.
+  <E, R>(bytes: Stream.Stream<Uint8Array, E, R>): Stream.Stream<A, E | DockerError.DockerError, R> =>
+    bytes.pipe(
       Stream.concat(Stream.succeed(newline)),
       Stream.mapAccumArrayEffect(
-        (): Framing => ({ partial: [], partialBytes: 0, dropping: false }),
-        (framing, chunks) => {
+        () => splitter(operation, read, options),
+        (lines, chunks) => {
           const values: Array<A> = []
-          let drops = 0
-          // Adds bytes of the current line; past the cap the line is forgotten, once.
-          const append = (segment: Uint8Array) => {
-            if (framing.dropping || segment.length === 0) return
-            if (framing.partialBytes + segment.length > maxLineBytes) {
-              framing.partial = []
-              framing.partialBytes = 0
-              framing.dropping = true
-              drops++
-              return
-            }
-            framing.partial.push(segment)
-            framing.partialBytes += segment.length
-          }
           for (const chunk of chunks) {
-            let start = 0
-            let end = chunk.indexOf(NEWLINE)
-            while (end !== -1) {
-              append(chunk.subarray(start, end))
-              start = end + 1
-              end = chunk.indexOf(NEWLINE, start)
-              if (framing.dropping) {
-                framing.dropping = false
-                continue
-              }
-              // Newline bytes never occur inside a UTF-8 character: each line decodes on its own.
-              const line = decoder.decode(join(framing.partial, framing.partialBytes))
-              framing.partial = []
-              framing.partialBytes = 0
-              if (line.trim().length === 0) continue
-              const value = readLine(line)
-              if (Result.isFailure(value)) return Effect.fail(DockerError.decode(operation, value.failure))
-              values.push(value.success)
-            }
-            // A copy: the tail must not keep the whole chunk alive.
-            append(chunk.slice(start))
+            const failure = lines.push(chunk, values)
+            if (failure !== undefined) return Effect.fail(failure)
           }
-          const step = Effect.succeed([framing, values] as const)
-          return drops === 0 ? step : Effect.andThen(dropped(drops), step)
+          const drops = lines.takeDrops()
+          const step = Effect.succeed([lines, values] as const)
+          return drops === 0 ? step : Effect.andThen(droppedLines(operation, drops, options), step)
         }
       )
     )
-  }
 
 /** {@link lines}, each line decoded with `schema`. */
 export const decode = <A, I>(

@@ -3,7 +3,7 @@
  * instance, `run` (its states as a stream, stopped when the consumer goes away) and `start`
  * (awaits readiness, then hands back a {@link ContainerHandle} stopped with its scope).
  */
-import { Cause, Effect, Exit, Fiber, FiberSet, Queue, Scope, Stream, SubscriptionRef } from "effect"
+import { Cause, Effect, Exit, Fiber, FiberSet, Scope, Stream, SubscriptionRef } from "effect"
 import * as ContainerSpec from "../ContainerSpec.js"
 import * as ContainerState from "../ContainerState.js"
 import type { ContainerHandle, RunError } from "../Supervisor.js"
@@ -55,29 +55,33 @@ export const make = (
       )
     )
 
-  const runUnbuffered = (
-    input: ContainerSpec.Input
-  ): Stream.Stream<ContainerState.ContainerState, RunError> =>
-    Stream.callback<ContainerState.ContainerState, RunError>((queue) =>
+  // The lifecycle publishes into the consumer's mailbox itself (no queue and fiber between
+  // them: a stats sample a second per container would cross both). A slow consumer: stats-only
+  // states coalesce, lifecycle states all wait (bounded). The consumer going away (take,
+  // interrupt, scope close) interrupts the lifecycle: it stops and removes, and is waited for.
+  const run = (input: ContainerSpec.Input): Stream.Stream<ContainerState.ContainerState, RunError> =>
+    Stream.unwrap(
       Effect.gen(function* () {
-        const spec = yield* validate(input)
-        // The consumer went away (take, interrupt, scope close): stop and remove, and wait for it.
-        const fiber = yield* forkLifecycle(
-          spec,
-          (state) => Queue.offer(queue, state).pipe(Effect.asVoid),
-          (fiber) => Effect.addFinalizer(() => Fiber.interrupt(fiber))
+        const mailbox = yield* StateMailbox.make<RunError>()
+        yield* Effect.gen(function* () {
+          const spec = yield* validate(input)
+          const fiber = yield* forkLifecycle(spec, mailbox.offer, (fiber) =>
+            Effect.addFinalizer(() => Fiber.interrupt(fiber))
+          )
+          return yield* Fiber.join(fiber)
+        }).pipe(
+          Effect.scoped,
+          Effect.onExit((exit) =>
+            Exit.isSuccess(exit) || Cause.hasInterruptsOnly(exit.cause)
+              ? mailbox.end
+              : mailbox.failCause(exit.cause)
+          ),
+          // Now, as the stream starts: the lifecycle begins when the consumer does.
+          Effect.forkScoped({ startImmediately: true })
         )
-        const exit = yield* Fiber.await(fiber)
-        if (Exit.isSuccess(exit) || Cause.hasInterruptsOnly(exit.cause)) {
-          yield* Queue.end(queue)
-        } else {
-          yield* Queue.failCause(queue, exit.cause)
-        }
+        return mailbox.stream
       })
     )
-
-  // A slow consumer: stats-only states coalesce, lifecycle states all wait (bounded).
-  const run = (input: ContainerSpec.Input) => StateMailbox.buffered(runUnbuffered(input))
 
   const stopGroup = Teardown.makeStopGroups()
 

@@ -23,7 +23,6 @@ import type {
   WaitContainerOptions
 } from "../../DockerModel.js"
 import * as LogFrames from "../logFrames.js"
-import * as Ndjson from "../ndjson.js"
 import * as Tar from "../tar.js"
 import * as Wire from "../wire.js"
 import { filters, labelFilter, segment, type Transport, unixSeconds } from "./transport.js"
@@ -71,7 +70,7 @@ export const toLogLine =
  *
  * @internal
  */
-export const make = ({ call, readAnswer, decoded, bytes }: Transport): Containers => {
+export const make = ({ call, readAnswer, decoded, bytes, flowingLines }: Transport): Containers => {
   /** Sends `body` as a tar archive to be extracted at `path`, while `feed` writes it. */
   const upload = <E>(
     operation: string,
@@ -192,17 +191,19 @@ export const make = ({ call, readAnswer, decoded, bytes }: Transport): Container
   })
 
   // The span covers opening the stream, not its life: a stream's span is entered on every
-  // pull, and stats are pulled every second per container for as long as it runs.
+  // pull, and stats are pulled every second per container for as long as it runs. Read in
+  // flowing mode (`flowingLines`): a line a second per container, each costing one queue offer.
   const stats = (id: string) =>
-    bytes(
+    flowingLines(
       "stats",
       { method: "GET", path: `/containers/${segment(id)}/stats`, query: { stream: true } },
-      { name: "DockerEngine.stats", attributes: { id } }
-    ).pipe(
-      Ndjson.lines("stats", Wire.readStats),
-      // dockerd keeps a stopped container's stream open with empty samples (Go's zero time):
-      // the stream ends with the container's run, as `docker stats --no-stream` would see it.
-      Stream.takeWhile((sample) => !sample.read.startsWith("0001-01-01"))
+      Wire.readStats,
+      {
+        openSpan: { name: "DockerEngine.stats", attributes: { id } },
+        // dockerd keeps a stopped container's stream open with empty samples (Go's zero time):
+        // the stream ends with the container's run, as `docker stats --no-stream` would see it.
+        until: (sample) => sample.read.startsWith("0001-01-01")
+      }
     )
 
   const statsOnce = Effect.fn("DockerEngine.statsOnce")(function* (

@@ -12,11 +12,12 @@ import { Readable } from "node:stream"
 // The module itself, not the package barrel: the barrel loads redis, http and cluster too.
 import * as NodeStream from "@effect/platform-node/NodeStream"
 import Dockerode from "dockerode"
-import { Duration, Effect, Redacted, Result, Schema, type Scope, Stream } from "effect"
+import { Cause, Duration, Effect, Queue, Redacted, Result, Schema, type Scope, Stream } from "effect"
 import type { Options } from "../../DockerEngine.js"
 import { DockerError, decode as decodeError, fromCause } from "../../DockerError.js"
 import type { LabelFilter } from "../../DockerModel.js"
 import * as Connection from "../connection.js"
+import * as Ndjson from "../ndjson.js"
 
 /** @internal */
 export type Method = "GET" | "POST" | "PUT" | "DELETE"
@@ -70,6 +71,24 @@ export interface Transport {
     request: Request,
     openSpan?: { readonly name: string; readonly attributes: Record<string, unknown> }
   ) => Stream.Stream<Uint8Array, DockerError>
+  /**
+   * A streamed newline-delimited JSON response read in flowing mode: each chunk is split,
+   * parsed and read with `read` synchronously in the socket's `data` handler and each value
+   * handed on with one queue offer, with no stream stage per chunk or per line. For a
+   * response that arrives slowly and steadily (stats: a line a second per container): the
+   * socket is not paused for a slow consumer. Ends with the response, or before the first
+   * value `until` accepts (not emitted); the response is destroyed when the stream ends,
+   * fails or is interrupted.
+   */
+  readonly flowingLines: <A>(
+    operation: string,
+    request: Request,
+    read: (json: unknown, line: string) => Result.Result<A, unknown>,
+    options?: {
+      readonly openSpan?: { readonly name: string; readonly attributes: Record<string, unknown> }
+      readonly until?: (value: A) => boolean
+    }
+  ) => Stream.Stream<A, DockerError>
 }
 
 // Anything else is an error docker-modem turns into one with `statusCode` and the body in `json`.
@@ -323,5 +342,79 @@ export const make = Effect.fnUntraced(function* (
     )
   }
 
-  return { endpoint, call, readAnswer, decoded, bytes } satisfies Transport
+  const flowingLines: Transport["flowingLines"] = <A>(
+    operation: string,
+    request: Request,
+    read: (json: unknown, line: string) => Result.Result<A, unknown>,
+    options?: {
+      readonly openSpan?: { readonly name: string; readonly attributes: Record<string, unknown> }
+      readonly until?: (value: A) => boolean
+    }
+  ) =>
+    Stream.callback<A, DockerError>((queue) =>
+      Effect.gen(function* () {
+        const open = Effect.interruptible(call(operation, { ...request, stream: true }))
+        const openSpan = options?.openSpan
+        const response = yield* Effect.acquireRelease(
+          openSpan === undefined
+            ? open
+            : Effect.withSpan(open, openSpan.name, { attributes: openSpan.attributes }),
+          (response) =>
+            Effect.sync(() => {
+              if (response instanceof Readable) response.destroy()
+            })
+        )
+        const context = yield* Effect.context<never>()
+        const until = options?.until
+        const lines = Ndjson.splitter(operation, read)
+        const values: Array<A> = []
+        let done = false
+        const finish = (failure: DockerError | undefined) => {
+          done = true
+          if (failure === undefined) Queue.endUnsafe(queue)
+          else Queue.failCauseUnsafe(queue, Cause.fail(failure))
+          if (response instanceof Readable) response.destroy()
+        }
+        // Hands on the values read; false when one of them ended the stream.
+        const emit = (): boolean => {
+          for (const value of values) {
+            if (until?.(value) === true) {
+              values.length = 0
+              finish(undefined)
+              return false
+            }
+            Queue.offerUnsafe(queue, value)
+          }
+          values.length = 0
+          return true
+        }
+        const onChunk = (chunk: Uint8Array) => {
+          if (done) return
+          const failure = lines.push(chunk, values)
+          if (!emit()) return
+          if (failure !== undefined) return finish(failure)
+          const drops = lines.takeDrops()
+          if (drops > 0) Effect.runForkWith(context)(Ndjson.droppedLines(operation, drops))
+        }
+        const onEnd = () => {
+          if (done) return
+          const failure = lines.finish(values)
+          if (emit()) finish(failure)
+        }
+        if (!(response instanceof Readable)) {
+          // docker-modem collected it (a Buffer): one chunk.
+          if (response instanceof Uint8Array) onChunk(response)
+          return onEnd()
+        }
+        response.on("data", onChunk)
+        response.on("end", onEnd)
+        // Closed without an end (the engine went away): what arrived counts, then it ends.
+        response.on("close", onEnd)
+        response.on("error", (error) => {
+          if (!done) finish(toError(operation)(error))
+        })
+      })
+    )
+
+  return { endpoint, call, readAnswer, decoded, bytes, flowingLines } satisfies Transport
 })
