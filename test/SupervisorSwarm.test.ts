@@ -175,6 +175,42 @@ describe("Supervisor.layerSwarm (MemoryEngine swarm, TestClock)", () => {
     }).pipe(Effect.provide(memoryLayer))
   )
 
+  it.effect(
+    "a lost node's replica shows restarting, then running on another node; release leaves nothing",
+    () =>
+      Effect.gen(function* () {
+        yield* addImages
+        const memory = yield* MemoryEngine.MemoryEngine
+        yield* Effect.gen(function* () {
+          const supervisor = yield* Supervisor.Supervisor
+          const { seen, fiber } = yield* collect(
+            supervisor.run({ name: "web", image: runs, replicas: 3, restartPolicy: RestartPolicy.always() })
+          )
+          yield* advance(5_000)
+          const moved = [...bySlot(yield* seen).values()].find((state) => state.task?.node === "node3")
+          assert.isDefined(moved)
+          const slot = moved?.task?.slot ?? -1
+          const countBefore = (yield* seen).length
+          yield* memory.killNode("node3")
+          yield* advance(10_000)
+          const after = (yield* seen).slice(countBefore).filter((state) => state.task?.slot === slot)
+          assert.strictEqual(after[0]?.status, "restarting")
+          const last = after.at(-1)
+          assert.strictEqual(last?.status, "running")
+          assert.strictEqual(last?.restartCount, 1)
+          assert.notStrictEqual(last?.task?.node, "node3")
+          assert.notStrictEqual(last?.task?.taskId, moved?.task?.taskId)
+          // The other slots were not touched.
+          const others = (yield* seen).slice(countBefore).filter((state) => state.task?.slot !== slot)
+          assert.isTrue(others.every((state) => state.status === "running" && state.restartCount === 0))
+          yield* stopRun(fiber)
+        }).pipe(withSwarm)
+        yield* memory.reviveNode("node3")
+        yield* advance(2_000)
+        assert.deepStrictEqual(yield* leftovers, { services: 0, networks: 0 })
+      }).pipe(Effect.provide(memoryLayer))
+  )
+
   it.effect("a one-shot (restartPolicy never) runs as a job: exited with code 3, then the stream ends", () =>
     Effect.gen(function* () {
       yield* addImages
