@@ -57,14 +57,21 @@ const managerLayer = Layer.effect(DockerEngine.DockerEngine, DockerEngine.make({
 const withSupervisor = <A, E>(
   body: (
     supervisor: Supervisor.SupervisorShape
-  ) => Effect.Effect<A, E, DockerEngine.DockerEngine | Scope.Scope>
+  ) => Effect.Effect<A, E, DockerEngine.DockerEngine | Scope.Scope>,
+  options: Pick<Supervisor.SwarmOptions, "nodeEngines"> = {}
 ) =>
   Effect.gen(function* () {
     const instanceId = randomBytes(4).toString("hex")
     const result = yield* Effect.scoped(
       Effect.gen(function* () {
         const context = yield* Layer.build(
-          Supervisor.layerSwarm({ app, instanceId, labels: marker, taskPollInterval: "500 millis" })
+          Supervisor.layerSwarm({
+            app,
+            instanceId,
+            labels: marker,
+            taskPollInterval: "500 millis",
+            ...options
+          })
         )
         return yield* body(Context.get(context, Supervisor.Supervisor))
       })
@@ -186,6 +193,53 @@ if (unreachable !== undefined && process.env.CI !== "true") {
             .filter((state) => state.task?.stats === "unavailable")
             .every((state) => state.cpuPercent === undefined && state.memoryUsed === undefined)
         )
+        yield* assertReleased(instanceId)
+      })
+    )
+
+    it.effect("with the workers' engines as nodeEngines, every replica has cpu and memory figures", () =>
+      Effect.gen(function* () {
+        const [, second, third] = swarmNodes
+        assert.isDefined(second)
+        assert.isDefined(third)
+        const { instanceId, result } = yield* withSupervisor(
+          (supervisor) =>
+            Effect.gen(function* () {
+              const seen = yield* collect(
+                supervisor.run({
+                  name: "web",
+                  image: swarmImage,
+                  command: runs,
+                  replicas: 3,
+                  restartPolicy: RestartPolicy.always(),
+                  stopTimeout: "2 seconds"
+                })
+              )
+              const states = yield* until(
+                seen,
+                (states) =>
+                  allRunningOnDistinctNodes(3)(states) &&
+                  [...bySlot(states).values()].every(
+                    (state) => state.cpuPercent !== undefined && state.memoryUsed !== undefined
+                  ),
+                "3 replicas running on 3 nodes, each with stats"
+              )
+              return [...bySlot(states).values()]
+            }),
+          // One node by hostname, the other by its address.
+          {
+            nodeEngines: {
+              [second.hostname]: { host: second.host },
+              [third.address]: { host: third.host }
+            }
+          }
+        )
+        assert.deepStrictEqual(
+          result.map((state) => state.task?.node).sort(),
+          swarmNodes.map((node) => node.hostname)
+        )
+        assert.isTrue(result.every((state) => state.task?.stats === "available"))
+        assert.isTrue(result.every((state) => (state.memoryUsed ?? 0) > 0 && (state.memoryLimit ?? 0) > 0))
         yield* assertReleased(instanceId)
       })
     )
