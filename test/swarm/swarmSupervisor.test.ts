@@ -10,7 +10,7 @@
 import { randomBytes } from "node:crypto"
 import * as Path from "node:path"
 import { assert, describe, layer } from "@effect/vitest"
-import { Context, Effect, Layer, Ref, Schedule, type Scope, Stream } from "effect"
+import { Context, type Duration, Effect, Layer, Ref, Schedule, type Scope, Stream } from "effect"
 import type * as ContainerState from "../../src/ContainerState.js"
 import * as DockerEngine from "../../src/DockerEngine.js"
 import type { DockerError } from "../../src/DockerError.js"
@@ -101,13 +101,14 @@ const bySlot = (states: ReadonlyArray<ContainerState.ContainerState>) => {
 const until = (
   seen: Effect.Effect<ReadonlyArray<ContainerState.ContainerState>>,
   check: (states: ReadonlyArray<ContainerState.ContainerState>) => boolean,
-  what: string
+  what: string,
+  within: Duration.Input = "60 seconds"
 ) =>
   seen.pipe(
     Effect.flatMap((states) => (check(states) ? Effect.succeed(states) : Effect.fail(what))),
     Effect.retry(Schedule.spaced("250 millis")),
     Effect.timeoutOrElse({
-      duration: "60 seconds",
+      duration: within,
       orElse: () => Effect.die(new Error(`timed out: ${what}`))
     })
   )
@@ -331,7 +332,9 @@ if (unreachable !== undefined && process.env.CI !== "true") {
                   const last = bySlot(states).get(slot ?? -1)
                   return last?.status === "running" && last.task?.node !== lost.hostname
                 },
-                "the lost node's replica running elsewhere"
+                "the lost node's replica running elsewhere",
+                // Down after missed heartbeats (~10-15 s), then a new task placed, pulled and started.
+                "90 seconds"
               )
               return {
                 slot,
