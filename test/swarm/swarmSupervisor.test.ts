@@ -333,7 +333,6 @@ if (unreachable !== undefined && process.env.CI !== "true") {
                   return last?.status === "running" && last.task?.node !== lost.hostname
                 },
                 "the lost node's replica running elsewhere",
-                // Down after missed heartbeats (~10-15 s), then a new task placed, pulled and started.
                 "90 seconds"
               )
               return {
