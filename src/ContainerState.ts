@@ -84,8 +84,8 @@ export interface Address {
  * Which Swarm task a state is about (`Supervisor.layerSwarm`): the replica's slot, the node
  * it runs on and the task's id. A slot keeps its number when Swarm replaces its task (a new
  * `taskId`, maybe another node). `stats` says whether the state can carry stats: only for a
- * task on the manager's own node (the engine the Supervisor talks to); elsewhere the stats
- * fields stay `undefined`, never zeros.
+ * task on a node whose engine the Supervisor reaches (the manager's own node, and those given
+ * in `nodeEngines`); elsewhere the stats fields stay `undefined`, never zeros.
  *
  * @category models
  * @since 0.3.0

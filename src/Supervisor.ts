@@ -614,8 +614,11 @@ export const removeAppVolumesOf = Effect.fn("Supervisor.removeAppVolumesOf")(fun
 
 /**
  * Options of a Swarm Supervisor instance ({@link layerSwarm}): those of {@link Options} but the
- * events reconnection and the published host, and `taskPollInterval` (default 1 second), the
- * time between the instance's polls of its tasks (one request for all its services).
+ * events reconnection and the published host, `taskPollInterval` (default 1 second), the
+ * time between the instance's polls of its tasks (one request for all its services), and
+ * `nodeEngines`: engines of other nodes, keyed by node hostname, address or id (connection
+ * options, or an engine already built), through which the replicas on those nodes get stats
+ * and `exec` as those on the manager's node do. A key naming no node is an `InvalidSpec`.
  *
  * @category models
  * @since 0.3.0
@@ -630,14 +633,15 @@ export type SwarmOptions = Swarm.SwarmOptions
  * id). Swarm restarts tasks by the spec's `restartPolicy` (`never` runs a replicated job; a
  * policy Swarm cannot express is an `InvalidSpec`); a replaced task shows as `restarting`,
  * then `running` with one more restart. Stats are read for the replicas on the manager's own
- * node only (`task.stats: "available"`); elsewhere they stay `undefined`.
+ * node and on the nodes given in `nodeEngines` (`task.stats: "available"`); elsewhere they stay
+ * `undefined`.
  *
  * Differences from the single-host Supervisor: `list`, `isRunning` and `remove` act on
  * services (one summary per service; `remove` answers how many services), `removeStale`
  * counts stale services as `containers`, `files` and most host-only spec fields are refused
  * (`InvalidSpec`), `start`'s readiness is `started`, `healthy` or `exited` of every replica, a
- * handle's `id` is the service's, `handle.exec` reaches a replica on the manager's node only
- * (else `DockerError` `NotFound`), and `handle.port` always fails with `PortNotPublished`
+ * handle's `id` is the service's, `handle.exec` reaches a replica on the manager's node or a
+ * node of `nodeEngines` only (else `DockerError` `NotFound`), and `handle.port` always fails with `PortNotPublished`
  * (connect to a node's address at the service's published port). Releasing the layer removes
  * every service of the instance at once, waits for their tasks to stop (each within its stop
  * grace period), then removes the network.

@@ -33,25 +33,35 @@ const advance = (millis: number, step = 250) =>
  * Runs `body` with a Swarm Supervisor, then releases it while the test clock moves: the
  * release waits for the services' tasks to stop, which takes (test) time.
  */
-const withSwarm = <A, E>(
-  body: Effect.Effect<A, E, Supervisor.Supervisor | DockerEngine.DockerEngine | MemoryEngine.MemoryEngine>
-): Effect.Effect<
-  A,
-  E | Supervisor.RunError | DockerError,
-  DockerEngine.DockerEngine | MemoryEngine.MemoryEngine
-> =>
-  Effect.gen(function* () {
-    const scope = yield* Scope.make()
-    const context = yield* Layer.buildWithScope(swarmLayer, scope)
-    const result = yield* body.pipe(
-      Effect.provide(context),
-      Effect.onError(() => Effect.forkDetach(Scope.close(scope, Exit.void)))
-    )
-    const closing = yield* Scope.close(scope, Exit.void).pipe(Effect.forkChild)
-    yield* advance(5_000)
-    yield* Fiber.join(closing)
-    return result
-  })
+const withSwarmOf =
+  (
+    supervisorLayer: Layer.Layer<
+      Supervisor.Supervisor,
+      Supervisor.RunError | DockerError,
+      DockerEngine.DockerEngine
+    >
+  ) =>
+  <A, E>(
+    body: Effect.Effect<A, E, Supervisor.Supervisor | DockerEngine.DockerEngine | MemoryEngine.MemoryEngine>
+  ): Effect.Effect<
+    A,
+    E | Supervisor.RunError | DockerError,
+    DockerEngine.DockerEngine | MemoryEngine.MemoryEngine
+  > =>
+    Effect.gen(function* () {
+      const scope = yield* Scope.make()
+      const context = yield* Layer.buildWithScope(supervisorLayer, scope)
+      const result = yield* body.pipe(
+        Effect.provide(context),
+        Effect.onError(() => Effect.forkDetach(Scope.close(scope, Exit.void)))
+      )
+      const closing = yield* Scope.close(scope, Exit.void).pipe(Effect.forkChild)
+      yield* advance(5_000)
+      yield* Fiber.join(closing)
+      return result
+    })
+
+const withSwarm = withSwarmOf(swarmLayer)
 
 /** Interrupts a run (its service is removed, its tasks awaited) while the test clock moves. */
 const stopRun = <A, E>(fiber: Fiber.Fiber<A, E>): Effect.Effect<void> =>
@@ -173,6 +183,42 @@ describe("Supervisor.layerSwarm (MemoryEngine swarm, TestClock)", () => {
         yield* stopRun(fiber)
       }).pipe(withSwarm)
     }).pipe(Effect.provide(memoryLayer))
+  )
+
+  it.effect(
+    "a lost node's replica shows restarting, then running on another node; release leaves nothing",
+    () =>
+      Effect.gen(function* () {
+        yield* addImages
+        const memory = yield* MemoryEngine.MemoryEngine
+        yield* Effect.gen(function* () {
+          const supervisor = yield* Supervisor.Supervisor
+          const { seen, fiber } = yield* collect(
+            supervisor.run({ name: "web", image: runs, replicas: 3, restartPolicy: RestartPolicy.always() })
+          )
+          yield* advance(5_000)
+          const moved = [...bySlot(yield* seen).values()].find((state) => state.task?.node === "node3")
+          assert.isDefined(moved)
+          const slot = moved?.task?.slot ?? -1
+          const countBefore = (yield* seen).length
+          yield* memory.killNode("node3")
+          yield* advance(10_000)
+          const after = (yield* seen).slice(countBefore).filter((state) => state.task?.slot === slot)
+          assert.strictEqual(after[0]?.status, "restarting")
+          const last = after.at(-1)
+          assert.strictEqual(last?.status, "running")
+          assert.strictEqual(last?.restartCount, 1)
+          assert.notStrictEqual(last?.task?.node, "node3")
+          assert.notStrictEqual(last?.task?.taskId, moved?.task?.taskId)
+          // The other slots were not touched.
+          const others = (yield* seen).slice(countBefore).filter((state) => state.task?.slot !== slot)
+          assert.isTrue(others.every((state) => state.status === "running" && state.restartCount === 0))
+          yield* stopRun(fiber)
+        }).pipe(withSwarm)
+        yield* memory.reviveNode("node3")
+        yield* advance(2_000)
+        assert.deepStrictEqual(yield* leftovers, { services: 0, networks: 0 })
+      }).pipe(Effect.provide(memoryLayer))
   )
 
   it.effect("a one-shot (restartPolicy never) runs as a job: exited with code 3, then the stream ends", () =>
@@ -366,6 +412,51 @@ describe("Supervisor.layerSwarm (MemoryEngine swarm, TestClock)", () => {
         assert.strictEqual((yield* engine.listServices({ labels })).length, 0)
       }).pipe(withSwarm)
     }).pipe(Effect.provide(memoryLayer))
+  )
+
+  it.effect(
+    "nodeEngines: replicas on the nodes given an engine get stats too; a key naming no node is refused",
+    () =>
+      Effect.gen(function* () {
+        yield* addImages
+        const engine = yield* DockerEngine.DockerEngine
+        // The memory swarm runs every task's container in this one engine: it stands for node2's and node3's.
+        const withNodeEngines = withSwarmOf(
+          Supervisor.layerSwarm({
+            app,
+            instanceId,
+            taskPollInterval: "1 second",
+            nodeEngines: { node2: engine, node3: engine }
+          })
+        )
+        yield* Effect.gen(function* () {
+          const supervisor = yield* Supervisor.Supervisor
+          const { seen, fiber } = yield* collect(
+            supervisor.run({ name: "web", image: runs, replicas: 3, restartPolicy: RestartPolicy.always() })
+          )
+          yield* advance(5_000)
+          const running = [...bySlot(yield* seen).values()]
+          assert.deepStrictEqual(running.map((state) => state.task?.node).sort(), ["node1", "node2", "node3"])
+          assert.isTrue(
+            running.every((state) => state.status === "running" && state.task?.stats === "available")
+          )
+          assert.deepStrictEqual(
+            running.map((state) => state.cpuPercent),
+            [10, 10, 10]
+          )
+          assert.isTrue(running.every((state) => state.memoryUsed !== undefined))
+          yield* stopRun(fiber)
+        }).pipe(withNodeEngines)
+        const refused = yield* Effect.flip(
+          Layer.build(Supervisor.layerSwarm({ app, instanceId: "s2", nodeEngines: { node9: engine } })).pipe(
+            Effect.scoped
+          )
+        )
+        assert.strictEqual(refused._tag, "InvalidSpec")
+        assert.strictEqual(refused._tag === "InvalidSpec" ? refused.field : "", "nodeEngines.node9")
+        assert.include(refused.message, "node2")
+        assert.deepStrictEqual(yield* leftovers, { services: 0, networks: 0 })
+      }).pipe(Effect.provide(memoryLayer))
   )
 
   it.effect("fails to build on an engine that is not a swarm manager", () =>

@@ -8,19 +8,37 @@
  * `CI=true`, where it fails.
  */
 import { randomBytes } from "node:crypto"
+import * as Path from "node:path"
 import { assert, describe, layer } from "@effect/vitest"
-import { Context, Effect, Layer, Ref, Schedule, type Scope, Stream } from "effect"
+import { Context, type Duration, Effect, Layer, Ref, Schedule, type Scope, Stream } from "effect"
 import type * as ContainerState from "../../src/ContainerState.js"
 import * as DockerEngine from "../../src/DockerEngine.js"
 import type { DockerError } from "../../src/DockerError.js"
 import * as RestartPolicy from "../../src/RestartPolicy.js"
 import * as Supervisor from "../../src/Supervisor.js"
-import { swarmImage, swarmManager } from "../support/swarmEnv.js"
+import { runScript } from "../support/engineSetup.js"
+import { swarmImage, swarmManager, swarmNodes, swarmUnavailable } from "../support/swarmEnv.js"
 
 const manager = process.env.EFFECT_DOCKER_SWARM_MANAGER ?? swarmManager.host
 const app = "test-swarm-sup"
 const marker = { "effect-docker-test": `swarm-supervisor-${process.pid}-${randomBytes(3).toString("hex")}` }
 const runs = ["sh", "-c", "trap 'exit 143' TERM; sleep 3600 & wait"]
+
+const script = Path.resolve(import.meta.dirname, "../../scripts/swarm-engines.sh")
+
+/** Runs scripts/swarm-engines.sh: `kill K` crashes node K's dockerd, `start` brings it back (idempotent). */
+const swarmScript = (args: ReadonlyArray<string>) =>
+  Effect.tryPromise({ try: () => runScript(script, args), catch: (cause) => cause })
+
+/** Waits (bounded) until the manager sees every node Ready again, so later files find a whole swarm. */
+const untilSwarmWhole = Effect.tryPromise(() => swarmUnavailable()).pipe(
+  Effect.flatMap((reason) => (reason === undefined ? Effect.void : Effect.fail(reason))),
+  Effect.retry(Schedule.spaced("1 second")),
+  Effect.timeoutOrElse({
+    duration: "90 seconds",
+    orElse: () => Effect.die(new Error("the swarm is not whole again 90 s after restarting a node"))
+  })
+)
 
 const unreachable = await Effect.runPromise(
   Effect.gen(function* () {
@@ -39,14 +57,21 @@ const managerLayer = Layer.effect(DockerEngine.DockerEngine, DockerEngine.make({
 const withSupervisor = <A, E>(
   body: (
     supervisor: Supervisor.SupervisorShape
-  ) => Effect.Effect<A, E, DockerEngine.DockerEngine | Scope.Scope>
+  ) => Effect.Effect<A, E, DockerEngine.DockerEngine | Scope.Scope>,
+  options: Pick<Supervisor.SwarmOptions, "nodeEngines"> = {}
 ) =>
   Effect.gen(function* () {
     const instanceId = randomBytes(4).toString("hex")
     const result = yield* Effect.scoped(
       Effect.gen(function* () {
         const context = yield* Layer.build(
-          Supervisor.layerSwarm({ app, instanceId, labels: marker, taskPollInterval: "500 millis" })
+          Supervisor.layerSwarm({
+            app,
+            instanceId,
+            labels: marker,
+            taskPollInterval: "500 millis",
+            ...options
+          })
         )
         return yield* body(Context.get(context, Supervisor.Supervisor))
       })
@@ -76,13 +101,14 @@ const bySlot = (states: ReadonlyArray<ContainerState.ContainerState>) => {
 const until = (
   seen: Effect.Effect<ReadonlyArray<ContainerState.ContainerState>>,
   check: (states: ReadonlyArray<ContainerState.ContainerState>) => boolean,
-  what: string
+  what: string,
+  within: Duration.Input = "60 seconds"
 ) =>
   seen.pipe(
     Effect.flatMap((states) => (check(states) ? Effect.succeed(states) : Effect.fail(what))),
     Effect.retry(Schedule.spaced("250 millis")),
     Effect.timeoutOrElse({
-      duration: "60 seconds",
+      duration: within,
       orElse: () => Effect.die(new Error(`timed out: ${what}`))
     })
   )
@@ -109,6 +135,29 @@ const assertReleased = (instanceId: string) =>
     assert.deepStrictEqual(
       (yield* engine.listNetworks({ labels: filter })).map((network) => network.name),
       []
+    )
+  })
+
+/**
+ * No container of the instance left on the manager's node, waiting (bounded) for its swarm agent,
+ * which removes a removed task's stopped container a few seconds after the task ends.
+ */
+const untilNoContainers = (instanceId: string) =>
+  Effect.gen(function* () {
+    const engine = yield* DockerEngine.DockerEngine
+    const filter = { "dev.effect-docker.instance": instanceId }
+    return yield* engine.listContainers({ all: true, labels: filter }).pipe(
+      Effect.map((containers) => containers.map((container) => container.names[0] ?? container.id)),
+      Effect.repeat({ schedule: Schedule.spaced("500 millis"), until: (names) => names.length === 0 }),
+      Effect.timeoutOrElse({
+        duration: "30 seconds",
+        orElse: () =>
+          engine
+            .listContainers({ all: true, labels: filter })
+            .pipe(
+              Effect.map((containers) => containers.map((container) => container.names[0] ?? container.id))
+            )
+      })
     )
   })
 
@@ -145,6 +194,53 @@ if (unreachable !== undefined && process.env.CI !== "true") {
             .filter((state) => state.task?.stats === "unavailable")
             .every((state) => state.cpuPercent === undefined && state.memoryUsed === undefined)
         )
+        yield* assertReleased(instanceId)
+      })
+    )
+
+    it.effect("with the workers' engines as nodeEngines, every replica has cpu and memory figures", () =>
+      Effect.gen(function* () {
+        const [, second, third] = swarmNodes
+        assert.isDefined(second)
+        assert.isDefined(third)
+        const { instanceId, result } = yield* withSupervisor(
+          (supervisor) =>
+            Effect.gen(function* () {
+              const seen = yield* collect(
+                supervisor.run({
+                  name: "web",
+                  image: swarmImage,
+                  command: runs,
+                  replicas: 3,
+                  restartPolicy: RestartPolicy.always(),
+                  stopTimeout: "2 seconds"
+                })
+              )
+              const states = yield* until(
+                seen,
+                (states) =>
+                  allRunningOnDistinctNodes(3)(states) &&
+                  [...bySlot(states).values()].every(
+                    (state) => state.cpuPercent !== undefined && state.memoryUsed !== undefined
+                  ),
+                "3 replicas running on 3 nodes, each with stats"
+              )
+              return [...bySlot(states).values()]
+            }),
+          // One node by hostname, the other by its address.
+          {
+            nodeEngines: {
+              [second.hostname]: { host: second.host },
+              [third.address]: { host: third.host }
+            }
+          }
+        )
+        assert.deepStrictEqual(
+          result.map((state) => state.task?.node).sort(),
+          swarmNodes.map((node) => node.hostname)
+        )
+        assert.isTrue(result.every((state) => state.task?.stats === "available"))
+        assert.isTrue(result.every((state) => (state.memoryUsed ?? 0) > 0 && (state.memoryLimit ?? 0) > 0))
         yield* assertReleased(instanceId)
       })
     )
@@ -201,6 +297,64 @@ if (unreachable !== undefined && process.env.CI !== "true") {
         assert.notStrictEqual(last?.task?.taskId, result.taskId)
         yield* assertReleased(instanceId)
       })
+    )
+
+    it.effect(
+      "a killed worker's replica is reported restarting, then running on another node",
+      () =>
+        Effect.gen(function* () {
+          const lost = swarmNodes[2] ?? swarmManager
+          const { instanceId, result } = yield* withSupervisor((supervisor) =>
+            Effect.gen(function* () {
+              const seen = yield* collect(
+                supervisor.run({
+                  name: "web",
+                  image: swarmImage,
+                  command: runs,
+                  replicas: 3,
+                  restartPolicy: RestartPolicy.always(),
+                  stopTimeout: "2 seconds"
+                })
+              )
+              const before = yield* until(seen, allRunningOnDistinctNodes(3), "3 replicas running")
+              const moved = [...bySlot(before).values()].find((state) => state.task?.node === lost.hostname)
+              assert.isDefined(moved)
+              const slot = moved?.task?.slot
+              const countBefore = before.length
+              // Brought back before the instance is released (finalizers run in reverse), whatever happens.
+              yield* Effect.acquireRelease(swarmScript(["kill", String(lost.index)]), () =>
+                swarmScript(["start"]).pipe(Effect.andThen(untilSwarmWhole), Effect.orDie)
+              )
+              // Swarm marks the node Down after its heartbeats are missed (~10-15 s), then replaces its task.
+              const after = yield* until(
+                seen,
+                (states) => {
+                  const last = bySlot(states).get(slot ?? -1)
+                  return last?.status === "running" && last.task?.node !== lost.hostname
+                },
+                "the lost node's replica running elsewhere",
+                "90 seconds"
+              )
+              return {
+                slot,
+                taskId: moved?.task?.taskId,
+                states: after.slice(countBefore).filter((state) => state.task?.slot === slot)
+              }
+            })
+          )
+          const statuses = result.states.map((state) => state.status)
+          assert.strictEqual(statuses[0], "restarting")
+          assert.strictEqual(statuses.at(-1), "running")
+          const last = result.states.at(-1)
+          assert.strictEqual(last?.restartCount, 1)
+          assert.notStrictEqual(last?.task?.node, lost.hostname)
+          assert.notStrictEqual(last?.task?.taskId, result.taskId)
+          yield* assertReleased(instanceId)
+          assert.deepStrictEqual(yield* untilNoContainers(instanceId), [])
+          // The node is back and whole: the next file finds 3 Ready nodes.
+          assert.isUndefined(yield* Effect.tryPromise(() => swarmUnavailable()))
+        }),
+      240_000
     )
 
     it.effect("a one-shot job exiting 3 ends with exited, exit code 3", () =>

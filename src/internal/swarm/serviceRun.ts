@@ -1,7 +1,7 @@
 /**
  * One spec run as a Swarm service: the service created from the spec, its replicas' states
  * folded from the instance's task polls (`taskStates.ts`) into one merged stream, stats for
- * the replicas on the manager's own node (the single host's stats path), and the service
+ * the replicas on the nodes whose engine it reaches (the single host's stats path), and the service
  * removed (its tasks stopped with their grace period, waited for) when the run ends or its
  * consumer goes away. `run` and `start` (with the handle it returns) are built here.
  *
@@ -35,14 +35,19 @@ import * as ServiceSpec from "./serviceSpec.js"
 import * as TaskStates from "./taskStates.js"
 import type { TaskWatch } from "./taskWatch.js"
 
+/** A node's engine, as the Supervisor reaches it: a task's container there has stats and `exec`. @internal */
+export interface NodeEngine {
+  readonly engine: DockerEngineShape
+  readonly stats: StatsStreams
+}
+
 /** What a run needs of its instance. @internal */
 export interface Instance {
   readonly engine: DockerEngineShape
   readonly context: ServiceSpec.ServiceContext
   readonly watch: TaskWatch
-  readonly stats: StatsStreams
-  /** The manager's own node: where stats and `exec` reach a task's container. */
-  readonly selfNodeId: string | undefined
+  /** By node id: the manager's own node, and the nodes given in `nodeEngines`. */
+  readonly nodeEngines: ReadonlyMap<string, NodeEngine>
   readonly labelPrefix: string | undefined
   /** The filter of the instance's tasks. */
   readonly instanceLabels: Readonly<Record<string, string>>
@@ -176,9 +181,9 @@ const lifecycle = (
       )
     const statsFibers = yield* FiberMap.make<string>()
 
-    // Stats of a replica whose task runs on the manager's own node, as on one host.
-    const statsOf = (taskId: string, containerId: string) =>
-      instance.stats.stream(containerId, spec).pipe(
+    // Stats of a replica whose task runs on a node the Supervisor reaches, as on one host.
+    const statsOf = (taskId: string, containerId: string, node: NodeEngine) =>
+      node.stats.stream(containerId, spec).pipe(
         Stream.mapAccum(
           () => Stats.initialWindow(spec.statsInterface),
           (window, sample) => {
@@ -209,8 +214,10 @@ const lifecycle = (
         for (const slot of current.values()) {
           if (slot.final || slot.containerId === undefined) continue
           if (slot.state.status !== "running" || slot.state.task?.stats !== "available") continue
+          const node = instance.nodeEngines.get(slot.state.task.nodeId ?? "")
+          if (node === undefined) continue
           localRunning.add(slot.taskId)
-          yield* FiberMap.run(statsFibers, slot.taskId, statsOf(slot.taskId, slot.containerId), {
+          yield* FiberMap.run(statsFibers, slot.taskId, statsOf(slot.taskId, slot.containerId, node), {
             onlyIfMissing: true
           })
         }
@@ -220,6 +227,7 @@ const lifecycle = (
         return TaskStates.isDone(current, settings)
       })
 
+    const reachableNodes = new Set(instance.nodeEngines.keys())
     yield* instance.watch.watch
     yield* instance.watch.snapshots.pipe(
       Stream.filter((snapshot) => snapshot.tick > 0),
@@ -228,7 +236,7 @@ const lifecycle = (
           tasks: snapshot.tasks.filter((task) => task.serviceId === created.id),
           nodes: snapshot.nodes,
           health: snapshot.health,
-          selfNodeId: instance.selfNodeId
+          reachableNodes
         })
       ),
       Stream.takeUntil((done) => done),
@@ -354,15 +362,16 @@ const makeHandle = (
         const local = [...slots.values()].find(
           (slot) => slot.state.status === "running" && slot.state.task?.stats === "available"
         )
-        return local?.containerId === undefined
+        const node = instance.nodeEngines.get(local?.state.task?.nodeId ?? "")
+        return local?.containerId === undefined || node === undefined
           ? Effect.fail(
               new DockerError({
                 reason: "NotFound",
                 operation: "exec",
-                message: `no replica of ${spec.name} runs on the manager's node: exec reaches only those on Swarm`
+                message: `no replica of ${spec.name} runs on a node the Supervisor reaches (the manager's, or one of nodeEngines): exec reaches only those on Swarm`
               })
             )
-          : instance.engine.exec(local.containerId, command, options)
+          : node.engine.exec(local.containerId, command, options)
       }),
     port: (containerPort, protocol = "tcp") =>
       Effect.fail(

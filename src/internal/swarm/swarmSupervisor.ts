@@ -15,8 +15,12 @@ import * as ContainerSpec from "../../ContainerSpec.js"
 import {
   type ContainerSummary,
   DockerEngine,
+  type DockerEngineShape,
+  type Options as EngineOptions,
   type LabelFilter,
-  type ServiceInspect
+  make as makeEngine,
+  type ServiceInspect,
+  type SwarmNode
 } from "../../DockerEngine.js"
 import { DockerError } from "../../DockerError.js"
 import type { Options, Selector, SupervisorShape } from "../../Supervisor.js"
@@ -28,14 +32,19 @@ import * as ServiceRun from "./serviceRun.js"
 import * as TaskWatch from "./taskWatch.js"
 
 /**
- * Options of a Swarm Supervisor instance: those of the single-host one, and how often the
- * instance polls its tasks.
+ * Options of a Swarm Supervisor instance: those of the single-host one, how often the
+ * instance polls its tasks, and the engines of other nodes.
  *
  * @internal
  */
 export interface SwarmOptions extends Omit<Options, "eventsReconnect" | "publishedHost"> {
   /** Between polls of the instance's tasks (default 1 second); `service`/`node` events poll at once. */
   readonly taskPollInterval?: Duration.Input | undefined
+  /**
+   * Engines of nodes other than the manager's, keyed by the node's hostname, address or id:
+   * connection options (connected for the instance's life) or an engine already built.
+   */
+  readonly nodeEngines?: Readonly<Record<string, EngineOptions | DockerEngineShape>> | undefined
 }
 
 /** The Docker label of a task's container naming its node. */
@@ -51,6 +60,32 @@ const selfNode = Effect.fn("Supervisor.swarmSelfNode")(function* () {
   if (managers.length === 1) return managers[0]?.id
   const local = yield* engine.listContainers({ all: true, labels: { [nodeIdLabel]: true } })
   return local[0]?.labels[nodeIdLabel]
+})
+
+/**
+ * The engines of `nodeEngines` by node id, each with its stats streams; a key naming no node of
+ * the swarm (by hostname, address or id) is an `InvalidSpec`.
+ */
+const resolveNodeEngines = Effect.fnUntraced(function* (
+  nodes: ReadonlyArray<SwarmNode>,
+  given: Readonly<Record<string, EngineOptions | DockerEngineShape>>,
+  stats: SupervisorStats.Settings
+) {
+  const resolved = new Map<string, ServiceRun.NodeEngine>()
+  for (const [key, value] of Object.entries(given)) {
+    const node = nodes.find(
+      (candidate) => key === candidate.hostname || key === candidate.addr || key === candidate.id
+    )
+    if (node === undefined) {
+      return yield* new ContainerSpec.InvalidSpec({
+        field: `nodeEngines.${key}`,
+        message: `no node of the swarm has this hostname, address or id (nodes: ${nodes.map((candidate) => `${candidate.hostname} ${candidate.addr}`).join(", ")})`
+      })
+    }
+    const engine = "inspectContainer" in value ? value : yield* makeEngine(value)
+    resolved.set(node.id, { engine, stats: SupervisorStats.make(engine, stats) })
+  }
+  return resolved
 })
 
 /** A service as `list` shows it: one summary per service, `running` while any task runs. */
@@ -103,6 +138,17 @@ export const make = Effect.fn("Supervisor.makeSwarm")(function* (options: SwarmO
       )
     )
   )
+  // Before anything is created: a bad stats option or node key fails the build with nothing to undo.
+  const selfNodeId = yield* selfNode()
+  const statsSettings = yield* SupervisorStats.settings(options)
+  const nodeEngines = new Map<string, ServiceRun.NodeEngine>()
+  if (selfNodeId !== undefined) {
+    nodeEngines.set(selfNodeId, { engine, stats: SupervisorStats.make(engine, statsSettings) })
+  }
+  if (options.nodeEngines !== undefined && Object.keys(options.nodeEngines).length > 0) {
+    const given = yield* resolveNodeEngines(yield* engine.listNodes(), options.nodeEngines, statsSettings)
+    for (const [nodeId, node] of given) nodeEngines.set(nodeId, node)
+  }
   const keys = Labels.keys(options.labelPrefix)
   const owner = Labels.currentOwner()
   const labels: Record<string, string> = {
@@ -146,8 +192,6 @@ export const make = Effect.fn("Supervisor.makeSwarm")(function* (options: SwarmO
   )
 
   const watch = yield* TaskWatch.make(engine, { labels: instanceFilter, interval: pollInterval })
-  const selfNodeId = yield* selfNode()
-  const stats = SupervisorStats.make(engine, yield* SupervisorStats.settings(options))
   const { run, start } = ServiceRun.make({
     engine,
     context: {
@@ -160,8 +204,7 @@ export const make = Effect.fn("Supervisor.makeSwarm")(function* (options: SwarmO
       volumeName: volumes.volumeName
     },
     watch,
-    stats,
-    selfNodeId,
+    nodeEngines,
     labelPrefix: options.labelPrefix,
     instanceLabels: instanceFilter
   })

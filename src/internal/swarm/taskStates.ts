@@ -20,8 +20,8 @@ export interface Observation {
   readonly tasks: ReadonlyArray<Task>
   /** Node id → hostname. */
   readonly nodes: ReadonlyMap<string, string>
-  /** The node of the engine the Supervisor talks to (stats are read there only). */
-  readonly selfNodeId: string | undefined
+  /** The nodes whose engine the Supervisor reaches (the manager's own, `nodeEngines`): stats are read there only. */
+  readonly reachableNodes: ReadonlySet<string>
   /** Container id → health, for the containers the engine sees (those on its own node). */
   readonly health: ReadonlyMap<string, Health>
 }
@@ -69,7 +69,8 @@ const taskInfo = (task: Task, observation: Observation): TaskInfo => ({
   nodeId: task.nodeId,
   node: task.nodeId === undefined ? undefined : observation.nodes.get(task.nodeId),
   taskId: task.id,
-  stats: task.nodeId !== undefined && task.nodeId === observation.selfNodeId ? "available" : "unavailable"
+  stats:
+    task.nodeId !== undefined && observation.reachableNodes.has(task.nodeId) ? "available" : "unavailable"
 })
 
 const withTask = (state: ContainerState, task: TaskInfo): ContainerState =>
