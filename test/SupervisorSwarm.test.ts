@@ -221,30 +221,34 @@ describe("Supervisor.layerSwarm (MemoryEngine swarm, TestClock)", () => {
       }).pipe(Effect.provide(memoryLayer))
   )
 
-  it.effect("a one-shot (restartPolicy never) runs as a job: exited with code 3, then the stream ends", () =>
-    Effect.gen(function* () {
-      yield* addImages
-      yield* Effect.gen(function* () {
-        const supervisor = yield* Supervisor.Supervisor
-        const engine = yield* DockerEngine.DockerEngine
-        const { seen, fiber } = yield* collect(
-          supervisor.run({ name: "migrate", image: "swarm-exits-3:latest" })
-        )
-        yield* advance(500)
-        const services = yield* engine.listServices({ labels })
-        assert.strictEqual(services[0]?.spec.mode._tag, "ReplicatedJob")
-        yield* advance(7_000)
-        const exit = yield* Fiber.await(fiber)
-        assert.isTrue(Exit.isSuccess(exit))
-        const last = (yield* seen).at(-1)
-        assert.strictEqual(last?.status, "exited")
-        assert.strictEqual(last?.exitCode, 3)
-        assert.strictEqual(last?.task?.slot !== undefined, true)
-        // The finished run removed its service.
-        yield* advance(2_000)
-        assert.strictEqual((yield* engine.listServices({ labels })).length, 0)
-      }).pipe(withSwarm)
-    }).pipe(Effect.provide(memoryLayer))
+  it.effect(
+    "a one-shot (restartPolicy never) runs once per slot: exited with code 3, then the stream ends",
+    () =>
+      Effect.gen(function* () {
+        yield* addImages
+        yield* Effect.gen(function* () {
+          const supervisor = yield* Supervisor.Supervisor
+          const engine = yield* DockerEngine.DockerEngine
+          const { seen, fiber } = yield* collect(
+            supervisor.run({ name: "migrate", image: "swarm-exits-3:latest" })
+          )
+          yield* advance(500)
+          const services = yield* engine.listServices({ labels })
+          // A replicated service that never restarts, not a ReplicatedJob (20.10 leaves a removed job's tasks running).
+          assert.deepStrictEqual(services[0]?.spec.mode, { _tag: "Replicated", replicas: 1 })
+          assert.strictEqual(services[0]?.spec.taskTemplate.restartPolicy?.condition, "none")
+          yield* advance(7_000)
+          const exit = yield* Fiber.await(fiber)
+          assert.isTrue(Exit.isSuccess(exit))
+          const last = (yield* seen).at(-1)
+          assert.strictEqual(last?.status, "exited")
+          assert.strictEqual(last?.exitCode, 3)
+          assert.strictEqual(last?.task?.slot !== undefined, true)
+          // The finished run removed its service.
+          yield* advance(2_000)
+          assert.strictEqual((yield* engine.listServices({ labels })).length, 0)
+        }).pipe(withSwarm)
+      }).pipe(Effect.provide(memoryLayer))
   )
 
   it.effect(

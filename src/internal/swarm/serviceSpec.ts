@@ -19,8 +19,10 @@ import * as RestartPolicy from "../../RestartPolicy.js"
 import * as Labels from "../labels.js"
 
 /**
- * How a spec's slots run on Swarm: as a replicated service (tasks replaced per `restartPolicy`)
- * or as a replicated job (each slot runs to completion once: a one-shot).
+ * How a spec's slots run on Swarm: tasks replaced per `restartPolicy`, or (`job`) each slot
+ * runs to completion once: a one-shot. A one-shot is a replicated service with restart
+ * condition `none`, not a `ReplicatedJob`: dockerd 20.10 leaves a removed job's running tasks
+ * running on their nodes (seen on the test swarm), so a release could not stop it.
  *
  * @internal
  */
@@ -79,8 +81,8 @@ export const swarmExpressible = (delays: ReadonlyArray<number>): boolean => {
 const notExpressible = (message: string) => new InvalidSpec({ field: "restartPolicy", message })
 
 /**
- * Swarm's restart policy for a supervisor policy: `never` → a replicated job with condition
- * `none` (each slot runs once); `always` → `any`; `onFailure` → `on-failure` with its
+ * Swarm's restart policy for a supervisor policy: `never` → condition `none` (each slot runs
+ * once, as a one-shot); `always` → `any`; `onFailure` → `on-failure` with its
  * `maxRetries` as `maxAttempts` (window 0: counted over the slot's whole life). The delay is
  * the backoff's first: Swarm waits a constant delay, so a backoff must be constant or grow by
  * a constant factor (Docker's default does); a backoff that ends after N delays caps the
@@ -303,9 +305,7 @@ export const toServiceSpec = (
       ...(spec.placement?.constraints === undefined ? {} : { constraints: spec.placement.constraints }),
       networks: [{ target: context.network, aliases: [spec.name, ...(spec.network?.aliases ?? [])] }]
     },
-    mode: restart.job
-      ? { _tag: "ReplicatedJob", maxConcurrent: replicas, totalCompletions: replicas }
-      : { _tag: "Replicated", replicas },
+    mode: { _tag: "Replicated", replicas },
     endpoint: { mode, ports },
     // `deploy.update_config`: how a later change of this service rolls out.
     ...(spec.swarmUpdate === undefined
