@@ -141,7 +141,15 @@ const cpuOf = (pids: ReadonlyArray<number>): number =>
 /** A measured window: its length and the swarm engines' CPU in it. */
 interface Sample {
   readonly millis: number
-  readonly engineCpu: number
+  /** `undefined` when a node's daemon was restarted in the window (another suite killed it). */
+  readonly engineCpu: number | undefined
+}
+
+/** The engines' CPU since `cpuBefore` was read of `daemons`, unless one of them was replaced since. */
+const cpuSince = (daemons: ReadonlyArray<number>, cpuBefore: number): number | undefined => {
+  const current = swarmDaemons()
+  const same = current.length === daemons.length && current.every((pid) => daemons.includes(pid))
+  return same ? cpuOf(daemons) - cpuBefore : undefined
 }
 
 const measured = <E, R>(window: (started: number) => Effect.Effect<number, E, R>) =>
@@ -150,7 +158,7 @@ const measured = <E, R>(window: (started: number) => Effect.Effect<number, E, R>
     const cpuBefore = cpuOf(daemons)
     const started = now()
     const ended = yield* window(started)
-    return { millis: ended - started, engineCpu: cpuOf(daemons) - cpuBefore } satisfies Sample
+    return { millis: ended - started, engineCpu: cpuSince(daemons, cpuBefore) } satisfies Sample
   })
 
 // ---------------------------------------------------------------------------------------------
@@ -228,7 +236,7 @@ const ours = (shape: Shape, settings: Settings, taskPollMillis: number) =>
         { discard: true }
       )
       const nodesAt = yield* until(`ours ${nameOf(shape)} up`, (seen) => seen.running >= total)
-      const up = { millis: nodesAt - started, engineCpu: cpuOf(daemons) - cpuBefore }
+      const up = { millis: nodesAt - started, engineCpu: cpuSince(daemons, cpuBefore) }
       const reportedAt = yield* Deferred.await(allReported).pipe(
         Effect.timeoutOrElse({
           duration: deadlineMillis,
@@ -250,7 +258,7 @@ const ours = (shape: Shape, settings: Settings, taskPollMillis: number) =>
           ? undefined
           : {
               millis: Math.max(released, gone) - releaseStarted,
-              engineCpu: cpuOf(daemonsDown) - cpuBeforeDown
+              engineCpu: cpuSince(daemonsDown, cpuBeforeDown)
             }
       const orphans = gone === undefined ? yield* removeOrphans : 0
       return {
@@ -446,7 +454,8 @@ export const run = (settings: Settings) =>
       yield* progress(`skipping swarm: ${message}`)
       return [{ scenario: "swarm", ours: figure([], "ms"), note: `skipped: ${message}` }] satisfies Array<Row>
     }
-    const rounds = settings.quick ? 1 : 3
+    // BENCH_SWARM_ROUNDS: fewer full rounds when the swarm is shared and slow.
+    const rounds = settings.quick ? 1 : Number(process.env.BENCH_SWARM_ROUNDS ?? "3")
     const rows: Array<Row> = []
     for (const shape of shapes(settings)) {
       const oursOutcomes: Array<Outcome> = []
