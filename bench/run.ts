@@ -2,7 +2,7 @@
  * `npm run bench`: the library side by side with raw dockerode and the docker CLI, on the
  * real engine, in one run. Prints the table (scenario, ours, reference, ratio, target,
  * result) and writes the figures to bench/results.json (bench/results.quick.json for
- * `--quick`).
+ * `--quick`; bench/results.swarm[.quick].json for `--only swarm`).
  *
  *   npm run bench                        every scenario, full size (about 45 minutes on 2 cores,
  *                                        30 of them the supervision scenario at 20 and 100)
@@ -77,8 +77,10 @@ const parse = (args: ReadonlyArray<string>): Settings => {
 }
 
 const settings = parse(process.argv.slice(2))
+// `--only swarm` (the swarm is a setup of its own) keeps its figures beside the whole run's.
+const swarmOnly = settings.only.length === 1 && settings.only[0] === "swarm" ? ".swarm" : ""
 const resultsPath = fileURLToPath(
-  new URL(settings.quick ? "../../bench/results.quick.json" : "../../bench/results.json", import.meta.url)
+  new URL(`../../bench/results${swarmOnly}${settings.quick ? ".quick" : ""}.json`, import.meta.url)
 )
 
 const program = Effect.gen(function* () {
