@@ -312,7 +312,7 @@ export interface ContainerHandle {
   readonly states: Stream.Stream<ContainerState.ContainerState>
   /** Stops and removes the container now (the scope would do it when it closes). */
   readonly stop: Effect.Effect<void>
-  /** The container's output. */
+  /** The container's output (on Swarm, every replica's: each line's `task` says which). */
   readonly logs: (options?: LogsOptions) => Stream.Stream<LogLine, DockerError>
   /** The final state: `exited`, with the exit code, after restarts (or the state at `stop`). */
   readonly await: Effect.Effect<ContainerState.ContainerState, RunError>
@@ -637,7 +637,9 @@ export type SwarmOptions = Swarm.SwarmOptions
  * counts stale services as `containers`, `files` and most host-only spec fields are refused
  * (`InvalidSpec`), `start`'s readiness is `started`, `healthy` or `exited` of every replica, a
  * handle's `id` is the service's, `handle.exec` reaches a replica on the manager's node only
- * (else `DockerError` `NotFound`), and `handle.port` always fails with `PortNotPublished`
+ * (else `DockerError` `NotFound`), `handle.logs` is every replica's output on every node
+ * (through the manager's service logs), each line's `task` with its slot and node, and
+ * `handle.port` always fails with `PortNotPublished`
  * (connect to a node's address at the service's published port). Releasing the layer removes
  * every service of the instance at once, waits for their tasks to stop (each within its stop
  * grace period), then removes the network.
