@@ -37,8 +37,8 @@ import {
   type ServiceRecord,
   type SwarmState,
   serviceInspect,
-  type TaskRecord,
   swarmId,
+  type TaskRecord,
   taskInspect
 } from "./swarmState.js"
 
@@ -389,7 +389,8 @@ export const swarmOperations = (store: Store): SwarmOperations => {
           const later = events(store)({ types: ["container", "service"], sinceNano: after }).pipe(
             // The real engine ends a follow when the service goes.
             Stream.takeWhile(
-              (event) => !(event.type === "service" && event.action === "remove" && event.actorId === service.id)
+              (event) =>
+                !(event.type === "service" && event.action === "remove" && event.actorId === service.id)
             ),
             Stream.filter(
               (event) =>
