@@ -68,7 +68,7 @@ export const withTaskDetails = (line: LogLine): LogLine => {
   for (const pair of head.split(",")) {
     const equals = pair.indexOf("=")
     if (equals === -1) continue
-    details.set(unescape(pair.slice(0, equals)), unescape(pair.slice(equals + 1)))
+    details.set(queryUnescape(pair.slice(0, equals)), queryUnescape(pair.slice(equals + 1)))
   }
   const taskId = details.get("com.docker.swarm.task.id")
   if (taskId === undefined) return line
@@ -81,7 +81,7 @@ export const withTaskDetails = (line: LogLine): LogLine => {
 }
 
 // Go's url.QueryEscape: `+` for a space, `%XX` for the rest.
-const unescape = (text: string): string => {
+const queryUnescape = (text: string): string => {
   try {
     return decodeURIComponent(text.replaceAll("+", " "))
   } catch {
