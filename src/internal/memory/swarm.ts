@@ -364,19 +364,23 @@ export const swarmOperations = (store: Store): SwarmOperations => {
           const tasks = [...state.tasks.values()].filter(
             (task) => task.serviceId === service.id && task.containerId !== undefined
           )
+          // `tail` counts each task's lines, as each node reads its own tasks' logs.
           const lines = tasks
-            .flatMap((task) =>
-              (store.containers.get(task.containerId ?? "")?.logs ?? []).map((entry) => ({ entry, task }))
-            )
+            .flatMap((task) => {
+              const entries = store.containers.get(task.containerId ?? "")?.logs ?? []
+              const kept =
+                options?.tail === undefined
+                  ? entries
+                  : entries.slice(Math.max(0, entries.length - options.tail))
+              return kept.map((entry) => ({ entry, task }))
+            })
             .filter(({ entry }) => sinceMs === undefined || entry.timeMs >= sinceMs)
             .sort((a, b) => a.entry.timeMs - b.entry.timeMs)
             .flatMap(({ entry, task }) => {
               const line = toLogLine(entry, selection)
               return line === undefined ? [] : [withTask(line, task)]
             })
-          const backlog = Stream.fromIterable(
-            options?.tail === undefined ? lines : lines.slice(Math.max(0, lines.length - options.tail))
-          )
+          const backlog = Stream.fromIterable(lines)
           if (options?.follow !== true) return backlog
           const after = store.lastEventNanos + 1n
           const running = tasks.flatMap((task) => {
