@@ -46,7 +46,7 @@ import {
   type Schedule,
   type Scope,
   Semaphore,
-  type Stream
+  Stream
 } from "effect"
 import * as ContainerSpec from "./ContainerSpec.js"
 import type * as ContainerState from "./ContainerState.js"
@@ -57,7 +57,8 @@ import {
   type ExecResult,
   type LabelFilter,
   type LogLine,
-  type LogsOptions
+  type LogsOptions,
+  type ServiceLogsOptions
 } from "./DockerEngine.js"
 import type { DockerError } from "./DockerError.js"
 import * as Labels from "./internal/labels.js"
@@ -79,6 +80,7 @@ import * as Lifecycles from "./internal/supervisorLifecycles.js"
 import * as Pulls from "./internal/supervisorPulls.js"
 import * as SupervisorStats from "./internal/supervisorStats.js"
 import * as Volumes from "./internal/supervisorVolumes.js"
+import * as SwarmLogs from "./internal/swarm/serviceLogs.js"
 import * as Swarm from "./internal/swarm/swarmSupervisor.js"
 import * as Teardown from "./internal/teardown.js"
 
@@ -667,3 +669,31 @@ export const layerSwarm = (
   options: SwarmOptions
 ): Layer.Layer<Supervisor, DockerError | ContainerSpec.InvalidSpec, DockerEngine> =>
   Layer.effect(Supervisor, Effect.map(Swarm.make(options), Supervisor.of))
+
+/**
+ * A Swarm service's output (every task's, from every node, through the manager), each line's
+ * `task` with its replica slot: what a {@link layerSwarm} handle's `logs` gives, for a service
+ * by id or name without a handle (one another process deployed, as `effect-docker logs --swarm`
+ * reads them). The slot is looked up in the service's tasks once per task not seen yet.
+ *
+ * @example
+ * ```ts
+ * import { Stream } from "effect"
+ * import { Supervisor } from "effect-docker"
+ *
+ * const lines = Supervisor.serviceLogs("shop-1a2b3c4d-web", { tail: 10 }) // Stream<LogLine, DockerError, DockerEngine>
+ * ```
+ *
+ * @category swarm
+ * @since 0.3.0
+ */
+export const serviceLogs = (
+  service: string,
+  options?: ServiceLogsOptions
+): Stream.Stream<LogLine, DockerError, DockerEngine> =>
+  Stream.unwrap(
+    Effect.gen(function* () {
+      const engine = yield* DockerEngine
+      return SwarmLogs.withSlots(engine, service, options)
+    })
+  )

@@ -10,15 +10,15 @@
  * @since 0.1.0
  */
 import { Clock, Effect, Ref, Stream } from "effect"
-import type {
-  ContainerSummary,
-  DockerEngineShape,
-  LabelFilter,
-  LogLine,
-  ServiceInspect
+import {
+  type ContainerSummary,
+  DockerEngine,
+  type DockerEngineShape,
+  type LabelFilter,
+  type LogLine,
+  type ServiceInspect
 } from "../DockerEngine.js"
 import type { DockerError } from "../DockerError.js"
-import * as ServiceLogs from "../internal/swarm/serviceLogs.js"
 import * as Supervisor from "../Supervisor.js"
 
 /**
@@ -342,11 +342,12 @@ const serviceLines = (
   selection: Selection,
   options: ReadOptions
 ): Stream.Stream<Line, DockerError> =>
-  ServiceLogs.withSlots(engine, service.id, {
+  Supervisor.serviceLogs(service.id, {
     follow: options.follow,
     timestamps: true,
     ...(options.tail === undefined ? {} : { tail: options.tail })
   }).pipe(
+    Stream.provideService(DockerEngine, engine),
     Stream.map((line) => ({
       name: replicaNameOf(service, selection, line),
       stream: line.stream,
