@@ -31,6 +31,7 @@ export {
   type ListContainersOptions,
   LogLine,
   type LogsOptions,
+  LogTask,
   type MountOptions,
   type PortBindingOptions,
   PublishedPort,

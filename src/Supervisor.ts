@@ -46,7 +46,7 @@ import {
   type Schedule,
   type Scope,
   Semaphore,
-  type Stream
+  Stream
 } from "effect"
 import * as ContainerSpec from "./ContainerSpec.js"
 import type * as ContainerState from "./ContainerState.js"
@@ -57,7 +57,8 @@ import {
   type ExecResult,
   type LabelFilter,
   type LogLine,
-  type LogsOptions
+  type LogsOptions,
+  type ServiceLogsOptions
 } from "./DockerEngine.js"
 import type { DockerError } from "./DockerError.js"
 import * as Labels from "./internal/labels.js"
@@ -79,6 +80,7 @@ import * as Lifecycles from "./internal/supervisorLifecycles.js"
 import * as Pulls from "./internal/supervisorPulls.js"
 import * as SupervisorStats from "./internal/supervisorStats.js"
 import * as Volumes from "./internal/supervisorVolumes.js"
+import * as SwarmLogs from "./internal/swarm/serviceLogs.js"
 import * as Swarm from "./internal/swarm/swarmSupervisor.js"
 import * as Teardown from "./internal/teardown.js"
 
@@ -312,7 +314,7 @@ export interface ContainerHandle {
   readonly states: Stream.Stream<ContainerState.ContainerState>
   /** Stops and removes the container now (the scope would do it when it closes). */
   readonly stop: Effect.Effect<void>
-  /** The container's output. */
+  /** The container's output (on Swarm, every replica's: each line's `task` says which). */
   readonly logs: (options?: LogsOptions) => Stream.Stream<LogLine, DockerError>
   /** The final state: `exited`, with the exit code, after restarts (or the state at `stop`). */
   readonly await: Effect.Effect<ContainerState.ContainerState, RunError>
@@ -641,7 +643,9 @@ export type SwarmOptions = Swarm.SwarmOptions
  * counts stale services as `containers`, `files` and most host-only spec fields are refused
  * (`InvalidSpec`), `start`'s readiness is `started`, `healthy` or `exited` of every replica, a
  * handle's `id` is the service's, `handle.exec` reaches a replica on the manager's node or a
- * node of `nodeEngines` only (else `DockerError` `NotFound`), and `handle.port` always fails with `PortNotPublished`
+ * node of `nodeEngines` only (else `DockerError` `NotFound`), `handle.logs` is every replica's
+ * output on every node (through the manager's service logs), each line's `task` with its slot
+ * and node, and `handle.port` always fails with `PortNotPublished`
  * (connect to a node's address at the service's published port). Releasing the layer removes
  * every service of the instance at once, waits for their tasks to stop (each within its stop
  * grace period), then removes the network.
@@ -669,3 +673,31 @@ export const layerSwarm = (
   options: SwarmOptions
 ): Layer.Layer<Supervisor, DockerError | ContainerSpec.InvalidSpec, DockerEngine> =>
   Layer.effect(Supervisor, Effect.map(Swarm.make(options), Supervisor.of))
+
+/**
+ * A Swarm service's output (every task's, from every node, through the manager), each line's
+ * `task` with its replica slot: what a {@link layerSwarm} handle's `logs` gives, for a service
+ * by id or name without a handle (one another process deployed, as `effect-docker logs --swarm`
+ * reads them). The slot is looked up in the service's tasks once per task not seen yet.
+ *
+ * @example
+ * ```ts
+ * import { Stream } from "effect"
+ * import { Supervisor } from "effect-docker"
+ *
+ * const lines = Supervisor.serviceLogs("shop-1a2b3c4d-web", { tail: 10 }) // Stream<LogLine, DockerError, DockerEngine>
+ * ```
+ *
+ * @category swarm
+ * @since 0.3.0
+ */
+export const serviceLogs = (
+  service: string,
+  options?: ServiceLogsOptions
+): Stream.Stream<LogLine, DockerError, DockerEngine> =>
+  Stream.unwrap(
+    Effect.gen(function* () {
+      const engine = yield* DockerEngine
+      return SwarmLogs.withSlots(engine, service, options)
+    })
+  )

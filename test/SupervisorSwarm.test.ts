@@ -289,6 +289,58 @@ describe("Supervisor.layerSwarm (MemoryEngine swarm, TestClock)", () => {
       }).pipe(Effect.provide(memoryLayer))
   )
 
+  it.effect(
+    "handle.logs gives every replica's lines with its slot and task; following shows later lines",
+    () =>
+      Effect.gen(function* () {
+        const memory = yield* MemoryEngine.MemoryEngine
+        yield* memory.addImage({
+          reference: "swarm-talks:latest",
+          script: {
+            onStopSignal: "exit",
+            logs: [{ text: "ready" }, { text: "tick", stream: "stderr", at: "8 seconds" }]
+          }
+        })
+        yield* Effect.gen(function* () {
+          const supervisor = yield* Supervisor.Supervisor
+          yield* Effect.scoped(
+            Effect.gen(function* () {
+              const fiber = yield* supervisor
+                .start({
+                  name: "talks",
+                  image: "swarm-talks:latest",
+                  replicas: 2,
+                  restartPolicy: RestartPolicy.always()
+                })
+                .pipe(Effect.forkChild)
+              yield* advance(3_000)
+              const handle = yield* Fiber.join(fiber)
+              const following = yield* handle
+                .logs({ follow: true })
+                .pipe(Stream.take(4), Stream.runCollect, Effect.forkChild)
+              const backlog = yield* Stream.runCollect(handle.logs())
+              const slotOf = (line: DockerEngine.LogLine) => `${line.task?.slot}:${line.stream}:${line.text}`
+              assert.deepStrictEqual(backlog.map(slotOf).sort(), ["1:stdout:ready", "2:stdout:ready"])
+              // Each line's task is the replica's task in that slot, as the manager lists it.
+              const tasks = yield* (yield* DockerEngine.DockerEngine).listTasks({ services: [handle.id] })
+              const slots = new Map(tasks.map((task) => [task.slot, task.id] as const))
+              for (const line of backlog) assert.strictEqual(line.task?.taskId, slots.get(line.task?.slot))
+              yield* advance(8_000)
+              const followed = yield* Fiber.join(following)
+              assert.deepStrictEqual(followed.map(slotOf).sort(), [
+                "1:stderr:tick",
+                "1:stdout:ready",
+                "2:stderr:tick",
+                "2:stdout:ready"
+              ])
+              yield* handle.stop
+              yield* advance(2_000)
+            })
+          )
+        }).pipe(withSwarm)
+      }).pipe(Effect.provide(memoryLayer))
+  )
+
   it.effect("start resolves when every replica runs; its handle's states, logs and stop work", () =>
     Effect.gen(function* () {
       yield* addImages

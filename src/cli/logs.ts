@@ -3,12 +3,21 @@
  * name in a colour of its own, `web-1  | listening on :80`, the containers of an instance
  * merged. What `effect-docker logs` prints, and what `up` prints beside its state lines when
  * the output is not a terminal. Following (`-f`) outlives restarts (the container is reused:
- * its output resumes after the last line shown) and picks up containers started later.
+ * its output resumes after the last line shown) and picks up containers started later. On
+ * Swarm (`--swarm`) the same, read from the manager's service logs: `web-2  | ...` is the
+ * service's replica in slot 2, whichever node it runs on.
  *
  * @since 0.1.0
  */
 import { Clock, Effect, Ref, Stream } from "effect"
-import type { ContainerSummary, DockerEngineShape, LabelFilter, LogLine } from "../DockerEngine.js"
+import {
+  type ContainerSummary,
+  DockerEngine,
+  type DockerEngineShape,
+  type LabelFilter,
+  type LogLine,
+  type ServiceInspect
+} from "../DockerEngine.js"
 import type { DockerError } from "../DockerError.js"
 import * as Supervisor from "../Supervisor.js"
 
@@ -267,6 +276,156 @@ export const follow = (
         )
       )
       // Pairwise merges: `Stream.mergeAll` held every line back here under the TestClock.
+      return listed.reduce((merged, one) => Stream.merge(merged, one), later)
+    })
+  )
+
+// ---------------------------------------------------------------------------------------------
+// Swarm (`--swarm`): the tasks run on other nodes' engines, so their output is read from the
+// manager, a service at a time (every task of it, on every node), each line under its replica.
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * The selected Swarm services now (by label, narrowed to some fleet services), oldest first.
+ *
+ * @since 0.3.0
+ */
+export const swarmServices = (
+  engine: DockerEngineShape,
+  selection: Selection
+): Effect.Effect<ReadonlyArray<ServiceInspect>, DockerError> =>
+  engine.listServices({ labels: selection.labels }).pipe(
+    Effect.map((found) => {
+      const keys = Supervisor.labelKeys(selection.labelPrefix)
+      return found
+        .filter((service) => isOfServices(service.spec.labels[keys.component] ?? "", selection.services))
+        .sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : 0))
+    })
+  )
+
+/** How many replicas a service has: its rows are `web-1` ... `web-n` when more than one. */
+const replicaCount = (service: ServiceInspect): number => {
+  const mode = service.spec.mode
+  if (mode === undefined) return 1
+  switch (mode._tag) {
+    case "Replicated":
+      return mode.replicas
+    case "ReplicatedJob":
+      return mode.totalCompletions ?? 1
+    case "Global":
+      return 1
+  }
+}
+
+/**
+ * The name a line of a Swarm service is shown under: its replica (`web-2`, as `up` names its
+ * rows) when the service has several and the line's slot is known, else the service.
+ *
+ * @since 0.3.0
+ */
+export const replicaNameOf = (service: ServiceInspect, selection: Selection, line: LogLine): string => {
+  const base = nameOf(service.spec.labels, selection, service.spec.name)
+  const slot = line.task?.slot
+  return replicaCount(service) > 1 && slot !== undefined ? `${base}-${slot}` : base
+}
+
+/** The names a service's lines can be shown under: for the width of the prefixes. */
+export const replicaNamesOf = (service: ServiceInspect, selection: Selection): ReadonlyArray<string> => {
+  const base = nameOf(service.spec.labels, selection, service.spec.name)
+  const count = replicaCount(service)
+  return count <= 1 ? [base] : Array.from({ length: count }, (_, i) => `${base}-${i + 1}`)
+}
+
+const serviceLines = (
+  engine: DockerEngineShape,
+  service: ServiceInspect,
+  selection: Selection,
+  options: ReadOptions
+): Stream.Stream<Line, DockerError> =>
+  Supervisor.serviceLogs(service.id, {
+    follow: options.follow,
+    timestamps: true,
+    ...(options.tail === undefined ? {} : { tail: options.tail })
+  }).pipe(
+    Stream.provideService(DockerEngine, engine),
+    Stream.map((line) => ({
+      name: replicaNameOf(service, selection, line),
+      stream: line.stream,
+      text: line.text,
+      timestamp: line.timestamp
+    })),
+    // Removed since it was listed: it has nothing more to show.
+    Stream.catchTag("DockerError", (error) =>
+      error.reason === "NotFound" ? Stream.empty : Stream.fail(error)
+    )
+  )
+
+/**
+ * The backlog of every selected Swarm service (`tail` lines each), merged in time order.
+ *
+ * @since 0.3.0
+ */
+export const swarmBacklog = (
+  engine: DockerEngineShape,
+  selection: Selection,
+  tail: number | undefined
+): Effect.Effect<ReadonlyArray<Line>, DockerError> =>
+  Effect.gen(function* () {
+    const found = yield* swarmServices(engine, selection)
+    const perService = yield* Effect.forEach(
+      found,
+      (service) => Stream.runCollect(serviceLines(engine, service, selection, { follow: false, tail })),
+      { concurrency: 4 }
+    )
+    return perService
+      .flat()
+      .sort((a, b) =>
+        timeKey(a.timestamp) < timeKey(b.timestamp) ? -1 : timeKey(a.timestamp) > timeKey(b.timestamp) ? 1 : 0
+      )
+  })
+
+/**
+ * The selected Swarm services' output as it is written, until interrupted: each service's
+ * backlog (`tail` lines) and then its new lines, from every task (a replaced task's
+ * replacement too: the manager follows the service); a service created later is followed
+ * from its start.
+ *
+ * @since 0.3.0
+ */
+export const swarmFollow = (
+  engine: DockerEngineShape,
+  selection: Selection,
+  tail: number | undefined
+): Stream.Stream<Line, DockerError> =>
+  Stream.unwrap(
+    Effect.gen(function* () {
+      const followed = yield* Ref.make<ReadonlySet<string>>(new Set())
+      const sinceSeconds = Math.floor((yield* Clock.currentTimeMillis) / 1000) - 1
+      // Subscribed before listing: a service created in between is announced, not missed. A
+      // service event carries its name only: the services are listed again by label.
+      const creates = engine.events({ types: ["service"], actions: ["create"], since: sinceSeconds })
+      const found = yield* swarmServices(engine, selection)
+      const fresh = (services: ReadonlyArray<ServiceInspect>) =>
+        Ref.modify(followed, (seen): [ReadonlyArray<ServiceInspect>, ReadonlySet<string>] => {
+          const unseen = services.filter((service) => !seen.has(service.id))
+          return [unseen, new Set([...seen, ...unseen.map((service) => service.id)])]
+        })
+      const listed = (yield* fresh(found)).map((service) =>
+        serviceLines(engine, service, selection, { follow: true, tail })
+      )
+      const later = creates.pipe(
+        Stream.mapEffect(() => Effect.flatMap(swarmServices(engine, selection), fresh)),
+        Stream.flatMap(
+          (services) =>
+            Stream.fromIterable(services).pipe(
+              Stream.flatMap(
+                (service) => serviceLines(engine, service, selection, { follow: true, tail: undefined }),
+                { concurrency: "unbounded" }
+              )
+            ),
+          { concurrency: "unbounded" }
+        )
+      )
       return listed.reduce((merged, one) => Stream.merge(merged, one), later)
     })
   )

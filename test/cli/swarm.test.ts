@@ -9,6 +9,7 @@ import { Effect, Fiber, Layer, Result, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import * as ContainerSpec from "../../src/ContainerSpec.js"
 import * as Fleet from "../../src/cli/Fleet.js"
+import * as Logs from "../../src/cli/logs.js"
 import * as Spec from "../../src/cli/spec.js"
 import * as Swarm from "../../src/cli/swarm.js"
 import * as Up from "../../src/cli/up.js"
@@ -280,5 +281,78 @@ services:
       assert.deepStrictEqual(yield* engine.listServices({ labels: { [keys.app]: "demo" } }), [])
       assert.deepStrictEqual(yield* engine.listNetworks({ labels: { [keys.app]: "demo" } }), [])
     }).pipe(Effect.provide(Layer.fresh(memory)))
+  )
+})
+
+describe("logs --swarm on MemoryEngine's simulated swarm", () => {
+  const memory = MemoryEngine.layer({ images: ["busybox:latest"], swarm: { nodes: 3 } })
+
+  it.effect(
+    "each replica's lines come after its name (web-1, web-2), from a follow started before the deploy",
+    () =>
+      Effect.gen(function* () {
+        const fleet = fleetOf(`
+services:
+  web:
+    image: web:1
+    restart: always
+    deploy:
+      replicas: 2
+  db:
+    image: db:1
+    restart: always
+`)
+        const control = yield* MemoryEngine.MemoryEngine
+        yield* control.addImage({
+          reference: "web:1",
+          script: { onStopSignal: "exit", logs: [{ text: "listening" }, { text: "GET /", at: "2 seconds" }] }
+        })
+        yield* control.addImage({
+          reference: "db:1",
+          script: { onStopSignal: "exit", logs: [{ text: "db up" }] }
+        })
+        const engine = yield* DockerEngine.DockerEngine
+        const keys = Supervisor.labelKeys()
+        const selection: Logs.Selection = {
+          labels: { [keys.instance]: "m2" },
+          services: [],
+          withInstance: false
+        }
+        const format: Logs.Format = { width: 5, prefix: true, timestamps: false, color: false }
+        // As `up --swarm` does when its output is not a terminal: following before any service exists.
+        const printed: Array<string> = []
+        const following = yield* Logs.swarmFollow(engine, selection, undefined).pipe(
+          Stream.runForEach((line) => Effect.sync(() => void printed.push(Logs.formatLine(line, format)))),
+          Effect.forkChild
+        )
+        const fiber = yield* Effect.gen(function* () {
+          const supervisor = yield* Supervisor.Supervisor
+          return yield* Up.runFleet(
+            fleet,
+            (service, replica) => supervisor.run(Spec.toSpecInput(service, replica, "swarm")),
+            { state: () => Effect.void, note: () => Effect.void },
+            String,
+            { oneRunPerService: true, orderingOnly: true }
+          )
+        }).pipe(Effect.provide(Supervisor.layerSwarm({ app: "demo", instanceId: "m2" })), Effect.forkChild)
+        for (let step = 0; step < 50; step++) yield* TestClock.adjust("100 millis")
+        yield* Fiber.interrupt(following)
+        assert.deepStrictEqual(printed.sort(), [
+          "db    | db up",
+          "web-1 | GET /",
+          "web-1 | listening",
+          "web-2 | GET /",
+          "web-2 | listening"
+        ])
+        // The backlog (logs --swarm without -f), only web's, in time order.
+        const backlog = yield* Logs.swarmBacklog(engine, { ...selection, services: ["web"] }, 1)
+        assert.deepStrictEqual(backlog.map((line) => Logs.formatLine(line, format)).sort(), [
+          "web-1 | GET /",
+          "web-2 | GET /"
+        ])
+        const stopping = yield* Fiber.interrupt(fiber).pipe(Effect.forkChild)
+        for (let step = 0; step < 50; step++) yield* TestClock.adjust("100 millis")
+        yield* Fiber.join(stopping)
+      }).pipe(Effect.provide(Layer.fresh(memory)))
   )
 })

@@ -1,6 +1,7 @@
 /**
  * `effect-docker logs`: prints the containers' output, merged, each line after its service's
- * name; `-f` follows across restarts.
+ * name; `-f` follows across restarts. With `--swarm`, the Swarm services' output from the
+ * manager, each line after its replica.
  *
  * @since 0.1.0
  */
@@ -11,7 +12,7 @@ import * as Instances from "../instances.js"
 import * as Logs from "../logs.js"
 import * as Project from "../project.js"
 import * as View from "../view.js"
-import { appName, ExitStatus, fleetFlags, stderr, stdout, withEngine } from "./shared.js"
+import { appName, ExitStatus, fleetFlags, requireSwarmManager, stderr, stdout, withEngine } from "./shared.js"
 
 /** The `logs` command. */
 export const logsCommand = Command.make(
@@ -48,6 +49,12 @@ export const logsCommand = Command.make(
       Flag.withDescription("Print the lines without the service name"),
       Flag.withDefault(false)
     ),
+    swarm: Flag.Boolean("swarm").pipe(
+      Flag.withDescription(
+        "The instances' Swarm services on the manager (up --swarm): every replica's output from every node, each line after its replica (web-2)"
+      ),
+      Flag.withDefault(false)
+    ),
     instance: Flag.String("instance").pipe(Flag.withDescription("Only this instance"), Flag.optional),
     app: Flag.String("app").pipe(
       Flag.withDescription("Only this app's instances (default: the fleet file's app, else every app)"),
@@ -79,8 +86,44 @@ export const logsCommand = Command.make(
           [keys.app]: app ?? (true as const),
           ...(Option.isSome(options.instance) ? { [keys.instance]: options.instance.value } : {})
         }
-        const instances = yield* Instances.list(engine, { app })
         const only = Option.getOrUndefined(options.instance)
+        const tail = Option.getOrUndefined(options.tail)
+        const color = View.useColor(process.env, process.stdout.isTTY === true)
+        if (options.swarm) {
+          yield* requireSwarmManager
+          const found = yield* Logs.swarmServices(engine, { labels, services: [], withInstance: false })
+          const keys = Supervisor.labelKeys()
+          const instanceCount = new Set(found.map((service) => service.spec.labels[keys.instance])).size
+          if (only !== undefined && found.length === 0) {
+            yield* stderr(`effect-docker logs: no swarm service of instance ${only}`)
+            return yield* new ExitStatus({ code: 1 })
+          }
+          const selection: Logs.Selection = {
+            labels,
+            services: options.services,
+            withInstance: instanceCount > 1
+          }
+          const format: Logs.Format = {
+            width: Math.max(
+              0,
+              ...found
+                .flatMap((service) => Logs.replicaNamesOf(service, selection))
+                .map((name) => name.length)
+            ),
+            prefix: !options.noLogPrefix,
+            timestamps: options.timestamps,
+            color
+          }
+          if (!options.follow) {
+            for (const line of yield* Logs.swarmBacklog(engine, selection, tail))
+              yield* stdout(Logs.formatLine(line, format))
+            return
+          }
+          return yield* Logs.swarmFollow(engine, selection, tail).pipe(
+            Stream.runForEach((line) => stdout(Logs.formatLine(line, format)))
+          )
+        }
+        const instances = yield* Instances.list(engine, { app })
         const shown = only === undefined ? instances : instances.filter((i) => i.instance === only)
         if (only !== undefined && shown.length === 0) {
           yield* stderr(`effect-docker logs: no instance ${only}`)
@@ -98,9 +141,8 @@ export const logsCommand = Command.make(
           width: Math.max(0, ...names.map((name) => name.length)),
           prefix: !options.noLogPrefix,
           timestamps: options.timestamps,
-          color: View.useColor(process.env, process.stdout.isTTY === true)
+          color
         }
-        const tail = Option.getOrUndefined(options.tail)
         if (!options.follow) {
           for (const line of yield* Logs.backlog(engine, selection, tail))
             yield* stdout(Logs.formatLine(line, format))

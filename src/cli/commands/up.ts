@@ -299,14 +299,19 @@ const up = (options: UpOptions) =>
         const fleetFiber = yield* Effect.gen(function* () {
           const supervisor = yield* Supervisor.Supervisor
           // Not a terminal: the containers' output goes with the state lines, as Compose prints it.
-          // On Swarm the tasks' containers live on other nodes' engines: no container logs here.
-          if (plainMode && background === undefined && !options.swarm) {
+          // On Swarm the tasks run on other nodes' engines: their output comes through the manager.
+          if (plainMode && background === undefined) {
             const engine = yield* DockerEngine.DockerEngine
             const keys = Supervisor.labelKeys()
-            yield* Logs.follow(
-              engine,
-              { labels: { [keys.instance]: instanceId }, services: [], withInstance: false },
-              undefined
+            const selection: Logs.Selection = {
+              labels: { [keys.instance]: instanceId },
+              services: [],
+              withInstance: false
+            }
+            yield* (
+              options.swarm
+                ? Logs.swarmFollow(engine, selection, undefined)
+                : Logs.follow(engine, selection, undefined)
             ).pipe(
               Stream.runForEach((line) =>
                 stdout(

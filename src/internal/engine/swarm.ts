@@ -13,6 +13,7 @@ import type {
   ListNodesOptions,
   ListServicesOptions,
   ListTasksOptions,
+  LogLine,
   NodeSpec,
   ServiceLogsOptions,
   ServiceSpecOptions,
@@ -49,6 +50,44 @@ export type Swarm = Pick<
   | "serviceLogs"
   | "listTasks"
 >
+
+/**
+ * A line of `serviceLogs` asked with `details`: its text starts with the task's context,
+ * `key=value` pairs (query-escaped) joined by commas and then a space,
+ * `com.docker.swarm.node.id=…,com.docker.swarm.service.id=…,com.docker.swarm.task.id=… text`.
+ * The context becomes the line's `task`; a line without one (a long line's later pieces) is
+ * left as it is.
+ *
+ * @internal
+ */
+export const withTaskDetails = (line: LogLine): LogLine => {
+  const space = line.text.indexOf(" ")
+  const head = space === -1 ? line.text : line.text.slice(0, space)
+  if (!head.includes("com.docker.swarm.task.id=")) return line
+  const details = new Map<string, string>()
+  for (const pair of head.split(",")) {
+    const equals = pair.indexOf("=")
+    if (equals === -1) continue
+    details.set(queryUnescape(pair.slice(0, equals)), queryUnescape(pair.slice(equals + 1)))
+  }
+  const taskId = details.get("com.docker.swarm.task.id")
+  if (taskId === undefined) return line
+  const nodeId = details.get("com.docker.swarm.node.id")
+  return {
+    ...line,
+    text: space === -1 ? "" : line.text.slice(space + 1),
+    task: nodeId === undefined || nodeId === "" ? { taskId } : { taskId, nodeId }
+  }
+}
+
+// Go's url.QueryEscape: `+` for a space, `%XX` for the rest.
+const queryUnescape = (text: string): string => {
+  try {
+    return decodeURIComponent(text.replaceAll("+", " "))
+  } catch {
+    return text
+  }
+}
 
 /**
  * The Swarm endpoints over `transport`.
@@ -219,7 +258,8 @@ export const make = ({ call, decoded, bytes }: Transport): Swarm => {
     yield* call("removeService", { method: "DELETE", path: `/services/${segment(service)}` })
   })
 
-  // A service spec has no TTY option here: its logs are always framed.
+  // A service spec has no TTY option here: its logs are always framed. `details` puts the
+  // task's context before each line (after its timestamp): which task and node it came from.
   const serviceLogs = (service: string, options?: ServiceLogsOptions) =>
     bytes(
       "serviceLogs",
@@ -232,13 +272,15 @@ export const make = ({ call, decoded, bytes }: Transport): Swarm => {
           stderr: options?.stderr ?? true,
           tail: options?.tail,
           since: options?.since === undefined ? undefined : unixSeconds(options.since),
-          timestamps: options?.timestamps ?? false
+          timestamps: options?.timestamps ?? false,
+          details: true
         }
       },
       { name: "DockerEngine.serviceLogs", attributes: { service } }
     ).pipe(
       Stream.mapAccum(() => LogFrames.initial({ tty: false }), LogFrames.feed, { onHalt: LogFrames.flush }),
-      Stream.map(toLogLine(options?.timestamps ?? false))
+      Stream.map(toLogLine(options?.timestamps ?? false)),
+      Stream.map(withTaskDetails)
     )
 
   const listTasks = Effect.fn("DockerEngine.listTasks")((list?: ListTasksOptions) =>

@@ -52,6 +52,37 @@ export const endFollowers = (c: ContainerRecord) => {
   c.followers.clear()
 }
 
+/**
+ * A container's output from its `from`-th line on, then what it writes next until its process
+ * ends: the backlog and the follower are taken in one turn, so no line is missed or repeated.
+ */
+export const followFrom = (
+  c: ContainerRecord,
+  from: number,
+  selection: { readonly stdout: boolean; readonly stderr: boolean; readonly timestamps: boolean }
+): Stream.Stream<LogLine, DockerError> =>
+  Stream.callback<LogLine, DockerError>((queue) =>
+    Effect.sync(() => {
+      for (const entry of c.logs.slice(from)) {
+        const line = toLogLine(entry, selection)
+        if (line !== undefined) Queue.offerUnsafe(queue, line)
+      }
+      if (c.status !== "running" || c.removed) {
+        Queue.endUnsafe(queue)
+        return undefined
+      }
+      const follower: LogFollower = { queue, ...selection }
+      c.followers.add(follower)
+      return follower
+    }).pipe(
+      Effect.tap((follower) =>
+        follower === undefined
+          ? Effect.void
+          : Effect.addFinalizer(() => Effect.sync(() => c.followers.delete(follower)))
+      )
+    )
+  )
+
 /** The engine's `logs`. */
 export const logs =
   (store: Store): DockerEngineShape["logs"] =>

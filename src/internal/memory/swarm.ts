@@ -12,8 +12,9 @@ import type { Swarm } from "../engine/swarm.js"
 import { readServiceSpec } from "../wireSwarm.js"
 import { stopContainerNow } from "./containers.js"
 import { engineError, matchesLabels } from "./docker.js"
-import { emit } from "./events.js"
+import { emit, events } from "./events.js"
 import { guard, guardStream } from "./faults.js"
+import { followFrom, toLogLine } from "./logs.js"
 import { exitSync } from "./processes.js"
 import type { Store } from "./store.js"
 import {
@@ -38,10 +39,17 @@ import {
   type SwarmState,
   serviceInspect,
   swarmId,
+  type TaskRecord,
   taskInspect
 } from "./swarmState.js"
 
 type SwarmOperations = Swarm
+
+/** A line of a task's container as `serviceLogs` gives it: with the task it came from. */
+const withTask = (line: LogLine, task: TaskRecord): LogLine => ({
+  ...line,
+  task: task.nodeId === undefined ? { taskId: task.id } : { taskId: task.id, nodeId: task.nodeId }
+})
 
 /** The swarm, or the engine's 503 outside one. */
 const managed = (store: Store, operation: string) =>
@@ -330,29 +338,75 @@ export const swarmOperations = (store: Store): SwarmOperations => {
         Effect.gen(function* () {
           const state = yield* managed(store, "serviceLogs")
           const service = yield* findService(state, "serviceLogs", ref)
-          const lines = [...state.tasks.values()]
-            .filter((task) => task.serviceId === service.id && task.containerId !== undefined)
-            .flatMap((task) => store.containers.get(task.containerId ?? "")?.logs ?? [])
-            .filter(
-              (entry) =>
-                (entry.stream === "stdout" ? options?.stdout !== false : options?.stderr !== false) &&
-                (options?.since === undefined || entry.timeMs >= options.since * 1000)
-            )
-            .sort((a, b) => a.timeMs - b.timeMs)
-          const tail =
-            options?.tail === undefined ? lines : lines.slice(Math.max(0, lines.length - options.tail))
-          return Stream.fromIterable(
-            tail.map(
-              (entry): LogLine =>
-                options?.timestamps === true
-                  ? {
-                      stream: entry.stream,
-                      text: entry.text,
-                      timestamp: new Date(entry.timeMs).toISOString()
-                    }
-                  : { stream: entry.stream, text: entry.text }
+          const selection = {
+            stdout: options?.stdout !== false,
+            stderr: options?.stderr !== false,
+            timestamps: options?.timestamps === true
+          }
+          const sinceMs = options?.since === undefined ? undefined : options.since * 1000
+          // One turn: the backlog, where each running task's output stands now, and the events
+          // after it (a task started later is announced), so nothing is missed or shown twice.
+          const tasks = [...state.tasks.values()].filter(
+            (task) => task.serviceId === service.id && task.containerId !== undefined
+          )
+          // `tail` counts each task's lines, as each node reads its own tasks' logs.
+          const lines = tasks
+            .flatMap((task) => {
+              const entries = store.containers.get(task.containerId ?? "")?.logs ?? []
+              const kept =
+                options?.tail === undefined
+                  ? entries
+                  : entries.slice(Math.max(0, entries.length - options.tail))
+              return kept.map((entry) => ({ entry, task }))
+            })
+            .filter(({ entry }) => sinceMs === undefined || entry.timeMs >= sinceMs)
+            .sort((a, b) => a.entry.timeMs - b.entry.timeMs)
+            .flatMap(({ entry, task }) => {
+              const line = toLogLine(entry, selection)
+              return line === undefined ? [] : [withTask(line, task)]
+            })
+          const backlog = Stream.fromIterable(lines)
+          if (options?.follow !== true) return backlog
+          const after = store.lastEventNanos + 1n
+          const running = tasks.flatMap((task) => {
+            const container = store.containers.get(task.containerId ?? "")
+            return container === undefined || container.status !== "running"
+              ? []
+              : [{ container, task, from: container.logs.length }]
+          })
+          const seen = new Set(running.map(({ container }) => container.id))
+          const later = events(store)({ types: ["container", "service"], sinceNano: after }).pipe(
+            // The real engine ends a follow when the service goes.
+            Stream.takeWhile(
+              (event) =>
+                !(event.type === "service" && event.action === "remove" && event.actorId === service.id)
+            ),
+            Stream.filter(
+              (event) =>
+                event.type === "container" &&
+                event.action === "start" &&
+                event.attributes["com.docker.swarm.service.id"] === service.id &&
+                !seen.has(event.actorId)
+            ),
+            Stream.flatMap(
+              (event) => {
+                seen.add(event.actorId)
+                const container = store.containers.get(event.actorId)
+                const task = [...state.tasks.values()].find((one) => one.containerId === event.actorId)
+                return container === undefined || task === undefined
+                  ? Stream.empty
+                  : followFrom(container, 0, selection).pipe(Stream.map((line) => withTask(line, task)))
+              },
+              { concurrency: "unbounded" }
             )
           )
+          // Pairwise merges, as `Stream.mergeAll` can hold lines back under the TestClock.
+          const followed = running
+            .map(({ container, task, from }) =>
+              followFrom(container, from, selection).pipe(Stream.map((line) => withTask(line, task)))
+            )
+            .reduce((merged, one) => Stream.merge(merged, one), later)
+          return Stream.concat(backlog, followed)
         })
       )
     )

@@ -202,6 +202,25 @@ export const StatsSample = Schema.Struct({
 export type StatsSample = typeof StatsSample.Type
 
 /**
+ * The Swarm task a line of a service's output (`serviceLogs`) came from: the task's id and
+ * node as the manager gives them, and its replica slot where it is known (the Swarm
+ * Supervisor's `logs` and the CLI look it up; the engine's `serviceLogs` does not).
+ *
+ * @category models
+ * @since 0.3.0
+ */
+export const LogTask = Schema.Struct({
+  taskId: Schema.String,
+  nodeId: Schema.optionalKey(Schema.String),
+  slot: Schema.optionalKey(Schema.Number)
+})
+/**
+ * @category models
+ * @since 0.3.0
+ */
+export type LogTask = typeof LogTask.Type
+
+/**
  * One line of a container's output.
  *
  * @category models
@@ -213,7 +232,9 @@ export const LogLine = Schema.Struct({
   /** The line without its newline. */
   text: Schema.String,
   /** When the engine recorded it (ISO), with `timestamps: true`. */
-  timestamp: Schema.optionalKey(Schema.String)
+  timestamp: Schema.optionalKey(Schema.String),
+  /** The Swarm task it came from, on a line of `serviceLogs`; absent for a container's `logs`. */
+  task: Schema.optionalKey(LogTask)
 })
 /**
  * @category models

@@ -31,6 +31,7 @@ import * as Stats from "../stats.js"
 import { PortNotPublished } from "../supervisorAddress.js"
 import { CreateError, NotReadyError } from "../supervisorErrors.js"
 import type { StatsStreams } from "../supervisorStats.js"
+import * as ServiceLogs from "./serviceLogs.js"
 import * as ServiceSpec from "./serviceSpec.js"
 import * as TaskStates from "./taskStates.js"
 import type { TaskWatch } from "./taskWatch.js"
@@ -356,7 +357,8 @@ const makeHandle = (
       Stream.flatMap(({ state }) => (state === undefined ? Stream.empty : Stream.make(state)))
     ),
     stop: Fiber.interrupt(fiber),
-    logs: (options) => instance.engine.serviceLogs(serviceId, options),
+    // Every replica's output, from every node, through the manager; each line with its slot.
+    logs: (options) => ServiceLogs.withSlots(instance.engine, serviceId, options),
     exec: (command, options) =>
       Effect.flatMap(SubscriptionRef.get(latest), ({ slots }) => {
         const local = [...slots.values()].find(
