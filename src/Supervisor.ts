@@ -632,7 +632,7 @@ export type SwarmOptions = Swarm.SwarmOptions
  * (else the layer fails with `DockerError` reason `NotSwarmManager`). Each spec runs as a
  * service of `replicas` tasks (default 1) on the instance's attachable overlay network, and
  * `run` merges every replica's states into one stream, each with its `task` (slot, node, task
- * id). Swarm restarts tasks by the spec's `restartPolicy` (`never` runs a replicated job; a
+ * id). Swarm restarts tasks by the spec's `restartPolicy` (`never` runs each slot once; a
  * policy Swarm cannot express is an `InvalidSpec`); a replaced task shows as `restarting`,
  * then `running` with one more restart. Stats are read for the replicas on the manager's own
  * node and on the nodes given in `nodeEngines` (`task.stats: "available"`); elsewhere they stay
