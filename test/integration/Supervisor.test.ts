@@ -149,14 +149,20 @@ layer(liveLayer, { excludeTestServices: true })("Supervisor (live engine, pulls)
       // How the engine's pull stream ended: it must be interrupted with its last waiter, not
       // left running (or run to its end) behind the interrupted run.
       const pullEnds: Array<Exit.Exit<unknown, unknown>> = []
+      // The consumer goes away once the engine's pull has answered (the `pulling` state comes
+      // first, when the pull is decided: a consumer that left then would cut it before it began).
+      const pullAnswered = yield* Deferred.make<void>()
       const observed: DockerEngine.DockerEngineShape = {
         ...engine,
         pullImage: (reference) =>
-          engine.pullImage(reference).pipe(Stream.onExit((exit) => Effect.sync(() => pullEnds.push(exit))))
+          engine.pullImage(reference).pipe(
+            Stream.tap(() => Deferred.succeed(pullAnswered, undefined)),
+            Stream.onExit((exit) => Effect.sync(() => pullEnds.push(exit)))
+          )
       }
       const created = yield* withSupervisor((supervisor) =>
         supervisor.run({ name: "interrupt-pulling", image: pulledImage, command: ["true"] }).pipe(
-          Stream.takeUntil((state) => state.status === "pulling"),
+          Stream.interruptWhen(Deferred.await(pullAnswered)),
           Stream.runCollect,
           Effect.flatMap((states) =>
             Effect.gen(function* () {

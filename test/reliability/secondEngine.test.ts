@@ -315,7 +315,8 @@ describe("second engine: restarted under a Supervisor", () => {
             Effect.timeout("20 seconds")
           )
           const reconnect = logged.find((line) => line.includes("reconnecting to the engine's events")) ?? ""
-          assert.match(reconnect, /"since":\s*1\d{9}/, "the reconnection resumes with since")
+          // An exact nanosecond time (seconds since the epoch: ten digits, then nine of nanoseconds).
+          assert.match(reconnect, /"sinceNano":\s*"1\d{18}"/, "the reconnection resumes with since")
 
           // And it works: a container started now gets its health through it.
           const after = yield* supervisor.run(spec("after-restart")).pipe(
