@@ -132,8 +132,16 @@ const assertReleased = (instanceId: string) =>
       (yield* engine.listServices({ labels: filter })).map((service) => service.spec.name),
       []
     )
+    // The swarm's network is gone at once; the manager node's own copy of it (made when a task
+    // ran there) is removed by its agent a moment later, so that one is waited for, bounded.
+    const networks = engine
+      .listNetworks({ labels: filter })
+      .pipe(Effect.map((list) => list.map((network) => network.name)))
     assert.deepStrictEqual(
-      (yield* engine.listNetworks({ labels: filter })).map((network) => network.name),
+      yield* networks.pipe(
+        Effect.repeat({ schedule: Schedule.spaced("500 millis"), until: (names) => names.length === 0 }),
+        Effect.timeoutOrElse({ duration: "30 seconds", orElse: () => networks })
+      ),
       []
     )
   })
