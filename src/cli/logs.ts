@@ -91,6 +91,10 @@ export const timeKey = (timestamp: string | undefined): string => {
   return `${match[1]}.${(match[2] ?? "").padEnd(9, "0").slice(0, 9)}`
 }
 
+/** Orders lines by their engine time (a stable sort keeps one source's equal times in order). */
+const byTime = (a: Line, b: Line): number =>
+  timeKey(a.timestamp) < timeKey(b.timestamp) ? -1 : timeKey(a.timestamp) > timeKey(b.timestamp) ? 1 : 0
+
 /**
  * Whether a container belongs to one of the services asked for (`web` takes `web` and its
  * replicas `web-1`, `web-2`); every container when none is asked for.
@@ -193,11 +197,7 @@ export const backlog = (
       { concurrency: 4 }
     )
     // A stable sort: lines of one container with the same time keep their order.
-    return perContainer
-      .flat()
-      .sort((a, b) =>
-        timeKey(a.timestamp) < timeKey(b.timestamp) ? -1 : timeKey(a.timestamp) > timeKey(b.timestamp) ? 1 : 0
-      )
+    return perContainer.flat().sort(byTime)
   })
 
 /**
@@ -377,11 +377,7 @@ export const swarmBacklog = (
       (service) => Stream.runCollect(serviceLines(engine, service, selection, { follow: false, tail })),
       { concurrency: 4 }
     )
-    return perService
-      .flat()
-      .sort((a, b) =>
-        timeKey(a.timestamp) < timeKey(b.timestamp) ? -1 : timeKey(a.timestamp) > timeKey(b.timestamp) ? 1 : 0
-      )
+    return perService.flat().sort(byTime)
   })
 
 /**
