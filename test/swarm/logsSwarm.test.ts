@@ -54,7 +54,7 @@ const fleet = `name: ${app}
 services:
   web:
     image: ${swarmImage}
-    command: ["sh", "-c", "echo hello from slot $$SLOT; echo warn $$SLOT >&2; sleep 300"]
+    command: ["sh", "-c", "echo hello from slot $$SLOT; sleep 1; echo warn $$SLOT >&2; sleep 300"]
     environment:
       SLOT: "{{.Task.Slot}}"
     restart: always
@@ -90,7 +90,9 @@ describe.runIf(available)("logs on the test swarm", () => {
         200_000,
         () =>
           up.stdout().includes("web-1 | hello from slot 1") &&
-          up.stdout().includes("web-2 | hello from slot 2"),
+          up.stdout().includes("web-2 | hello from slot 2") &&
+          up.stdout().includes("web-1 | warn 1") &&
+          up.stdout().includes("web-2 | warn 2"),
         context
       )
       assert.include(up.stdout(), "web-1 | warn 1", context())
@@ -106,7 +108,8 @@ describe.runIf(available)("logs on the test swarm", () => {
           encoding: "utf8"
         }
       )
-      // The last line of each task: its sleep prints nothing more, so it is the stderr one.
+      // The last line of each task: the stderr one, a second after its stdout line (two lines
+      // written microseconds apart may be stored in either order), and its sleep prints nothing more.
       assert.deepStrictEqual(logs.trim().split("\n").sort(), ["web-1 | warn 1", "web-2 | warn 2"], logs)
       const stamped = execFileSync(process.execPath, [bin, "logs", "--swarm", "--app", app, "--timestamps"], {
         cwd: root,
