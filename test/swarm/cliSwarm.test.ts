@@ -115,6 +115,8 @@ afterAll(() => {
   fs.rmSync(workDir, { recursive: true, force: true })
 })
 
+// requireSwarm() throws under CI=true when the test swarm is missing (a failure, never a skip);
+// it answers false only outside CI, on a machine without the test swarm.
 describe.runIf(available)("effect-docker up --swarm on the test swarm", () => {
   it("replicas on workers only, ps --swarm shows them, SIGINT leaves no service or network", async () => {
     const file = path.join(workDir, `${app}.yaml`)

@@ -77,6 +77,8 @@ afterAll(() => {
   fs.rmSync(workDir, { recursive: true, force: true })
 })
 
+// requireSwarm() throws under CI=true when the test swarm is missing (a failure, never a skip);
+// it answers false only outside CI, on a machine without the test swarm.
 describe.runIf(available)("logs on the test swarm", () => {
   it("up --swarm (plain) and logs --swarm show each replica's lines after its name", async () => {
     const file = path.join(workDir, `${app}.yaml`)

@@ -34,6 +34,8 @@ const tasksOf = (serviceId: string) =>
 
 const swarmUp = await requireSwarm()
 
+// requireSwarm() throws under CI=true when the test swarm is missing (a failure, never a skip);
+// it answers false only outside CI, on a machine without the test swarm.
 describe.skipIf(!swarmUp)("the test swarm", () => {
   it.live("has every node Ready and Active, the manager first", () =>
     Effect.gen(function* () {
